@@ -1,0 +1,18 @@
+"""Enrich stage: pure functions from a ParsedArticle to an EnrichedArticle.
+
+Public API (stable, used by the agents, the CLI and the benchmarks):
+
+* :func:`load_nlp` ``(model: str) -> spacy.Language``: load a spaCy pipeline
+  once per process; raises :class:`EnrichmentError` naming the package to
+  install when the model is missing.
+* :func:`enrich_batch` ``(articles: list[ParsedArticle], nlp) ->
+  list[EnrichedArticle]``: one ``nlp.pipe`` over the batch.
+* :func:`enrich` ``(article, nlp) -> EnrichedArticle``: one article.
+
+No I/O here beyond loading the model.
+"""
+
+from streams.enrichment.exceptions import EnrichmentError
+from streams.enrichment.core import enrich, enrich_batch, load_nlp
+
+__all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]

