@@ -1,43 +1,82 @@
-"""Orchestration of the parse stage (placeholder, replaced by the real parser)."""
+"""Orchestration of the parse stage: decode, sniff, extract, fill the record.
+
+``parse`` is pure (no I/O, no network, no model): bytes or text in, a
+:class:`~streams.records.ParsedArticle` or a :class:`ParseRejected` out.
+"""
 
 from __future__ import annotations
 
-import trafilatura
-
+from streams.parsing import fields as F
 from streams.parsing.exceptions import ParseRejected
 from streams.records import ParsedArticle, RawArticle, stable_id
 
+MIN_BODY_WORDS = 5  # fewer words than this is no article body
+
 
 def parse(raw: RawArticle) -> ParsedArticle:
-    """Parse a raw article. Raises :class:`ParseRejected`."""
+    """Parse a raw article (HTML page or plain page text) into clean fields.
+
+    ``raw.content`` is bytes (any charset: BOM, ``<meta charset>`` or
+    detection decide) or str; ``raw.content_type`` is ``"html"``, ``"text"``
+    or None (then sniffed from the first 4 KB). Returns a ParsedArticle whose
+    ``body`` has paragraphs separated by a blank line, ``published_at`` is ISO
+    8601, ``language`` ISO 639-1, ``reading_time_min`` minutes at 230 words/min
+    and ``id`` the stable id of the canonical URL (else of the normalised body).
+
+    Raises:
+        ParseRejected: reason ``"empty input"``, ``"binary input"``,
+            ``"undecodable input"`` or ``"no article text"`` (nothing that
+            reads as an article body could be extracted).
+    """
     content = raw.content
+    if content is None:
+        raise ParseRejected("empty input", "content is None")
     if isinstance(content, bytes):
-        if b"\x00" in content:
-            raise ParseRejected("binary input", "NUL byte in content")
-        try:
-            content = content.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ParseRejected("undecodable input", str(exc)) from exc
-    if not content.strip():
-        raise ParseRejected("empty input")
-    ctype = raw.content_type or ("html" if "<html" in content[:2000].lower() else "text")
-    if ctype == "html":
-        body = trafilatura.extract(content) or ""
-        title = None
+        hint = None if raw.content_type is None else raw.content_type == "html"
+        text, _charset = F.decode_bytes(content, is_html=hint)
+    elif isinstance(content, str):
+        text = content.lstrip("\ufeff")
+        if "\x00" in text:
+            raise ParseRejected("binary input", "NUL characters in the content")
     else:
-        lines = [l.strip() for l in content.splitlines() if l.strip()]
-        title, body = lines[0], "\n\n".join(lines[1:])
-    if not body.strip():
-        raise ParseRejected("no article text")
-    words = len(body.split())
+        raise ParseRejected("undecodable input", f"content is {type(content).__name__}")
+    if not text.strip():
+        raise ParseRejected("empty input", "the content is only whitespace")
+    ctype = raw.content_type if raw.content_type in ("html", "text") else F.sniff_content_type(text)
+
+    if ctype == "html":
+        from streams.parsing.html import extract_html
+
+        found = extract_html(text, url=raw.url)
+        lang_hint = found.lang_hint
+        canonical = F.canonical_url(found.canonical_url) or F.canonical_url(raw.url)
+    else:
+        from streams.parsing.text import extract_text
+
+        found = extract_text(text)
+        lang_hint = None
+        canonical = F.canonical_url(raw.url)
+    body = found.body.strip()
+    words = F.word_count(body)
+    if words < MIN_BODY_WORDS:
+        raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
+    language = F.detect_language(body, hint=lang_hint)
     return ParsedArticle(
-        id=stable_id(raw.url or " ".join(body.split())),
+        id=stable_id(canonical) if canonical else stable_id(F.normalise_text(body)),
         body=body,
         content_type=ctype,
-        url=raw.url,
-        title=title,
+        url=raw.url or canonical,
+        title=found.title,
+        authors=found.authors,
+        publisher=found.publisher,
+        published_at=found.published_at,
+        image_caption=found.image_caption,
+        image_credit=found.image_credit,
+        related=found.related,
+        publisher_tags=found.tags,
+        language=language,
         word_count=words,
-        reading_time_min=max(1, round(words / 230)),
+        reading_time_min=F.reading_time(words),
         source=raw.source,
         fetched_at=raw.fetched_at,
     )
