@@ -145,9 +145,16 @@ WORD = re.compile(r"\w+", re.UNICODE)
 READING_WPM = 230  # words per minute, as records.ParsedArticle documents
 
 
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
 def word_count(text: str) -> int:
-    """Count whitespace-separated tokens that contain a letter or digit."""
-    return sum(1 for tok in text.split() if WORD.search(tok))
+    """Count words: whitespace-separated tokens with a letter or digit, and
+    for Chinese, Japanese and Korean (written without spaces) one word per
+    two CJK characters."""
+    n = sum(1 for tok in text.split() if WORD.search(tok))
+    cjk = len(_CJK.findall(text))
+    return n + cjk // 2 if cjk else n
 
 
 def reading_time(words: int) -> int:
@@ -206,7 +213,10 @@ _FURNITURE_WHOLE = re.compile(
       tags?|topics?|filed\s+under|categories|category|keywords|
       cookies?|accept(?:\s+all)?(?:\s+cookies)?|reject(?:\s+all)?|ok|got\s+it|i\s+agree|
       updated?|published|posted|
-      toggle.*|expand|collapse|view\s+all|see\s+all|show\s+more|load\s+more
+      toggle.*|expand|collapse|view\s+all|see\s+all|show\s+more|load\s+more|
+      more\s+in\s+[\w&' -]{1,30}|more\s+[\w&'-]{1,20}|
+      (?:updated\s+)?(?:about\s+)?\d+\s*(?:s|m|h|d|w|sec|secs|mins?|hrs?|hours?|days?|weeks?|months?|years?)\s+ago|
+      (?:just\s+now|yesterday|today)
     )\s*[:.!»›>→]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -228,7 +238,15 @@ _FURNITURE_PHRASE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
-_SENTENCE_END = re.compile(r"""[.!?…:;"”’»)\]]\s*$""")
+# Unambiguous furniture whatever the length of the line (cookie banners are long).
+_FURNITURE_STRONG = re.compile(
+    r"""(?:\b(?:this|our)\s+(?:web\s*site|site)\s+uses\s+cookies\b|\bwe\s+use\s+cookies\b|\bcookies?\s+(?:policy|settings|preferences)\b|
+      \ball\s+rights\s+reserved\b|\benable\s+javascript\b|\bjavascript\s+(?:is\s+)?(?:disabled|required)\b|
+      \bby\s+continuing\s+to\s+(?:use|browse)\b)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_SENTENCE_END = re.compile(r"""[.!?…:;"”’»)\]。！？」』）]\s*$""")
 
 
 def is_furniture(line: str, words: int | None = None) -> bool:
@@ -248,7 +266,7 @@ def is_furniture(line: str, words: int | None = None) -> bool:
     n = words if words is not None else word_count(stripped)
     if n <= 30 and _FURNITURE_PHRASE.search(stripped):
         return True
-    return False
+    return n <= 120 and bool(_FURNITURE_STRONG.search(stripped))
 
 
 def looks_like_sentence(line: str) -> bool:

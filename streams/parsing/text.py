@@ -53,6 +53,17 @@ _RELATED_MARK = re.compile(
     r"^[►▶»>•*\s]*(?:also\s+read|read\s+also|read\s+more|see\s+also|related(?:\s+\w+)?|more\s+on\s+this|lire\s+aussi|à\s+lire\s+aussi|leer\s+más|lesen\s+sie\s+auch)\s*:?\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
+# Where reader comments begin: the article never continues past such a line.
+_COMMENTS_START = re.compile(
+    r"""^(?:\[\s*)?(?:
+        \d+\s+(?:comments?|responses?|replies|reactions)(?:\s+to\b.*)?|
+        (?:top\s+rated\s+|show\s+|view\s+|read\s+all\s+|all\s+)?comments?(?:\s*\(\d+\))?|
+        .{0,60}\bpermalink\b.{0,40}\bcomments?\b.*|
+        (?:leave|post|add|write)\s+a\s+(?:comment|reply)|join\s+the\s+(?:discussion|conversation)|
+        discussion|reader\s+comments|responses\s+to\s+.{1,120}|what\s+do\s+you\s+think\??|tell\s+us\s+what\s+you\s+think.*
+    )(?:\s*\])?\s*[:.!]*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
 _TAGS_MARK = re.compile(r"^(?:tags?|topics?|keywords|filed\s+under|categories)\s*:\s*(?P<rest>.*)$", re.IGNORECASE)
 
 
@@ -136,6 +147,21 @@ def _is_meta_line(text: str) -> bool:
     return False
 
 
+def _escalate(values: list[float]) -> list[float]:
+    """Make long runs of non-prose lines cost more than their sum: the j-th
+    line of a run costs ``v * (1 + j/3)``, so an isolated "Advertisement"
+    inside the article is cheap to bridge and a menu or a sidebar is not."""
+    out, run = [], 0
+    for v in values:
+        if v > 0:
+            run = 0
+            out.append(v)
+        else:
+            out.append(v * (1 + run / 3))
+            run += 1
+    return out
+
+
 def _best_segment(values: list[float]) -> tuple[int, int]:
     """Return ``(start, end)`` (end exclusive) of the maximum-sum run of ``values``."""
     best, best_span = float("-inf"), (0, 0)
@@ -185,7 +211,21 @@ def extract_text(text: str) -> F.Extracted:
     if not lines:
         return F.Extracted(body="")
     values = [_value(l) for l in lines]
-    start, end = _best_segment(values)
+    scored = _escalate(values)
+    start, end = _best_segment(scored)
+    # reader comments: the article ends where they begin; when the comments
+    # outweigh the article, prefer the best run before the first comment marker
+    barriers = [l.index for l in lines if l.words <= 25 and _COMMENTS_START.match(l.text)]
+    before = [b for b in barriers if b > 0]
+    if before:
+        first = before[0]
+        if start >= first:
+            s2, e2 = _best_segment(scored[:first])
+            if e2 > s2 and sum(scored[s2:e2]) >= 20:
+                start, end = s2, e2
+        inner = [b for b in barriers if start < b < end]
+        if inner:
+            end = inner[0]
     if start >= end or max(values[start:end], default=0) <= 0:
         return F.Extracted(body="")
 
