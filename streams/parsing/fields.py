@@ -94,28 +94,43 @@ def decode_bytes(data: bytes, is_html: bool | None = None) -> tuple[str, str]:
     head = data[:4096]
     if _CONTROL.search(head) or b"\x00" in data:
         raise ParseRejected("binary input", "control or NUL bytes in the content")
+    utf8: str | None
+    try:
+        utf8 = data.decode("utf-8")
+    except UnicodeDecodeError:
+        utf8 = None
     if is_html is not False:
         match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
         if match:
             name = _codec(match.group(1).decode("ascii", "ignore"))
-            if name:
+            # valid multi-byte UTF-8 outweighs a single-byte declaration (a
+            # template that says latin-1 around a UTF-8 CMS body)
+            if name and not (utf8 is not None and not data.isascii() and _single_byte(name)):
                 try:
                     return data.decode(name), name
                 except UnicodeDecodeError:
                     pass  # the declaration lies: fall through to detection
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    if utf8 is not None:
+        return utf8, "utf-8"
     from charset_normalizer import from_bytes  # imported lazily: only for legacy pages
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise ParseRejected("undecodable input", "no charset decodes the bytes")
+    # Western pages: windows-1252 when it reads as well as the detector's pick
+    for match in matches:
+        if match.encoding == "cp1252" and match.chaos <= best.chaos + 0.01:
+            best = match
+            break
     text = str(best)
     if _too_many_controls(text):
         raise ParseRejected("binary input", "decoded text is mostly control characters")
     return text, best.encoding
+
+
+def _single_byte(codec: str) -> bool:
+    return codec.startswith(("cp12", "iso8859", "latin", "ascii", "koi8", "mac-", "cp8"))
 
 
 def _too_many_controls(text: str) -> bool:

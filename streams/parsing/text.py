@@ -215,7 +215,7 @@ def extract_text(text: str) -> F.Extracted:
     start, end = _best_segment(scored)
     # reader comments: the article ends where they begin; when the comments
     # outweigh the article, prefer the best run before the first comment marker
-    barriers = [l.index for l in lines if l.words <= 25 and _COMMENTS_START.match(l.text)]
+    barriers = [l.index for l in lines if not l.bullet and l.words <= 25 and _COMMENTS_START.match(l.text)]
     before = [b for b in barriers if b > 0]
     if before:
         first = before[0]
