@@ -1,39 +1,150 @@
-"""Orchestration of the enrich stage (placeholder, replaced by the real one)."""
+"""Orchestration of the enrich stage: ParsedArticle -> EnrichedArticle.
+
+For a batch, ONE ``nlp.pipe`` runs over the texts the model reads: each
+article's body, then its title and image caption (short: a few % of the
+tokens). Everything else is light Python over the parsed docs and lookups
+built once per process:
+
+* entities: :mod:`ner` (model mentions + rules for authors, publisher,
+  image credit) -> :mod:`normalize` (junk, voting, folding) with
+  :mod:`gazetteer` (ISO 3166-1 alpha-2 codes);
+* keywords: :mod:`keywords` (noun chunks of the body's parse);
+* tags: publisher tags + countries' names + keywords, case-insensitively unique;
+* fingerprint: :mod:`fingerprint` (64-bit simhash of the whole body).
+
+The ``related`` headlines are not read: they name other articles' subjects.
+An article the model cannot read (empty body, or ``language`` other than the
+model's) still gets what makes sense (fingerprint, entities from the
+authors/publisher/credit rules, countries from publisher tags, tags) and says
+why the rest is empty in ``enrichment_notes``.
+"""
 
 from __future__ import annotations
 
-import functools
+from typing import Iterator
 
 from streams.enrichment.exceptions import EnrichmentError
+from streams.enrichment.fingerprint import simhash
+from streams.enrichment.gazetteer import country_from_tag, country_name, gazetteer
+from streams.enrichment.keywords import key_phrases, merge_tags
+from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp
+from streams.enrichment.normalize import PLACE_LABELS, build_entities
 from streams.records import EnrichedArticle, ParsedArticle
 
-_LABELS = {"PERSON": "persons", "ORG": "organizations", "GPE": "places", "LOC": "places"}
+__all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]
+
+# Positions of the mentions by source: body first, then title, caption, fields.
+_OFFSET = {"body": 0, "title": 1_000_000, "caption": 2_000_000, "fields": 3_000_000}
+KEYWORDS_LIMIT = 10
 
 
-@functools.lru_cache(maxsize=4)
-def load_nlp(model: str):
-    """Load the spaCy pipeline ``model`` once per process."""
-    import spacy
+def _language_ok(language: str | None, model_lang: str) -> bool:
+    return not language or language.strip().lower().replace("_", "-").split("-")[0] == model_lang
 
-    try:
-        return spacy.load(model)
-    except OSError as exc:
-        raise EnrichmentError(f"spaCy model {model!r} is not installed: {exc}") from exc
+
+def _truncate(body: str, limit: int) -> str:
+    if len(body) <= limit:
+        return body
+    cut = body.rfind("\n\n", 0, limit)
+    return body[: cut if cut > 0 else limit]
+
+
+def _plan(article: ParsedArticle, nlp) -> tuple[list[tuple[str, str]], list[str]]:
+    """The ``(source, text)`` pairs the model reads for ``article``, and notes."""
+    notes: list[str] = []
+    body = article.body or ""
+    if not body.strip():
+        notes.append("empty body: no entities from the text, no keywords, no fingerprint")
+        return [], notes
+    if not _language_ok(article.language, nlp.lang):
+        notes.append(
+            f"language {article.language!r} is not the model's ({nlp.lang!r}): "
+            "no entities from the text, no keywords"
+        )
+        return [], notes
+    if len(body) > nlp.max_length:
+        body = _truncate(body, nlp.max_length)
+        notes.append(f"body cut to {len(body)} characters for the model (its max_length)")
+    texts = [("body", body)]
+    for source, text in (("title", article.title), ("caption", article.image_caption)):
+        if text and text.strip():
+            texts.append((source, text))
+    return texts, notes
+
+
+def _finish(article: ParsedArticle, docs: dict, notes: list[str], has_parser: bool) -> EnrichedArticle:
+    gaz = gazetteer()
+    mentions = []
+    for source, doc in docs.items():
+        mentions.extend(doc_mentions(doc, source, _OFFSET[source]))
+    mentions.extend(field_mentions(article.authors, article.publisher, article.image_credit, _OFFSET["fields"]))
+    entities = build_entities(mentions, gaz)
+
+    persons = [e["name"] for e in entities if e["label"] == "PERSON"]
+    organizations = [e["name"] for e in entities if e["label"] == "ORG"]
+    places = [e["name"] for e in entities if e["label"] in ("GPE", "LOC")]
+    countries: list[str] = []
+    for e in entities:
+        if e["country"] and e["country"] not in countries:
+            countries.append(e["country"])
+
+    keywords: list[str] = []
+    body_doc = docs.get("body")
+    if body_doc is not None:
+        if has_parser:
+            keywords = key_phrases(body_doc, KEYWORDS_LIMIT)
+        else:
+            notes.append("the pipeline has no parser: no keywords")
+    else:
+        for tag in article.publisher_tags:
+            code = country_from_tag(tag, article.language)
+            if code and code not in countries:
+                countries.append(code)
+        if countries:
+            notes.append("countries from the publisher's tags only")
+
+    tags = merge_tags(article.publisher_tags, [country_name(c) or c for c in countries], keywords)
+    return EnrichedArticle.from_parsed(
+        article,
+        entities=entities,
+        persons=persons,
+        organizations=organizations,
+        places=places,
+        countries=countries,
+        keywords=keywords,
+        tags=tags,
+        fingerprint=simhash(article.body or ""),
+        enrichment_notes=notes,
+    )
 
 
 def enrich_batch(articles: list[ParsedArticle], nlp) -> list[EnrichedArticle]:
-    """Enrich a batch with one nlp.pipe."""
+    """Enrich a batch of articles with ONE ``nlp.pipe`` over it.
+
+    ``nlp`` is a pipeline from :func:`load_nlp`. Returns one
+    :class:`EnrichedArticle` per input, in order, with ``entities`` (dicts
+    ``{"name", "label", "mentions", "country"}``, OntoNotes labels, alpha-2
+    ``country`` or None), ``persons``, ``organizations``, ``places`` (GPE and
+    LOC), ``countries`` (alpha-2, from places and demonyms; from the publisher
+    tags when the model cannot read the article), ``keywords`` (up to 10),
+    ``tags``, ``fingerprint`` (16 hex digits, None for an empty body),
+    ``enrichment_notes`` and an empty ``extra``. Pure: no I/O.
+
+    Docs are consumed as the pipe yields them, so the batch's docs are not
+    all held in memory at once.
+    """
+    gazetteer()  # build the lookups before the pipe, once per process
+    plans = [_plan(a, nlp) for a in articles]
+    flat = [text for texts, _ in plans for _, text in texts]
+    stream: Iterator = iter(nlp.pipe(flat)) if flat else iter(())
+    has_parser = nlp.has_pipe("parser")
     out = []
-    for article, doc in zip(articles, nlp.pipe(a.body for a in articles)):
-        fields: dict[str, list[str]] = {"persons": [], "organizations": [], "places": []}
-        for ent in doc.ents:
-            key = _LABELS.get(ent.label_)
-            if key and ent.text not in fields[key]:
-                fields[key].append(ent.text)
-        out.append(EnrichedArticle.from_parsed(article, **fields, tags=list(article.publisher_tags)))
+    for article, (texts, notes) in zip(articles, plans):
+        docs = {source: next(stream) for source, _ in texts}
+        out.append(_finish(article, docs, notes, has_parser))
     return out
 
 
 def enrich(article: ParsedArticle, nlp) -> EnrichedArticle:
-    """Enrich one article."""
+    """Enrich one article (see :func:`enrich_batch`; batch when you can)."""
     return enrich_batch([article], nlp)[0]

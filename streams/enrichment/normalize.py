@@ -1,0 +1,341 @@
+"""Normalisation of raw NER mentions into the entities a newsroom can trust.
+
+Each step is a small pure function with its own tests
+(``tests/enrichment/test_normalize.py``):
+
+1. :func:`clean_name` - surface clean-up (whitespace, quotes, possessive
+   "'s", a lower-case "the", honorifics and titles before a person's name).
+2. :func:`junk_reason` - drops numeric labels, lone common words, title words
+   ("State" in "Secretary of State"), lower-case spans.
+3. :func:`group_mentions` - one group per canonical key: a country's every
+   name ("US", "the United States") shares the key ``country:US``, a
+   demonym's forms ("Russian", "Russians") ``norp:RU``.
+4. :func:`vote_label` - label voting across all mentions of a group, the
+   gazetteer breaking ties and overriding the model where it is sure (a
+   country name is a GPE, a demonym a NORP).
+5. :func:`fold_short_forms` / :func:`fold_acronyms` - "Blinken" -> "Antony
+   Blinken", "UN" -> "United Nations".
+6. :func:`corroborated` - names seen only in the title (headline fragments)
+   are dropped unless the gazetteer knows them.
+7. :func:`build_entities` - the whole chain, mentions in, entity dicts out.
+
+Labels are OntoNotes 5 (the scheme of spaCy's English pipelines).
+The rules are ours, written for this project; the title-word list is the
+usual English forms of address and offices.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from streams.enrichment.gazetteer import Gazetteer, Place, fold, gazetteer
+
+#: Labels we keep; the others (DATE, TIME, PERCENT, MONEY, QUANTITY, ORDINAL,
+#: CARDINAL) are values, not entities.
+KEEP_LABELS = frozenset(
+    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+)
+PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# Tie-break order of the vote (earlier wins a tie).
+_PRIORITY = {lab: i for i, lab in enumerate(
+    ["PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "LAW", "WORK_OF_ART", "LANGUAGE"]
+)}
+#: Weight of a mention's vote by where it was found. Rules on the fields that
+#: name people and organisations (authors, publisher, credit) are surer than
+#: the model; the title (often Title Case) less sure than the body.
+SOURCE_WEIGHT = {"body": 1.0, "caption": 1.0, "title": 0.5, "author": 3.0, "publisher": 3.0, "credit": 3.0}
+_RULE_SOURCES = frozenset({"author", "publisher", "credit"})
+
+#: Forms of address and offices: never an entity alone, stripped before a name.
+TITLE_WORDS = frozenset(
+    """mr mr. mrs mrs. ms ms. miss dr dr. prof prof. sir dame lord lady madam monsieur madame
+    president vice-president president-elect vice deputy secretary minister prime chancellor premier
+    senator sen sen. rep rep. representative congressman congresswoman governor gov gov. mayor
+    king queen prince princess pope emperor sheikh general gen gen. colonel col col. captain capt
+    lieutenant lt admiral commander sergeant chief head director chairman chairwoman chair ceo
+    ambassador envoy spokesman spokeswoman spokesperson judge justice commissioner officer
+    state foreign defence defense interior""".split()
+)
+_CONNECTORS = frozenset({"of", "the", "for", "and", "&", "de", "du", "des", "la", "le"})
+_QUOTES = "\"'“”‘’«»„‚()[]{}<>,;:!?*•►–—-_ "
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_name(text: str, label: str) -> str:
+    """Clean the surface form of a mention; returns "" when nothing is left.
+
+    Collapses whitespace (NFC), strips quotes and punctuation at both ends
+    (a final "." only when the name has no other dot, so "U.S." stays), a
+    possessive ("Moscow's" -> "Moscow"), a lower-case leading "the", and for
+    a PERSON the forms of address and offices in front of the name
+    ("President Joe Biden" -> "Joe Biden", "Mr. Blinken" -> "Blinken").
+    """
+    name = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip(_QUOTES)
+    if name.endswith(".") and name.count(".") == 1:
+        name = name[:-1]
+    name = _POSSESSIVE.sub("", name).strip(_QUOTES)
+    if name.startswith("the "):
+        name = name[4:]
+    if label == "PERSON":
+        words = name.split(" ")
+        while len(words) > 1 and words[0].casefold() in TITLE_WORDS:
+            words.pop(0)
+        name = " ".join(words)
+    return name
+
+
+def junk_reason(
+    name: str,
+    label: str,
+    *,
+    tags: tuple[str, ...] = (),
+    lower_seen: bool = False,
+    gaz: Gazetteer | None = None,
+) -> str | None:
+    """Why the mention ``name``/``label`` is junk, or None to keep it.
+
+    ``tags`` are the Penn tags of its tokens (from the model; empty when not
+    known), ``lower_seen`` whether the text also has the name in lower case.
+    A lone word is a "common word" when it is an English stop word, is seen in
+    lower case, or is not tagged a proper noun (NNP/NNPS); a name the
+    gazetteer knows as a place or demonym never is. Reasons (stable strings):
+    ``"label"``, ``"no letters"``, ``"lower case"``, ``"title word"``,
+    ``"common word"``.
+    """
+    if label not in KEEP_LABELS:
+        return "label"
+    if sum(ch.isalpha() for ch in name) < 2:
+        return "no letters"
+    if not any(ch.isupper() for ch in name):
+        return "lower case"
+    words = name.split(" ")
+    if all(w.casefold() in TITLE_WORDS or w.casefold() in _CONNECTORS for w in words):
+        return "title word"
+    if len(words) == 1 and label != "NORP":
+        gaz = gaz or gazetteer()
+        if gaz.place(name) is None and gaz.demonym(name) is None:
+            proper = all(t in ("NNP", "NNPS") for t in tags)
+            if lower_seen or not proper or name.casefold() in STOP_WORDS:
+                return "common word"
+    return None
+
+
+@dataclass(slots=True)
+class Mention:
+    """One mention: cleaned ``name``, OntoNotes ``label``, ``source`` (one of
+    the keys of :data:`SOURCE_WEIGHT`), ``position`` (order of appearance)."""
+
+    name: str
+    label: str
+    source: str
+    position: int = 0
+
+
+@dataclass
+class Group:
+    """All mentions of one canonical name (see :func:`group_mentions`)."""
+
+    key: str
+    names: Counter = field(default_factory=Counter)
+    votes: Counter = field(default_factory=Counter)
+    sources: set = field(default_factory=set)
+    mentions: int = 0
+    first: int = 0
+    place: Place | None = None
+    demonym: str | None = None
+    label: str = ""
+
+    @property
+    def display(self) -> str:
+        """Canonical name: the gazetteer's for places, else the commonest form (ties: longest)."""
+        if self.place is not None and self.label in PLACE_LABELS:
+            return self.place.name
+        return max(self.names.items(), key=lambda kv: (kv[1], len(kv[0]), -_first_index(self, kv[0])))[0]
+
+    def merge(self, other: "Group") -> None:
+        """Add ``other``'s mentions to this group (its label is kept)."""
+        self.mentions += other.mentions
+        self.sources |= other.sources
+        self.first = min(self.first, other.first)
+
+
+def _first_index(group: Group, name: str) -> int:
+    return list(group.names).index(name)
+
+
+def group_mentions(mentions: Iterable[Mention], gaz: Gazetteer | None = None) -> dict[str, Group]:
+    """Group mentions by canonical key; returns ``{key: Group}`` in first-seen order.
+
+    Keys: ``country:XX`` for every name of country XX, ``norp:XX`` for a
+    demonym of XX, else the folded name (:func:`gazetteer.fold`).
+    """
+    gaz = gaz or gazetteer()
+    groups: dict[str, Group] = {}
+    for m in mentions:
+        place = gaz.place(m.name)
+        demonym = None if place else gaz.demonym(m.name)
+        if place is not None and place.kind == "country":
+            key = f"country:{place.code}"
+        elif demonym is not None:
+            key = f"norp:{demonym}"
+        else:
+            key = fold(m.name)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Group(key=key, first=m.position, place=place, demonym=demonym)
+        g.names[m.name] += 1
+        g.votes[m.label] += SOURCE_WEIGHT.get(m.source, 1.0)
+        g.sources.add(m.source)
+        g.mentions += 1
+    return groups
+
+
+def vote_label(votes: Mapping[str, float], place: Place | None = None, demonym: str | None = None) -> str:
+    """The label of a group from its weighted ``votes`` ``{label: weight}``.
+
+    * a demonym ("Russian") is NORP whatever the model said;
+    * a country name is GPE unless every vote says PERSON ("Chad" the man);
+    * otherwise the heaviest label wins; a place the gazetteer knows gets
+      +0.5 for GPE (a tie-break); ties go to PERSON > ORG > GPE > LOC > NORP
+      > FAC > others; a known place labelled LOC/FAC/NORP becomes GPE
+      (OntoNotes labels cities and countries GPE).
+
+    Raises ValueError when ``votes`` is empty.
+    """
+    if demonym is not None:
+        return "NORP"
+    if not votes:
+        raise ValueError("no votes")
+    if place is not None and place.kind == "country" and set(votes) != {"PERSON"}:
+        return "GPE"
+    scores = dict(votes)
+    if place is not None:
+        scores["GPE"] = scores.get("GPE", 0.0) + 0.5
+    label = max(scores, key=lambda lab: (scores[lab], -_PRIORITY.get(lab, 99)))
+    if place is not None and label in ("LOC", "FAC", "NORP"):
+        label = "GPE"
+    return label
+
+
+def _words(name: str) -> list[str]:
+    return fold(name).split(" ")
+
+
+def fold_short_forms(groups: dict[str, Group]) -> dict[str, str]:
+    """Fold short forms of persons' names into the full name, in place.
+
+    A group whose name is the last word(s) of exactly one multi-word PERSON
+    ("Blinken" -> "Antony Blinken", "Genté" -> "Régis Genté") is merged into
+    it whatever the model labelled it, unless it is a country or demonym, or
+    a place the gazetteer knows that the votes call a place. Ambiguous short
+    forms ("Biden" with "Joe Biden" and "Jill Biden") are left alone.
+    Needs :attr:`Group.label` set. Returns ``{short key: full key}``.
+    """
+    index: dict[tuple[str, ...], set[str]] = {}
+    for g in groups.values():
+        if g.label == "PERSON":
+            words = _words(g.display)
+            for i in range(1, len(words)):
+                index.setdefault(tuple(words[i:]), set()).add(g.key)
+    folded: dict[str, str] = {}
+    for key, g in list(groups.items()):
+        if g.demonym is not None or key.startswith("country:"):
+            continue
+        targets = index.get(tuple(_words(g.display)), set()) - {key}
+        if len(targets) != 1:
+            continue
+        if g.place is not None:
+            place_votes = sum(w for lab, w in g.votes.items() if lab in PLACE_LABELS)
+            if place_votes > g.votes.get("PERSON", 0.0):
+                continue
+        target = next(iter(targets))
+        if target in folded:  # the target was itself folded (cannot happen for multi-word)
+            continue
+        groups[target].merge(g)
+        del groups[key]
+        folded[key] = target
+    return folded
+
+
+def _initials(name: str) -> str:
+    return "".join(w[0] for w in name.split(" ") if w and w[0].isupper() and w.casefold() not in _CONNECTORS)
+
+
+def fold_acronyms(groups: dict[str, Group]) -> dict[str, str]:
+    """Fold an upper-case acronym into the one ORG whose initials it is, in place.
+
+    "UN" -> "United Nations", "EU" -> "European Union" (both in the article);
+    skipped when several organisations share the initials or the acronym is a
+    country ("US"). Needs :attr:`Group.label` set. Returns ``{acronym key: key}``.
+    """
+    by_initials: dict[str, set[str]] = {}
+    for g in groups.values():
+        if g.label == "ORG" and " " in g.display:
+            ini = _initials(g.display)
+            if len(ini) >= 2:
+                by_initials.setdefault(ini, set()).add(g.key)
+    folded: dict[str, str] = {}
+    for key, g in list(groups.items()):
+        name = g.display.replace(".", "")
+        if not (2 <= len(name) <= 6 and name.isalpha() and name.isupper()):
+            continue
+        if key.startswith("country:") or g.label not in ("ORG", "GPE", "NORP", "PERSON"):
+            continue
+        targets = by_initials.get(name, set()) - {key}
+        if len(targets) == 1:
+            target = next(iter(targets))
+            groups[target].merge(g)
+            del groups[key]
+            folded[key] = target
+    return folded
+
+
+def corroborated(group: Group) -> bool:
+    """Whether a group is more than a headline fragment.
+
+    True when it was seen in the body or named by a field rule (author,
+    publisher, credit), or the gazetteer knows it (place, demonym), or the
+    caption names it as an organisation or a person's full name. A name seen
+    only in the title (often in Title Case, where the model guesses) is False.
+    """
+    if group.sources & ({"body"} | _RULE_SOURCES):
+        return True
+    if group.place is not None or group.demonym is not None:
+        return True
+    if "caption" in group.sources:
+        return group.label == "ORG" or (group.label == "PERSON" and " " in group.display)
+    return False
+
+
+def build_entities(mentions: Iterable[Mention], gaz: Gazetteer | None = None) -> list[dict]:
+    """Run steps 3-6 over cleaned, non-junk ``mentions``; return entity dicts.
+
+    Each dict is ``{"name": str, "label": str, "mentions": int, "country":
+    str | None}`` (``country`` the alpha-2 code of a place or demonym), sorted
+    by mentions (descending), then by first appearance.
+    """
+    gaz = gaz or gazetteer()
+    groups = group_mentions(mentions, gaz)
+    for g in groups.values():
+        g.label = vote_label(g.votes, g.place, g.demonym)
+    fold_short_forms(groups)
+    fold_acronyms(groups)
+    out = []
+    for g in sorted(groups.values(), key=lambda g: (-g.mentions, g.first)):
+        if not corroborated(g):
+            continue
+        if g.label == "NORP":
+            country = g.demonym
+        elif g.label in PLACE_LABELS and g.place is not None:
+            country = g.place.code
+        else:
+            country = None
+        out.append({"name": g.display, "label": g.label, "mentions": g.mentions, "country": country})
+    return out
