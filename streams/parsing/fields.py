@@ -495,6 +495,20 @@ _STOPWORDS = {
 _STOPSETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
 
 
+_SCRIPTS = {
+    "ja": re.compile(r"[\u3040-\u30ff]"),
+    "zh": re.compile(r"[\u4e00-\u9fff]"),
+    "ko": re.compile(r"[\uac00-\ud7af]"),
+    "ar": re.compile(r"[\u0600-\u06ff]"),
+    "he": re.compile(r"[\u0590-\u05ff]"),
+    "el": re.compile(r"[\u0370-\u03ff]"),
+    "th": re.compile(r"[\u0e00-\u0e7f]"),
+    "hi": re.compile(r"[\u0900-\u097f]"),
+    "cyr": re.compile(r"[\u0400-\u04ff]"),
+}
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
 def detect_language(text: str, hint: str | None = None) -> str | None:
     """Guess the ISO 639-1 language of ``text``.
 
@@ -513,29 +527,9 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
             if len(hint_code) != 2:
                 hint_code = None
     sample = text[:20000]
-    scripts = {"ja": 0, "zh": 0, "ko": 0, "ar": 0, "he": 0, "el": 0, "th": 0, "hi": 0, "cyr": 0, "latin": 0}
-    for ch in sample[:5000]:
-        o = ord(ch)
-        if 0x3040 <= o <= 0x30FF:
-            scripts["ja"] += 1
-        elif 0x4E00 <= o <= 0x9FFF:
-            scripts["zh"] += 1
-        elif 0xAC00 <= o <= 0xD7AF:
-            scripts["ko"] += 1
-        elif 0x0600 <= o <= 0x06FF:
-            scripts["ar"] += 1
-        elif 0x0590 <= o <= 0x05FF:
-            scripts["he"] += 1
-        elif 0x0370 <= o <= 0x03FF:
-            scripts["el"] += 1
-        elif 0x0E00 <= o <= 0x0E7F:
-            scripts["th"] += 1
-        elif 0x0900 <= o <= 0x097F:
-            scripts["hi"] += 1
-        elif 0x0400 <= o <= 0x04FF:
-            scripts["cyr"] += 1
-        elif ch.isalpha():
-            scripts["latin"] += 1
+    head = sample[:5000]
+    scripts = {name: len(rx.findall(head)) for name, rx in _SCRIPTS.items()}
+    scripts["latin"] = len(_LATIN.findall(head))
     total = sum(scripts.values())
     if total:
         top = max(scripts, key=scripts.get)
@@ -543,7 +537,7 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
             if top == "zh" and scripts["ja"] > 0.05 * total:
                 return "ja"
             return top
-    words = [w.lower() for w in WORD.findall(sample)[:2000]]
+    words = WORD.findall(sample[:15000].lower())[:2000]
     if len(words) < 5:
         return hint_code
     scores = {lang: sum(1 for w in words if w in stops) for lang, stops in _STOPSETS.items()}

@@ -23,7 +23,8 @@ from lxml.html import HtmlElement
 
 from streams.parsing import fields as F
 
-_EXTRACT_OPTIONS = dict(include_comments=False, include_tables=False, include_images=False, include_links=False)
+_RETRY_BELOW_WORDS = 60  # fewer words from the fast path: retry with the fallbacks
+_EXTRACT_OPTIONS = dict(fast=True, include_comments=False, include_tables=False, include_images=False, include_links=False)
 
 
 def _text(el: HtmlElement) -> str:
@@ -130,6 +131,13 @@ def extract_html(text: str, url: str | None = None) -> F.Extracted:
         return F.Extracted(body="")
     _neutralise_paywall(tree)
     doc = bare_extraction(tree, url=url, with_metadata=True, **_EXTRACT_OPTIONS)
+    if doc is None or F.word_count(doc.text or "") < _RETRY_BELOW_WORDS:
+        # the fast path found little: let trafilatura compare with its
+        # readability and jusText fallbacks (3x slower, so only here)
+        options = {**_EXTRACT_OPTIONS, "fast": False}
+        retry = bare_extraction(tree, url=url, with_metadata=True, **options)
+        if retry is not None and (doc is None or F.word_count(retry.text or "") > F.word_count(doc.text or "")):
+            doc = retry
     if doc is None:
         return F.Extracted(body="", lang_hint=tree.get("lang"))
     body_text = doc.text or ""
