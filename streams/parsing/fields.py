@@ -257,11 +257,13 @@ _FURNITURE_PHRASE = re.compile(
 _FURNITURE_STRONG = re.compile(
     r"""(?:\b(?:this|our)\s+(?:web\s*site|site)\s+uses\s+cookies\b|\bwe\s+use\s+cookies\b|\bcookies?\s+(?:policy|settings|preferences)\b|
       \ball\s+rights\s+reserved\b|\benable\s+javascript\b|\bjavascript\s+(?:is\s+)?(?:disabled|required)\b|
-      \bby\s+continuing\s+to\s+(?:use|browse)\b)""",
+      \bby\s+continuing\s+to\s+(?:use|browse)\b|\bare\s+(?:registered\s+)?trademarks\s+of\b|
+      \bthe\s+information\s+(?:provided|contained)\s+(?:on|in)\s+this\s+(?:web\s*site|site)\b|
+      \bnot\s+been\s+evaluated\s+by\s+the\s+food\s+and\s+drug\b)""",
     re.IGNORECASE | re.VERBOSE,
 )
 
-_SENTENCE_END = re.compile(r"""[.!?…:;"”’»)\]。！？」』）]\s*$""")
+_SENTENCE_END = re.compile(r"""[.!?…:;"”’»)。！？」』）]\s*$""")
 
 
 def is_furniture(line: str, words: int | None = None) -> bool:

@@ -67,6 +67,9 @@ _COMMENTS_START = re.compile(
 _TAGS_MARK = re.compile(r"^(?:tags?|topics?|keywords|filed\s+under|categories)\s*:\s*(?P<rest>.*)$", re.IGNORECASE)
 
 
+_LABEL = -3.0  # the value of a short non-furniture line (a label, a subheading)
+
+
 @dataclass
 class Line:
     """One line of the page: its text without bullet, indentation, bullet flag."""
@@ -126,7 +129,7 @@ def _value(line: Line) -> float:
     if F.is_furniture(line.text, line.words):
         return -12.0
     if _is_meta_line(line.text):
-        return -3.0
+        return _LABEL
     sentence = F.looks_like_sentence(line.text)
     if line.bullet and not (sentence and line.words >= 12):
         return -4.0 - min(line.words, 6)
@@ -134,7 +137,7 @@ def _value(line: Line) -> float:
         return float(line.words)
     if line.words >= 15:
         return line.words * 0.5
-    return -3.0
+    return _LABEL
 
 
 def _is_meta_line(text: str) -> bool:
@@ -148,14 +151,18 @@ def _is_meta_line(text: str) -> bool:
 
 
 def _escalate(values: list[float]) -> list[float]:
-    """Make long runs of non-prose lines cost more than their sum: the j-th
-    line of a run costs ``v * (1 + j/3)``, so an isolated "Advertisement"
-    inside the article is cheap to bridge and a menu or a sidebar is not."""
+    """Make long runs of furniture cost more than their sum: the j-th
+    furniture or bullet line of a run costs ``v * (1 + j/3)``, so an isolated
+    "Advertisement" inside the article is cheap to bridge and a menu or a
+    sidebar is not. Short labels (subheadings, list captions) keep their
+    small cost: structured articles (recipes, schedules) are full of them."""
     out, run = [], 0
     for v in values:
         if v > 0:
             run = 0
             out.append(v)
+        elif v > _LABEL:
+            out.append(v)  # a short label (subheading, list caption) costs its value only
         else:
             out.append(v * (1 + run / 3))
             run += 1
@@ -174,6 +181,51 @@ def _best_segment(values: list[float]) -> tuple[int, int]:
         if run > best:
             best, best_span = run, (start, i + 1)
     return best_span
+
+
+def _runs(values: list[float], start: int, end: int) -> list[tuple[int, int]]:
+    """Return the ``(start, end)`` runs of consecutive positive values in a span."""
+    runs, i = [], start
+    while i < end:
+        if values[i] > 0:
+            j = i
+            while j < end and values[j] > 0:
+                j += 1
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) -> tuple[int, int]:
+    """Drop teaser islands at the ends of the segment.
+
+    A river of "author name / one-line teaser" or "headline / teaser"
+    pairs looks like prose line by line; what gives it away is that each
+    prose line stands alone between groups of label lines (two lines or more,
+    one a short line that is not ad or share furniture: a name, a date); a
+    subheading alone before its paragraph is not such a group. Single-line runs of under 150 words separated from
+    the rest by such a label are cut from both ends; an article paragraph
+    after an "Advertisement" slot is kept.
+    """
+    def label_gap(a: int, b: int) -> bool:  # two lines or more, one a label
+        return b - a >= 2 and any(-12 < values[k] <= 0 and not lines[k].bullet for k in range(a, b))
+
+    runs = _runs(values, start, end)
+    while len(runs) > 1:
+        (s1, e1), (s0, e0) = runs[-1], runs[-2]
+        if e1 - s1 == 1 and lines[s1].words < 150 and label_gap(e0, s1):
+            runs.pop()
+        else:
+            break
+    while len(runs) > 1:
+        (s0, e0), (s1, e1) = runs[0], runs[1]
+        if e0 - s0 == 1 and lines[s0].words < 150 and label_gap(e0, s1):
+            runs.pop(0)
+        else:
+            break
+    return (runs[0][0], runs[-1][1]) if runs else (start, end)
 
 
 def _is_headline(text: str) -> bool:
@@ -228,6 +280,8 @@ def extract_text(text: str) -> F.Extracted:
             end = inner[0]
     if start >= end or max(values[start:end], default=0) <= 0:
         return F.Extracted(body="")
+
+    start, end = _trim_islands(lines, values, start, end)
 
     # title: the first headline-like line of the page when it opens the page,
     # else the last headline-like line shortly before the body
