@@ -231,7 +231,7 @@ _FURNITURE_WHOLE = re.compile(
       toggle.*|expand|collapse|view\s+all|see\s+all|show\s+more|load\s+more|
       more\s+in\s+[\w&' -]{1,30}|more\s+[\w&'-]{1,20}|
       (?:updated\s+)?(?:about\s+)?\d+\s*(?:s|m|h|d|w|sec|secs|mins?|hrs?|hours?|days?|weeks?|months?|years?)\s+ago|
-      (?:just\s+now|yesterday|today)
+      (?:just\s+now|yesterday|today)|sorry|thank\s+you|thanks|oops|print\s+article|order\s+reprints
     )\s*[:.!»›>→]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -248,7 +248,8 @@ _FURNITURE_PHRASE = re.compile(
       \bno\s+comments?\b|\bcomments?\s+(?:are|have\s+been)\s+closed\b|\bwrite\s+to\s+.{1,60}\s+at\s+\S+@|
       ^\s*(?:text|words|photos?|images?|pictures?|video|illustrations?|graphics?)\s+by\s*:|
       ^\s*(?:by|from|with)\s+our\s+correspondents?\b|^\s*with\s+our\s+correspondent|
-      \breprints?\b|\border\s+(?:presentation|reprints)|\bthis\s+copy\s+is\s+for\s+your\s+personal\b
+      \breprints?\b|\berror\s+(?:has\s+)?occurred\b|\bplease\s+try\s+again\b|\bhas\s+been\s+sent\s+to\b|
+      ^\s*also\s+on\s+\S+\.[a-z]{2,4}\b|\blike\s+this\s+(?:story|article)\b|^\s*join\s+(?:our|the)\s+free\b|\border\s+(?:presentation|reprints)|\bthis\s+copy\s+is\s+for\s+your\s+personal\b
     )""",
     re.IGNORECASE | re.VERBOSE,
 )

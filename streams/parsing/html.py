@@ -104,16 +104,19 @@ def _related(tree: HtmlElement, limit: int = 10) -> list[str]:
     return out
 
 
-def _clean_lines(text: str, title: str | None, description: str | None) -> list[str]:
+def _clean_lines(text: str, titles: list[str], description: str | None) -> list[str]:
+    """Return the body lines without repeats of the title or standfirst at
+    the top and without furniture lines."""
     lines = [" ".join(l.split()) for l in text.split("\n")]
     lines = [l for l in lines if l]
     norm = lambda s: re.sub(r"\W+", " ", s or "").strip().lower()  # noqa: E731
-    ntitle, ndesc = norm(title), norm(description)
-    # leading title / standfirst repeats
-    while lines and (norm(lines[0]) in (ntitle, ndesc) or (ntitle and norm(lines[0]) == ntitle)):
-        lines.pop(0)
-    out = [l for l in lines if not F.is_furniture(l)]
-    return out
+    heads = {norm(t) for t in titles if t} - {""}
+    ndesc = norm(description)
+    # leading title / standfirst repeats (the first two lines only)
+    for _ in range(2):
+        if lines and (norm(lines[0]) in heads or (ndesc and norm(lines[0]) == ndesc)):
+            lines.pop(0)
+    return [l for l in lines if not F.is_furniture(l)]
 
 
 def extract_html(text: str, url: str | None = None) -> F.Extracted:
@@ -146,10 +149,10 @@ def extract_html(text: str, url: str | None = None) -> F.Extracted:
         split = _split_body_paragraphs(tree, paragraphs[0])
         if split and F.word_count(" ".join(split)) > 1.2 * F.word_count(body_text):
             body_text = "\n".join(split)
-    lines = _clean_lines(body_text, doc.title, doc.description)
-    caption, credit = _figure(tree)
     publisher = doc.sitename or None
     title = F.clean_title(doc.title, publisher)
+    lines = _clean_lines(body_text, [doc.title, title], doc.description)
+    caption, credit = _figure(tree)
     tags: list[str] = []
     for tag in (doc.tags or []) + (doc.categories or []):
         for part in tag.split(",") if tag.count(",") >= 2 else [tag]:
