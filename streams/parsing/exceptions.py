@@ -2,7 +2,8 @@
 
 
 class ParseRejected(ValueError):
-    """The raw input is not an article: empty, binary or undecodable.
+    """The raw input is not an article: empty, binary, undecodable, or with
+    no extractable body (``"no article text"``).
 
     ``reason`` is a short stable phrase (for the dead-letter topic and the
     CLI); ``detail`` says more.

@@ -1,0 +1,72 @@
+"""Shared field rules: dates, tags, titles, names, language, sniffing, furniture."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.parsing import fields as F
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Antony Blinken in Astana, Kazakhstan, February 28, 2023. AP - Olivier Douliery", "2023-02-28"),
+        ("Nov. 19, 2019 8:03 am ET", "2019-11-19"),
+        ("Publié le 28 février 2023 à 10h", "2023-02-28"),
+        ("posted 2023-02-28T09:15:00Z", "2023-02-28T09:15:00+00:00"),
+        ("on 31/12/2019", "2019-12-31"),
+        ("on 03/04/2019", None),  # day and month ambiguous
+        ("no date here", None),
+    ],
+)
+def test_find_date(text, expected):
+    assert F.find_date(text) == expected
+
+
+def test_normalise_date():
+    assert F.normalise_date("2019-11-19") == "2019-11-19"
+    assert F.normalise_date("2019-11-19T08:03:00-05:00") == "2019-11-19T08:03:00-05:00"
+    assert F.normalise_date("2019-11-19T00:00:00") == "2019-11-19"
+    assert F.normalise_date("2019-02-30") is None
+
+
+def test_tag_case():
+    assert F.tag_case("UNITED STATES") == "United States"
+    assert F.tag_case("climate change") == "Climate Change"
+    assert F.tag_case("iPhone") == "iPhone"
+    assert F.tag_case("NATO") == "NATO"
+    assert F.tag_case("war in ukraine") == "War in Ukraine"
+
+
+def test_clean_title_and_names():
+    assert F.clean_title("Is Football Violence a Crime? - WSJ", "WSJ") == "Is Football Violence a Crime?"
+    assert F.byline_names("By Jane Doe and John Roe") == ["Jane Doe", "John Roe"]
+    assert F.split_names("Régis Genté") == ["Régis Genté"]
+    assert F.byline_names("By the way, it rained") == []
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("The minister said that the talks were going well and that a deal was expected by the end of the week.", "en"),
+        ("Le ministre a déclaré que les discussions se passaient bien et qu'un accord était attendu pour la fin de la semaine.", "fr"),
+        ("Der Minister sagte, dass die Gespräche gut verlaufen und eine Einigung bis zum Ende der Woche erwartet wird.", "de"),
+        ("Министр сказал, что переговоры идут хорошо и что соглашение ожидается к концу недели.", "ru"),
+        ("先日、不正に改造したiPhoneを販売したとして、商標法違反の疑いで男性が逮捕されました。", "ja"),
+    ],
+)
+def test_detect_language(text, lang):
+    assert F.detect_language(text) == lang
+
+
+def test_language_needs_evidence():
+    assert F.detect_language("12345 67890") is None
+    assert F.detect_language("12345 67890", hint="pt-BR") == "pt"
+
+
+def test_sniff_and_furniture():
+    assert F.sniff_content_type("<!DOCTYPE html><html><body><p>x</p></body></html>") == "html"
+    assert F.sniff_content_type("Title\n\nA paragraph about <b> tags in prose.") == "text"
+    for line in ("Advertisement", "Read more", "Text by: RFI Follow", "1 min", "I subscribe", "  • Share on Twitter"):
+        assert F.is_furniture(line), line
+    assert not F.is_furniture("The head of American diplomacy Antony Blinken is on tour in Central Asia.")
