@@ -88,8 +88,9 @@ class Place:
     name: str
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fold(name: str) -> str:
-    """Return the lookup key of ``name``.
+    """Return the lookup key of ``name`` (memoised: names repeat).
 
     Case-folded, accents stripped (NFKD), curly apostrophes made straight,
     whitespace collapsed, a leading "the" dropped: ``"the  Côte d’Ivoire"`` ->
