@@ -1,0 +1,216 @@
+"""Bulk writer: the indexer agent's sink into Elasticsearch.
+
+:class:`BulkWriter.write` takes one batch of documents and returns only when
+Elasticsearch has acknowledged every one of them, as indexed or as a
+permanent per-item error; the agent commits the batch's Kafka offsets after
+that, never before (elasticsearch-py's ``streaming_bulk`` model: per-item
+``(ok, item)`` results, transport errors kept apart from item errors).
+
+* ``_id`` is the article's stable id, so a replay after a crash overwrites
+  instead of duplicating.
+* Only the failed items are retried, with exponential backoff
+  (``initial * 2**attempt`` seconds, capped at ``max_backoff``): on HTTP 429
+  (write queue full), 5xx, and connection errors or timeouts.
+* Connection errors are retried without limit: when Elasticsearch is away the
+  writer waits, and the batch is written when it returns. 429 and 5xx item
+  errors are retried ``max_item_retries`` times, then reported as failures.
+* Every other item error (for example ``mapper_parsing_exception``) is
+  returned as a :class:`ItemFailure` for the dead-letter topic; the other
+  items of the batch are still indexed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import AsyncElasticsearch, helpers
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+
+
+@dataclass
+class ItemFailure:
+    """A document Elasticsearch refused for good: its position in the batch, error type and reason."""
+
+    position: int
+    doc_id: str
+    status: int
+    error_type: str
+    reason: str
+
+
+@dataclass
+class BulkResult:
+    """What became of one batch: documents indexed, failures, bulk attempts and seconds spent."""
+
+    indexed: int = 0
+    failures: list[ItemFailure] = field(default_factory=list)
+    attempts: int = 0
+    seconds: float = 0.0
+
+
+def _chunks_by_bytes(actions: list[tuple[int, dict]], max_docs: int, max_bytes: int):
+    chunk: list[tuple[int, dict]] = []
+    size = 0
+    for pos, action in actions:
+        n = len(orjson.dumps(action["_source"])) + 100
+        if chunk and (len(chunk) >= max_docs or size + n > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append((pos, action))
+        size += n
+    if chunk:
+        yield chunk
+
+
+class BulkWriter:
+    """Write batches of documents to an index or alias with the async bulk helper.
+
+    Args:
+        client: an ``AsyncElasticsearch``.
+        index: the alias (or index) to write to.
+        max_docs / max_bytes: the most documents / bytes of JSON per bulk request.
+        initial_backoff / max_backoff: seconds, for retries.
+        max_item_retries: attempts for an item answered 429 or 5xx.
+        should_stop: called between retries; when it returns True the writer
+            raises :class:`asyncio.CancelledError` so the batch is not acked.
+    """
+
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        index: str,
+        *,
+        max_docs: int = 500,
+        max_bytes: int = 5 * 1024 * 1024,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        max_item_retries: int = 20,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.client = client
+        self.index = index
+        self.max_docs = max_docs
+        self.max_bytes = max_bytes
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.max_item_retries = max_item_retries
+        self.should_stop = should_stop
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.max_backoff, self.initial_backoff * (2 ** max(0, attempt - 1)))
+
+    async def write(self, docs: list[tuple[str, dict[str, Any]]]) -> BulkResult:
+        """Index ``docs`` (``[(doc_id, source), ...]``) and wait until all are acknowledged.
+
+        Returns a :class:`BulkResult`; ``failures[i].position`` indexes ``docs``.
+        Raises:
+            asyncio.CancelledError: ``should_stop()`` became true while retrying.
+        """
+        started = time.monotonic()
+        result = BulkResult()
+        pending: list[tuple[int, dict]] = [
+            (pos, {"_op_type": "index", "_index": self.index, "_id": doc_id, "_source": source})
+            for pos, (doc_id, source) in enumerate(docs)
+        ]
+        item_attempts: dict[int, int] = {}
+        attempt = 0
+        while pending:
+            attempt += 1
+            result.attempts = attempt
+            retry: list[tuple[int, dict]] = []
+            reason = ""
+            for chunk in _chunks_by_bytes(pending, self.max_docs, self.max_bytes):
+                try:
+                    items = await _bulk_chunk(self.client, chunk)
+                except (TransportConnectionError, ConnectionTimeout, ConnectionError, asyncio.TimeoutError) as exc:
+                    retry.extend(chunk)
+                    reason = f"connection: {exc.__class__.__name__}"
+                    continue
+                for (pos, action), item in zip(chunk, items):
+                    info = item.get("index", {})
+                    try:
+                        status = int(info.get("status", 0))
+                    except (TypeError, ValueError):  # "N/A": no HTTP answer
+                        status = 503
+                    if 200 <= status < 300:
+                        result.indexed += 1
+                        continue
+                    err = info.get("error") or {}
+                    if isinstance(err, str):  # a whole-request error, from the helper
+                        err = {"type": info.get("exception").__class__.__name__, "reason": err}
+                    if status in RETRYABLE_STATUS:
+                        item_attempts[pos] = item_attempts.get(pos, 0) + 1
+                        if item_attempts[pos] < self.max_item_retries:
+                            retry.append((pos, action))
+                            reason = f"item HTTP {status}"
+                            continue
+                    result.failures.append(
+                        ItemFailure(
+                            position=pos,
+                            doc_id=action["_id"],
+                            status=status,
+                            error_type=str(err.get("type", f"http_{status}")),
+                            reason=str(err.get("reason", ""))[:2000],
+                        )
+                    )
+            pending = retry
+            if pending:
+                if self.should_stop():
+                    raise asyncio.CancelledError("stopping with an unacknowledged batch")
+                delay = self._backoff(attempt)
+                log.warning("bulk: %d of %d documents to retry (%s), in %.1f s", len(pending), len(docs), reason, delay)
+                await asyncio.sleep(delay)
+        result.seconds = time.monotonic() - started
+        return result
+
+
+async def _bulk_chunk(client: AsyncElasticsearch, chunk: list[tuple[int, dict]]) -> list[dict]:
+    """Send one bulk request with the async helper, no retries; return its items in order.
+
+    A whole-request HTTP error (429, 5xx) comes back as that status on every
+    item; a connection error or timeout is raised.
+    """
+    items: list[dict] = []
+    async for _ok, item in helpers.async_streaming_bulk(
+        client,
+        [action for _, action in chunk],
+        chunk_size=len(chunk),
+        max_chunk_bytes=1 << 40,
+        max_retries=0,
+        raise_on_error=False,
+        raise_on_exception=False,
+        yield_ok=True,
+    ):
+        items.append(item)
+    return items
+
+
+async def bare_async_bulk(client: AsyncElasticsearch, index: str, docs: list[tuple[str, dict]], chunk_size: int = 500):
+    """Index ``docs`` with the plain ``helpers.async_bulk`` (the benchmark's baseline).
+
+    Returns ``(successes, errors)`` as the helper does.
+    """
+    actions = ({"_index": index, "_id": i, "_source": s} for i, s in docs)
+    return await helpers.async_bulk(client, actions, chunk_size=chunk_size, raise_on_error=False)
+
+
+def to_document(record: dict[str, Any], ingested_at: str) -> tuple[str, dict[str, Any]]:
+    """Turn an enriched article (as a dict) into ``(doc_id, source)`` for the index.
+
+    Plugin fields in ``extra`` become top-level fields (their mapping is added
+    at worker start); ``ingested_at`` is the ISO 8601 time of indexing.
+    """
+    source = {k: v for k, v in record.items() if k != "extra" and v is not None}
+    source.update(record.get("extra") or {})
+    source["ingested_at"] = ingested_at
+    return str(record["id"]), source

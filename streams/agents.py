@@ -1,0 +1,235 @@
+"""Thin faust agents: parse -> enrich -> index, every rejection to the dead-letter topic.
+
+Each agent is an ``async for`` over batches of ``(value, event)`` pairs; the
+work is done by pure functions (:func:`streams.parsing.parse`,
+:func:`streams.enrichment.enrich_batch`) and by the bulk writer. Delivery
+rules, the same for the three agents:
+
+* A message is acknowledged (its offset becomes committable) only after its
+  output — the next record, the Elasticsearch document or the dead letter —
+  has been acknowledged by Kafka or Elasticsearch: outputs are flushed, then
+  the batch is acked. A crash in between re-delivers the batch (at least
+  once), and the stable ids make the re-delivery harmless.
+* Nothing an agent does for one message can raise out of the loop: faust acks
+  a message whose agent raised, which would skip it. Every error becomes a
+  dead letter with its reason, and the agent keeps consuming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, AsyncIterator
+
+import faust
+
+from indexers.elasticsearch.writer import BulkWriter, to_document
+from streams import deadletter
+from streams.app import Topics
+from streams.records import EnrichedArticle, ParsedArticle, RecordError, decode_raw, now_iso
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Batch = list[tuple[bytes, Any]]  # (value, faust event)
+
+
+async def batches(stream: faust.StreamT, max_n: int, within: float) -> AsyncIterator[Batch]:
+    """Yield batches of ``(value, event)`` of at most ``max_n``, after at most ``within`` seconds.
+
+    Unlike ``stream.take``, nothing is acked here: the caller acks each batch
+    with :func:`ack` once its outputs are safe, so a batch interrupted by a
+    shutdown is delivered again rather than skipped.
+    """
+    # faust-streaming's noack_take yields the events themselves and acks none
+    async for events in stream.noack_take(max_n, within=within):
+        yield [(event.value, event) for event in events]
+
+
+async def ack(stream: faust.StreamT, batch: Batch) -> None:
+    """Acknowledge every event of ``batch`` (their offsets become committable)."""
+    for _, event in batch:
+        await stream.ack(event)
+
+
+def _headers(event) -> dict[str, bytes]:
+    headers = event.message.headers or {}
+    if isinstance(headers, dict):
+        return {k: v for k, v in headers.items() if isinstance(v, (bytes, bytearray))}
+    return {k: v for k, v in headers if isinstance(v, (bytes, bytearray))}
+
+
+class Pipeline:
+    """The three built-in agents of one worker, registered on a faust app.
+
+    Args:
+        app: the faust App.
+        topics: its topics (:func:`streams.app.create_topics`).
+        settings: batch sizes, model, Elasticsearch URL.
+        enrichers: plugin enrichers run after the built-in enrichment
+            (:mod:`streams.plugins`); each returns extra fields.
+    """
+
+    def __init__(self, app: faust.App, topics: Topics, settings: Settings, enrichers: list | None = None) -> None:
+        self.app = app
+        self.topics = topics
+        self.settings = settings
+        self.enrichers = enrichers or []
+        self._nlp = None
+        self._es = None
+
+    # -------------------------------------------------------------- helpers
+
+    async def dead_letter(self, stage: str, event, exc: BaseException | None = None, **kw) -> None:
+        letter = deadletter.from_event(stage, event, exc, **kw)
+        await self.topics.dlq.send(key=event.message.key, value=letter.to_bytes())
+
+    async def flush(self) -> None:
+        """Wait until Kafka has acknowledged everything this worker produced."""
+        await self.app.producer.flush()
+
+    # -------------------------------------------------------------- parse
+
+    async def parse_batch(self, batch: Batch) -> None:
+        from streams.parsing import ParseRejected, parse
+
+        for value, event in batch:
+            try:
+                raw = decode_raw(value, _headers(event))
+                parsed = parse(raw)
+            except (RecordError, ParseRejected) as exc:
+                await self.dead_letter("parse", event, exc)
+                continue
+            except Exception as exc:  # a parser bug must not stop the stream
+                log.exception("parse failed")
+                await self.dead_letter("parse", event, exc, reason=f"parser error: {exc.__class__.__name__}")
+                continue
+            await self.topics.parsed.send(key=parsed.id.encode(), value=parsed.to_bytes())
+
+    # -------------------------------------------------------------- enrich
+
+    def nlp(self):
+        if self._nlp is None:
+            from streams.enrichment import load_nlp
+
+            self._nlp = load_nlp(self.settings.spacy_model)
+        return self._nlp
+
+    def _enrich_sync(self, articles: list[ParsedArticle]) -> list[EnrichedArticle | BaseException]:
+        """Enrich a batch in one nlp.pipe; on an error, article by article to isolate it."""
+        from streams.enrichment import enrich, enrich_batch
+
+        nlp = self.nlp()
+        try:
+            out: list[EnrichedArticle | BaseException] = list(enrich_batch(articles, nlp))
+        except Exception:
+            out = []
+            for article in articles:
+                try:
+                    out.append(enrich(article, nlp))
+                except Exception as exc:
+                    out.append(exc)
+        for i, item in enumerate(out):
+            if isinstance(item, EnrichedArticle) and self.enrichers:
+                try:
+                    for plugin in self.enrichers:
+                        item.extra.update(plugin.run(item))
+                except Exception as exc:
+                    exc.plugin = plugin.name  # type: ignore[attr-defined]
+                    out[i] = exc
+        return out
+
+    async def enrich_batch(self, batch: Batch) -> None:
+        good: list[tuple[ParsedArticle, Any]] = []
+        for value, event in batch:
+            try:
+                good.append((ParsedArticle.from_bytes(value), event))
+            except RecordError as exc:
+                await self.dead_letter("enrich", event, exc)
+        if not good:
+            return
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(None, self._enrich_sync, [a for a, _ in good])
+        for (_, event), result in zip(good, results):
+            if isinstance(result, BaseException):
+                stage = getattr(result, "plugin", None) or "enrich"
+                await self.dead_letter(stage, event, result, reason=f"{stage} error: {result}")
+                continue
+            await self.topics.enriched.send(key=result.id.encode(), value=result.to_bytes())
+
+    # -------------------------------------------------------------- index
+
+    def writer(self) -> BulkWriter:
+        if self._es is None:
+            from elasticsearch import AsyncElasticsearch
+
+            s = self.settings
+            client = AsyncElasticsearch(s.elasticsearch_url, request_timeout=60, retry_on_timeout=False, max_retries=0)
+            self._es = BulkWriter(
+                client,
+                s.index_alias,
+                max_docs=s.bulk_max_docs,
+                max_bytes=s.bulk_max_bytes,
+                initial_backoff=s.bulk_retry_initial_seconds,
+                max_backoff=s.bulk_retry_max_seconds,
+                should_stop=lambda: self.app.should_stop,
+            )
+        return self._es
+
+    async def index_batch(self, batch: Batch) -> None:
+        docs: list[tuple[str, dict]] = []
+        events: list[Any] = []
+        ingested = now_iso()
+        for value, event in batch:
+            try:
+                record = EnrichedArticle.from_bytes(value)
+            except RecordError as exc:
+                await self.dead_letter("index", event, exc)
+                continue
+            docs.append(to_document(record.to_dict(), ingested))
+            events.append(event)
+        if not docs:
+            return
+        result = await self.writer().write(docs)
+        for failure in result.failures:
+            await self.dead_letter(
+                "index",
+                events[failure.position],
+                reason=f"{failure.error_type}: {failure.reason}"[:500],
+                error=failure.error_type,
+                detail=f"HTTP {failure.status}",
+            )
+        parts = sorted({e.message.partition for e in events})
+        offsets = [e.message.offset for e in events]
+        log.info(
+            "indexed batch: count=%d failed=%d partitions=%s offsets=%d..%d attempts=%d seconds=%.3f",
+            result.indexed, len(result.failures), parts, min(offsets), max(offsets), result.attempts, result.seconds,
+        )
+
+    # -------------------------------------------------------------- registration
+
+    def register(self, only: set[str] | None = None) -> None:
+        """Register the agents ``parse``, ``enrich`` and ``index`` (or those in ``only``)."""
+        s = self.settings
+        plan = [
+            ("parse", self.topics.raw, self.parse_batch, 100, 0.2),
+            ("enrich", self.topics.parsed, self.enrich_batch, s.enrich_batch_size, 0.2),
+            ("index", self.topics.enriched, self.index_batch, s.bulk_max_docs, s.bulk_max_seconds),
+        ]
+        for name, topic, handler, max_n, within in plan:
+            if only and name not in only:
+                continue
+            self.app.agent(topic, name=f"newsstream.{name}")(self._agent(name, handler, max_n, within))
+
+    def _agent(self, name: str, handler, max_n: int, within: float):
+        async def agent(stream):
+            async for batch in batches(stream, max_n, within):
+                started = time.monotonic()
+                await handler(batch)
+                await self.flush()
+                await ack(stream, batch)
+                log.debug("%s: %d messages in %.3f s", name, len(batch), time.monotonic() - started)
+
+        agent.__name__ = f"{name}_agent"
+        return agent

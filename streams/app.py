@@ -1,0 +1,65 @@
+"""The faust App and its topics, built from settings.
+
+Every topic carries raw bytes (``value_serializer="raw"``): the agents decode
+records with orjson themselves (:mod:`streams.records`), so a message that is
+not a record is a dead letter, not a codec crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from streams.settings import Settings
+
+
+@dataclass
+class Topics:
+    """The four topics of the pipeline."""
+
+    raw: faust.TopicT
+    parsed: faust.TopicT
+    enriched: faust.TopicT
+    dlq: faust.TopicT
+
+
+def create_app(settings: Settings, app_id: str | None = None) -> faust.App:
+    """Return a faust App for ``settings`` (no agents yet: see :mod:`streams.agents`).
+
+    ``app_id`` overrides ``settings.app_id``; it is the prefix of the app's
+    consumer group.
+    """
+    return faust.App(
+        app_id or settings.app_id,
+        broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        store="memory://",
+        web_enabled=False,
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_every=200,
+        broker_commit_interval=1.0,
+        broker_request_timeout=90.0,
+        broker_session_timeout=60.0,
+        stream_buffer_maxsize=max(4096, settings.bulk_max_docs * 4),
+        logging_config=None,
+    )
+
+
+def create_topics(app: faust.App, settings: Settings) -> Topics:
+    """Declare the pipeline's topics on ``app``."""
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, partitions=settings.partitions, value_serializer="raw", key_serializer="raw")
+
+    return Topics(
+        raw=topic(settings.topic_raw),
+        parsed=topic(settings.topic_parsed),
+        enriched=topic(settings.topic_enriched),
+        dlq=topic(settings.topic_dlq),
+    )
