@@ -1,0 +1,162 @@
+"""Shared fixtures: the real local Kafka and Elasticsearch, and isolated workers.
+
+``services`` starts Kafka and Elasticsearch once per test session with
+``newsstream services up`` (or uses the ones already running) and stops, at
+the end, only what it started. Each test that runs a worker gets its own
+topics, consumer group and index alias (``isolated`` settings), so tests do
+not see each other's messages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+RFI = ROOT / "examples" / "articles" / "rfi-2023-02-28-blinken-kazakhstan.txt"
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; return it, or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="session")
+def services():
+    """Kafka and Elasticsearch on loopback, started once per session; yields base Settings."""
+    from streams import services as svc
+
+    settings = Settings()
+    try:
+        started = svc.up(settings, echo=lambda m: print(f"[services] {m}", file=sys.stderr))
+    except svc.ServiceError as exc:
+        pytest.fail(f"local services could not start: {exc}")
+    yield settings
+    for name in ("kafka", "elasticsearch"):
+        if started.get(name):
+            svc.stop(settings, name)
+
+
+def isolated_env(tag: str, **extra: str) -> dict[str, str]:
+    """Return NEWSSTREAM_* variables for topics, group and alias unique to one test."""
+    uid = f"t{tag}{uuid.uuid4().hex[:8]}"
+    env = {
+        "NEWSSTREAM_TOPIC_RAW": f"{uid}.raw",
+        "NEWSSTREAM_TOPIC_PARSED": f"{uid}.parsed",
+        "NEWSSTREAM_TOPIC_ENRICHED": f"{uid}.enriched",
+        "NEWSSTREAM_TOPIC_DLQ": f"{uid}.dlq",
+        "NEWSSTREAM_APP_ID": uid,
+        "NEWSSTREAM_INDEX_ALIAS": f"{uid}-articles",
+        "NEWSSTREAM_BULK_MAX_SECONDS": "0.5",
+    }
+    env.update(extra)
+    return env
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    """Build Settings as a worker started with ``env`` would."""
+    fields = {k[len("NEWSSTREAM_"):].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
+    return Settings(**fields)
+
+
+class Worker:
+    """A ``newsstream worker`` child process with its own log file."""
+
+    def __init__(self, env: dict[str, str], log: Path, only: list[str] | None = None) -> None:
+        self.env = env
+        self.log = log
+        self.only = only
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        cmd = [sys.executable, "-m", "streams.cli", "worker"]
+        for name in self.only or []:
+            cmd += ["--only", name]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True
+            )
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 60) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+
+
+@pytest.fixture
+def pipeline_env(services, tmp_path, request):
+    """Isolated settings for one test; deletes its index, template and topics afterwards."""
+    env = isolated_env(request.node.name[:12].replace("_", "").lower())
+    workers: list[Worker] = []
+
+    def start(only: list[str] | None = None, **extra: str) -> Worker:
+        w = Worker({**env, **extra}, tmp_path / f"worker-{len(workers)}.log", only).start()
+        workers.append(w)
+        return w
+
+    yield env, settings_from(env), start
+    for w in workers:
+        w.stop()
+    _cleanup(settings_from(env))
+
+
+def _cleanup(settings: Settings) -> None:
+    from elasticsearch import Elasticsearch
+    from kafka import KafkaAdminClient
+
+    es = Elasticsearch(settings.elasticsearch_url)
+    try:
+        es.indices.delete(index=f"{settings.index_alias}-v*", ignore_unavailable=True, allow_no_indices=True)
+        es.options(ignore_status=404).indices.delete_index_template(name=settings.index_alias)
+    except Exception:
+        pass
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        topics = [settings.topic_raw, settings.topic_parsed, settings.topic_enriched, settings.topic_dlq]
+        admin.delete_topics([t for t in topics if t in set(admin.list_topics())])
+        admin.close()
+    except Exception:
+        pass
+
+
+def indexed_docs(settings: Settings, size: int = 10000) -> list[dict]:
+    """Return every document under the test's alias (after a refresh), as hits."""
+    from elasticsearch import Elasticsearch, NotFoundError
+
+    es = Elasticsearch(settings.elasticsearch_url)
+    try:
+        es.indices.refresh(index=settings.index_alias)
+        return es.search(index=settings.index_alias, size=size, query={"match_all": {}})["hits"]["hits"]
+    except NotFoundError:
+        return []
