@@ -10,8 +10,10 @@ No extra model: the phrases are the noun chunks spaCy's parser already found
   ("the 5 former Soviet republics" -> "former Soviet republics",
   "Moscow's aggressiveness" -> "aggressiveness");
 * skip a chunk whose every remaining word is inside a named entity (those are
-  in ``entities`` already), holding a number or date, headed by a pronoun, or
-  shorter than 3 letters;
+  in ``entities`` already), holding a number or date, headed by a pronoun,
+  longer than 4 words, broken by a line break or punctuation (lists, not
+  phrases), a lone proper noun (a name the model missed), or shorter than
+  3 letters;
 * key = the lemmas, lower case; shown as the first form seen, lower case
   except proper nouns and entity words ("Russian aggression");
 * score = occurrences x (1 + 0.5 per extra word) + 0.5 if first seen in the
@@ -29,6 +31,7 @@ _EDGE_POS = frozenset({"DET", "PRON", "NUM", "PUNCT", "CCONJ", "ADP", "PART", "S
 _VALUE_ENTS = frozenset({"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"})
 # Names at the edge of a chunk are trimmed ("Moscow's aggressiveness" ->
 # "aggressiveness"): they are entities already. Demonyms (NORP) stay.
+_MAX_WORDS = 4
 _NAME_ENTS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC"})
 
 
@@ -58,9 +61,13 @@ def key_phrases(doc, limit: int = 10) -> list[str]:
         if chunk.root.pos_ == "PRON":
             continue
         toks = _trim(chunk)
-        if not toks:
+        if not toks or len(toks) > _MAX_WORDS:
+            continue
+        if any(t.is_space or "\n" in t.whitespace_ or (t.is_punct and t.text not in "-'’") for t in toks[:-1]):
             continue
         if all(t.ent_type_ and t.ent_type_ not in _VALUE_ENTS for t in toks):
+            continue
+        if len(toks) == 1 and toks[0].pos_ == "PROPN":  # a name the model missed, not a phrase
             continue
         if any(t.ent_type_ in _VALUE_ENTS for t in toks):
             continue

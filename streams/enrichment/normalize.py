@@ -58,7 +58,7 @@ TITLE_WORDS = frozenset(
     president vice-president president-elect vice deputy secretary minister prime chancellor premier
     senator sen sen. rep rep. representative congressman congresswoman governor gov gov. mayor
     king queen prince princess pope emperor sheikh general gen gen. colonel col col. captain capt
-    lieutenant lt admiral commander sergeant chief head director chairman chairwoman chair ceo
+    lieutenant lt admiral commander cmdr sergeant sgt chief head director chairman chairwoman chair ceo
     ambassador envoy spokesman spokeswoman spokesperson judge justice commissioner officer
     state foreign defence defense interior""".split()
 )
@@ -239,8 +239,11 @@ def fold_short_forms(groups: dict[str, Group]) -> dict[str, str]:
     A group whose name is the last word(s) of exactly one multi-word PERSON
     ("Blinken" -> "Antony Blinken", "Genté" -> "Régis Genté") is merged into
     it whatever the model labelled it, unless it is a country or demonym, or
-    a place the gazetteer knows that the votes call a place. Ambiguous short
-    forms ("Biden" with "Joe Biden" and "Jill Biden") are left alone.
+    a place the gazetteer knows that the votes call a place. When several
+    persons end so, the short form goes to the one with more mentions than
+    all the others together ("Cook": "Tim Cook" x5, "Hosting Cook" x1);
+    otherwise it is ambiguous ("Biden" with "Joe Biden" and "Jill Biden"
+    once each) and left alone.
     Needs :attr:`Group.label` set. Returns ``{short key: full key}``.
     """
     index: dict[tuple[str, ...], set[str]] = {}
@@ -254,8 +257,14 @@ def fold_short_forms(groups: dict[str, Group]) -> dict[str, str]:
         if g.demonym is not None or key.startswith("country:"):
             continue
         targets = index.get(tuple(_words(g.display)), set()) - {key}
-        if len(targets) != 1:
+        if not targets:
             continue
+        if len(targets) > 1:
+            ranked = sorted(targets, key=lambda k: -groups[k].mentions)
+            top = groups[ranked[0]].mentions
+            if top <= sum(groups[k].mentions for k in ranked[1:]):
+                continue
+            targets = {ranked[0]}
         if g.place is not None:
             place_votes = sum(w for lab, w in g.votes.items() if lab in PLACE_LABELS)
             if place_votes > g.votes.get("PERSON", 0.0):

@@ -134,6 +134,15 @@ def test_fold_short_forms():
     assert "country:GE" in groups  # "Georgia" is a first name here, not a short form
 
 
+def test_fold_short_forms_goes_to_the_dominant_person():
+    groups = _groups(
+        _m("Tim Cook", "PERSON", pos=0), _m("Tim Cook", "PERSON", pos=1), _m("Tim Cook", "PERSON", pos=2),
+        _m("Hosting Cook", "PERSON", pos=3), _m("Cook", "ORG", pos=4), _m("Cook", "PERSON", pos=5),
+    )
+    assert fold_short_forms(groups) == {"cook": "tim cook"}
+    assert groups["tim cook"].mentions == 5 and groups["hosting cook"].mentions == 1
+
+
 def test_fold_short_forms_keeps_a_place_named_like_a_person():
     groups = _groups(_m("George Washington", "PERSON"), _m("Washington", "GPE"), _m("Washington", "GPE"))
     assert fold_short_forms(groups) == {}
