@@ -45,7 +45,8 @@ def create_app(settings: Settings, app_id: str | None = None) -> faust.App:
         broker_commit_every=200,
         broker_commit_interval=1.0,
         broker_request_timeout=90.0,
-        broker_session_timeout=60.0,
+        broker_session_timeout=settings.consumer_session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.consumer_session_timeout_seconds / 4),
         stream_buffer_maxsize=max(4096, settings.bulk_max_docs * 4),
         logging_config=None,
     )

@@ -313,13 +313,18 @@ def dlq_replay(stage: Optional[str] = typer.Option(None, help="only dead letters
 @agents_app.command("list")
 def agents_list() -> None:
     """List every agent and enricher: where it comes from, its topics and consumer group."""
-    from streams.plugins import describe
+    from rich.table import Table
 
-    for row in describe(get_settings()):
-        out.print(
-            f"{row['kind']:9} {row['name']:24} from {row['origin']:32} topics {row['topics']:40} group {row['group']}",
-            highlight=False,
-        )
+    from streams.plugins import PluginError, describe
+
+    try:
+        rows = describe(get_settings())
+    except PluginError as exc:
+        _fail(str(exc))
+    table = Table("kind", "name", "from", "topics", "consumer group", box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(row["kind"], row["name"], row["origin"], row["topics"], row["group"])
+    Console(width=200).print(table)
 
 
 @kibana_app.command("import")

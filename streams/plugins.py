@@ -1,28 +1,313 @@
-"""Plugins: enrichers and consumer agents discovered through Python entry points.
+"""Plugins: enrichers and consumer agents, found through Python entry points.
 
-(Placeholder: built-ins only; entry-point discovery comes with issue 6.)
+Two extension points, both discovered in installed distributions through
+entry points (faust resolves ``rocksdb://`` stores the same lazy way), or
+named as ``"module:attribute"`` strings in the settings
+``NEWSSTREAM_ENRICHERS`` / ``NEWSSTREAM_AGENTS`` (JSON lists) for code that
+is not packaged:
+
+* **enricher** (group ``newsstream.enrichers``): a function decorated with
+  :func:`enricher`, or a class with ``fields``, an optional ``setup()`` and
+  ``__call__``; it takes the :class:`~streams.records.EnrichedArticle` and
+  returns a dict of extra fields. It runs inside the enrich stage; the fields
+  and types it declares are added to the index mapping when the worker
+  starts, and a clash with a mapped field stops the start
+  (:class:`~indexers.elasticsearch.template.MappingClash`).
+* **consumer agent** (group ``newsstream.agents``): a function decorated
+  with :func:`consumer`, called once per record of its topic, in its own
+  consumer group and its own worker process; ``newsstream worker`` starts it
+  beside the built-in agents, ``newsstream worker --only NAME`` alone.
+
+A plugin that raises does not stop anything: the message goes to the
+dead-letter topic with the plugin's name as its stage, and the agents go on.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+from streams.records import EnrichedArticle, ParsedArticle, RawArticle
 from streams.settings import Settings
 
+log = logging.getLogger(__name__)
 
-def load_enrichers() -> list:
-    """Return the enricher plugins found (none yet)."""
-    return []
+ENRICHERS_GROUP = "newsstream.enrichers"
+AGENTS_GROUP = "newsstream.agents"
+
+#: Field types an enricher may declare by name; anything else must be a full
+#: Elasticsearch mapping dict such as ``{"type": "scaled_float", "scaling_factor": 100}``.
+FIELD_TYPES = {"keyword", "text", "integer", "long", "float", "double", "boolean", "date", "object"}
+
+BUILTIN_AGENTS = ("parse", "enrich", "index")
 
 
-def register_consumer_agents(app, topics, settings: Settings, only: set[str] | None) -> list:
-    """Register plugin consumer agents on ``app`` (none yet)."""
-    return []
+class PluginError(RuntimeError):
+    """A plugin cannot be loaded or is malformed; the message names it."""
 
 
-def describe(settings: Settings) -> list[dict]:
+# ---------------------------------------------------------------- decorators
+
+
+def enricher(fields: dict[str, str | dict], name: str | None = None) -> Callable:
+    """Mark a function ``f(article) -> dict`` as an enricher adding ``fields``.
+
+    ``fields`` maps each field name to a type in :data:`FIELD_TYPES` or to a
+    mapping dict. The function receives the enriched record and returns a
+    dict whose keys are among ``fields``.
+    """
+
+    def mark(fn: Callable) -> Callable:
+        fn.newsstream_fields = dict(fields)  # type: ignore[attr-defined]
+        fn.newsstream_name = name or fn.__name__  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def consumer(topic: str = "enriched", group: str | None = None, name: str | None = None) -> Callable:
+    """Mark ``f(record, ctx)`` (plain or ``async``) as a consumer agent of ``topic``.
+
+    ``topic`` is ``raw``, ``parsed``, ``enriched`` or ``dlq`` (our topics, as
+    configured) or any other topic name (records passed as bytes). ``group``
+    is the consumer group (default ``newsstream-<name>``). ``ctx.send(topic,
+    value, key=None)`` publishes to any topic.
+    """
+
+    def mark(fn: Callable) -> Callable:
+        fn.newsstream_consumer = {"topic": topic, "group": group, "name": name or fn.__name__}  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+# ---------------------------------------------------------------- loaded plugins
+
+
+@dataclass
+class Enricher:
+    """A loaded enricher: its name, where it came from, declared fields, callable."""
+
+    name: str
+    origin: str
+    fields: dict[str, dict[str, Any]]
+    func: Callable[[EnrichedArticle], dict]
+    setup: Callable[[], Any] | None = None
+
+    def mapping(self) -> dict[str, dict[str, Any]]:
+        """Return ``{field: Elasticsearch mapping}`` of the declared fields."""
+        return self.fields
+
+    def run(self, article: EnrichedArticle) -> dict[str, Any]:
+        """Call the enricher; raises :class:`PluginError` if it returns undeclared fields."""
+        result = self.func(article) or {}
+        if not isinstance(result, dict):
+            raise PluginError(f"enricher {self.name} returned {type(result).__name__}, not a dict")
+        undeclared = set(result) - set(self.fields)
+        if undeclared:
+            raise PluginError(f"enricher {self.name} returned undeclared field(s) {sorted(undeclared)}")
+        return result
+
+
+@dataclass
+class ConsumerAgent:
+    """A loaded consumer agent: name, origin, topic key, consumer group, handler."""
+
+    name: str
+    origin: str
+    topic: str
+    group: str
+    handler: Callable
+    is_async: bool = field(default=False)
+
+    def topic_name(self, settings: Settings) -> str:
+        return {
+            "raw": settings.topic_raw,
+            "parsed": settings.topic_parsed,
+            "enriched": settings.topic_enriched,
+            "dlq": settings.topic_dlq,
+        }.get(self.topic, self.topic)
+
+
+def _resolve(spec: str) -> Any:
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise PluginError(f"plugin {spec!r} is not of the form 'module:attribute'")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as exc:
+        raise PluginError(f"plugin {spec!r}: cannot import {module!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as exc:
+            raise PluginError(f"plugin {spec!r}: {module!r} has no {attr!r}") from exc
+    return obj
+
+
+def _normalise_fields(name: str, fields: dict) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for fname, ftype in fields.items():
+        if isinstance(ftype, dict):
+            out[fname] = ftype
+        elif ftype in FIELD_TYPES:
+            out[fname] = {"type": ftype}
+        else:
+            raise PluginError(f"enricher {name}: field {fname!r} has unknown type {ftype!r} (one of {sorted(FIELD_TYPES)})")
+    return out
+
+
+def _as_enricher(obj: Any, name: str, origin: str) -> Enricher:
+    if inspect.isclass(obj):
+        obj = obj()
+    fields = getattr(obj, "newsstream_fields", None) or getattr(obj, "fields", None)
+    if not isinstance(fields, dict) or not callable(obj):
+        raise PluginError(f"enricher {name} from {origin} must be callable and declare its fields")
+    name = getattr(obj, "newsstream_name", None) or name
+    return Enricher(name, origin, _normalise_fields(name, fields), obj, getattr(obj, "setup", None))
+
+
+def _as_consumer(obj: Any, name: str, origin: str, settings: Settings) -> ConsumerAgent:
+    meta = getattr(obj, "newsstream_consumer", None)
+    if not meta or not callable(obj):
+        raise PluginError(f"consumer agent {name} from {origin} must be decorated with streams.plugins.consumer")
+    name = meta["name"] or name
+    group = meta["group"] or f"{settings.app_id}-{name}"
+    return ConsumerAgent(name, origin, meta["topic"], group, obj, inspect.iscoroutinefunction(obj))
+
+
+def _entry_points(group: str):
+    for ep in entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        origin = f"{dist.name} {dist.version}" if dist else ep.value
+        yield ep, origin
+
+
+def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
+    """Load every enricher (entry points, then ``settings.enrichers``) and call its ``setup()``.
+
+    Raises:
+        PluginError: a plugin cannot be imported or is malformed.
+    """
+    settings = settings or Settings()
+    found: list[Enricher] = []
+    for ep, origin in _entry_points(ENRICHERS_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise PluginError(f"enricher {ep.name} from {origin}: cannot load {ep.value}: {exc}") from exc
+        found.append(_as_enricher(obj, ep.name, origin))
+    for spec in settings.enrichers:
+        found.append(_as_enricher(_resolve(spec), spec.rpartition(":")[2], f"setting {spec}"))
+    for e in found:
+        if e.setup:
+            e.setup()
+    return found
+
+
+def load_consumer_agents(settings: Settings) -> list[ConsumerAgent]:
+    """Load every consumer agent (entry points, then ``settings.agents``)."""
+    found: list[ConsumerAgent] = []
+    for ep, origin in _entry_points(AGENTS_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise PluginError(f"consumer agent {ep.name} from {origin}: cannot load {ep.value}: {exc}") from exc
+        found.append(_as_consumer(obj, ep.name, origin, settings))
+    for spec in settings.agents:
+        found.append(_as_consumer(_resolve(spec), spec.rpartition(":")[2], f"setting {spec}", settings))
+    names = [a.name for a in found]
+    clashes = {n for n in names if names.count(n) > 1 or n in BUILTIN_AGENTS}
+    if clashes:
+        raise PluginError(f"consumer agent name(s) used twice or by a built-in agent: {sorted(clashes)}")
+    return found
+
+
+# ---------------------------------------------------------------- running consumer agents
+
+
+class PluginContext:
+    """What a consumer agent gets besides the record: settings, and ``send`` to any topic."""
+
+    def __init__(self, app, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self._topics: dict[str, Any] = {}
+
+    async def send(self, topic: str, value: Any, key: str | bytes | None = None) -> None:
+        """Publish ``value`` (bytes, str, a record or a JSON-able value) to ``topic``."""
+        from streams.records import dumps
+
+        if topic not in self._topics:
+            self._topics[topic] = self.app.topic(topic, value_serializer="raw", key_serializer="raw")
+        if isinstance(value, str):
+            value = value.encode()
+        elif not isinstance(value, (bytes, bytearray)):
+            value = dumps(value)
+        if isinstance(key, str):
+            key = key.encode()
+        await self._topics[topic].send(key=key, value=value)
+
+
+def _decoder(agent: ConsumerAgent) -> Callable[[bytes], Any]:
+    if agent.topic == "enriched":
+        return EnrichedArticle.from_bytes
+    if agent.topic == "parsed":
+        return ParsedArticle.from_bytes
+    if agent.topic == "raw":
+        from streams.records import decode_raw
+
+        return decode_raw
+    if agent.topic == "dlq":
+        from streams.records import DeadLetter
+
+        return DeadLetter.from_bytes
+    return lambda b: b
+
+
+def register_consumer_agent(app, topics, settings: Settings, agent: ConsumerAgent) -> None:
+    """Register one consumer agent on ``app`` (an app whose id is the agent's group)."""
+    from streams import deadletter
+    from streams.agents import ack, batches
+
+    ctx = PluginContext(app, settings)
+    decode = _decoder(agent)
+    source = app.topic(agent.topic_name(settings), value_serializer="raw", key_serializer="raw")
+
+    async def run(stream):
+        async for batch in batches(stream, 100, 0.2):
+            for value, event in batch:
+                try:
+                    record = decode(value)
+                    result = agent.handler(record, ctx)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as exc:
+                    log.exception("consumer agent %s failed", agent.name)
+                    letter = deadletter.from_event(agent.name, event, exc, reason=f"{agent.name} error: {exc}")
+                    await topics.dlq.send(key=event.message.key, value=letter.to_bytes())
+            await app.producer.flush()
+            await ack(stream, batch)
+
+    run.__name__ = agent.name
+    app.agent(source, name=f"plugin.{agent.name}")(run)
+
+
+def describe(settings: Settings) -> list[dict[str, str]]:
     """Rows for ``newsstream agents list``: kind, name, origin, topics, consumer group."""
     group = settings.app_id
-    return [
+    rows = [
         {"kind": "agent", "name": "parse", "origin": "newsstream (built-in)", "topics": f"{settings.topic_raw} -> {settings.topic_parsed}", "group": group},
         {"kind": "agent", "name": "enrich", "origin": "newsstream (built-in)", "topics": f"{settings.topic_parsed} -> {settings.topic_enriched}", "group": group},
         {"kind": "agent", "name": "index", "origin": "newsstream (built-in)", "topics": f"{settings.topic_enriched} -> es:{settings.index_alias}", "group": group},
     ]
+    for e in load_enrichers(settings):
+        fields = ", ".join(f"{k}:{v.get('type', '?')}" for k, v in e.fields.items())
+        rows.append({"kind": "enricher", "name": e.name, "origin": e.origin, "topics": f"in enrich, adds {fields}", "group": group})
+    for a in load_consumer_agents(settings):
+        rows.append({"kind": "agent", "name": a.name, "origin": a.origin, "topics": a.topic_name(settings), "group": a.group})
+    return rows

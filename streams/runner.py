@@ -1,13 +1,23 @@
-"""Starting a worker: topics, index, plugins checked, then the faust worker.
+"""Starting a worker: topics, index, plugins checked, then the faust worker(s).
 
 Everything that can be wrong with the set-up (Elasticsearch away, a plugin
-field that clashes with the index mapping) fails here, at start, with a clear
-message, rather than as failed documents later.
+that cannot load, a plugin field that clashes with the index mapping) fails
+here, at start, with a clear message, rather than as failed documents later.
+
+The built-in agents (parse, enrich, index) share the consumer group
+``settings.app_id`` and run in this process. Each consumer agent plugin has a
+consumer group of its own, so it runs in a child process of its own
+(``newsstream worker --only NAME``): a plugin that is slow or crashes cannot
+hold back our agents.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 
 from streams.settings import Settings
@@ -41,9 +51,11 @@ def wait_for_elasticsearch(settings: Settings, timeout: float | None = None):
 
 
 def prepare(settings: Settings) -> dict:
-    """Create topics and the index; check plugin fields against the mapping.
+    """Create topics and the index; load enrichers and add their fields to the mapping.
 
-    Returns ``{"index": ..., "analysis": ..., "enrichers": [...]}``.
+    Returns ``{"index", "analysis", "enrichers"}``. Raises
+    :class:`StartupError`, :class:`streams.plugins.PluginError` or
+    :class:`indexers.elasticsearch.template.MappingClash`.
     """
     from indexers.elasticsearch.template import add_fields, ensure_index
     from streams.plugins import load_enrichers
@@ -52,8 +64,7 @@ def prepare(settings: Settings) -> dict:
     ensure_topics(settings)
     es = wait_for_elasticsearch(settings)
     info = ensure_index(es, settings.index_alias, settings.index_version, settings.refresh_interval)
-    log.info("index %s behind alias %s; text analysis: %s", info["index"], settings.index_alias, info["analysis"])
-    enrichers = load_enrichers()
+    enrichers = load_enrichers(settings)
     fields: dict = {}
     for e in enrichers:
         fields.update(e.mapping())
@@ -64,22 +75,85 @@ def prepare(settings: Settings) -> dict:
     return info
 
 
-def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str = "info") -> None:
-    """Run the built-in agents (or ``only`` those named) and the plugin agents in a faust worker."""
+def _run_faust(app, loglevel: str) -> None:
     from faust.worker import Worker
 
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+def run_plugin_agent(settings: Settings, agent, loglevel: str) -> None:
+    """Run one consumer agent plugin in this process, in its own consumer group."""
+    from streams.app import create_app, create_topics
+    from streams.plugins import register_consumer_agent
+    from streams.publish import ensure_topics
+
+    ensure_topics(settings)
+    app = create_app(settings, app_id=agent.group)
+    topics = create_topics(app, settings)
+    register_consumer_agent(app, topics, settings, agent)
+    print(f"newsstream worker: consumer agent {agent.name} on {agent.topic_name(settings)}, group {agent.group}", flush=True)
+    _run_faust(app, loglevel)
+
+
+def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str = "info") -> None:
+    """Run the built-in agents (or ``only`` those named) and the plugin agents.
+
+    Raises:
+        SystemExit: a name in ``only`` is no agent, or the start-up checks fail.
+    """
     from streams.agents import Pipeline
     from streams.app import create_app, create_topics
-    from streams.plugins import register_consumer_agents
+    from streams.plugins import BUILTIN_AGENTS, PluginError, load_consumer_agents
 
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-    info = prepare(settings)
-    print(f"newsstream worker: index {info['index']} (alias {settings.index_alias}), text analysis: {info['analysis']}", flush=True)
-    app = create_app(settings)
-    topics = create_topics(app, settings)
-    pipeline = Pipeline(app, topics, settings, info["enrichers"])
-    pipeline.register(only)
-    register_consumer_agents(app, topics, settings, only)
-    if only is None or "enrich" in only:
-        pipeline.nlp()  # load the model before consuming, not on the first batch
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    try:
+        plugin_agents = {a.name: a for a in load_consumer_agents(settings)}
+    except PluginError as exc:
+        raise SystemExit(f"newsstream worker: {exc}")
+    if only:
+        unknown = only - set(BUILTIN_AGENTS) - set(plugin_agents)
+        if unknown:
+            raise SystemExit(
+                f"newsstream worker: no agent named {', '.join(sorted(unknown))}; "
+                f"agents: {', '.join([*BUILTIN_AGENTS, *plugin_agents])}"
+            )
+    builtins = [n for n in BUILTIN_AGENTS if only is None or n in only]
+    plugins = [a for n, a in plugin_agents.items() if only is None or n in only]
+    if not builtins and len(plugins) == 1:
+        run_plugin_agent(settings, plugins[0], loglevel)
+        return
+
+    children = [
+        subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--only", a.name, "--loglevel", loglevel])
+        for a in plugins
+    ]
+    try:
+        if not builtins:
+            for child in children:
+                child.wait()
+            return
+        try:
+            info = prepare(settings)
+        except Exception as exc:
+            raise SystemExit(f"newsstream worker: cannot start: {exc}")
+        print(
+            f"newsstream worker: agents {', '.join(builtins)}; index {info['index']} (alias {settings.index_alias}); "
+            f"text analysis: {info['analysis']}; enrichers: {', '.join(e.name for e in info['enrichers']) or 'none'}",
+            flush=True,
+        )
+        app = create_app(settings)
+        topics = create_topics(app, settings)
+        pipeline = Pipeline(app, topics, settings, info["enrichers"])
+        pipeline.register(set(builtins))
+        if "enrich" in builtins:
+            pipeline.nlp()  # load the model before consuming, not on the first batch
+        _run_faust(app, loglevel)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()

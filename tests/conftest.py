@@ -64,6 +64,8 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
         "NEWSSTREAM_APP_ID": uid,
         "NEWSSTREAM_INDEX_ALIAS": f"{uid}-articles",
         "NEWSSTREAM_BULK_MAX_SECONDS": "0.5",
+        "NEWSSTREAM_CONSUMER_SESSION_TIMEOUT_SECONDS": "10",
+        "WATCHLIST_ALERT_TOPIC": f"{uid}.alerts",
     }
     env.update(extra)
     return env
@@ -90,7 +92,12 @@ class Worker:
             cmd += ["--only", name]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(ROOT), **self.env},
+                cwd=ROOT,
+                start_new_session=True,
             )
         return self
 
@@ -160,3 +167,31 @@ def indexed_docs(settings: Settings, size: int = 10000) -> list[dict]:
         return es.search(index=settings.index_alias, size=size, query={"match_all": {}})["hits"]["hits"]
     except NotFoundError:
         return []
+
+
+def text_article(title: str, paragraphs: list[str]) -> bytes:
+    """A small plain-text article as users publish them: title line, then paragraphs."""
+    return ("\n\n".join([title, *paragraphs]) + "\n").encode()
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list:
+    """Return every message now on ``topic`` (group-less consumer, from the beginning)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
+            for msgs in consumer.poll(timeout_ms=500).values():
+                out.extend(msgs)
+        return out
+    finally:
+        consumer.close()
