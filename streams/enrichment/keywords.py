@@ -15,7 +15,8 @@ No extra model: the phrases are the noun chunks spaCy's parser already found
   phrases), a lone proper noun (a name the model missed), or shorter than
   3 letters;
 * key = the lemmas, lower case; shown as the first form seen, lower case
-  except proper nouns and entity words ("Russian aggression");
+  except proper nouns, entity words ("Russian aggression") and words with
+  inner capitals ("SUVs");
 * score = occurrences x (1 + 0.5 per extra word) + 0.5 if first seen in the
   first fifth of the body; a one-word phrase seen once is not a key phrase;
 * a phrase contained in a better-ranked one (or containing it) is skipped.
@@ -77,7 +78,8 @@ def key_phrases(doc, limit: int = 10) -> list[str]:
         entry = stats.get(key)
         if entry is None:
             display = "".join(
-                (t.text if (t.pos_ == "PROPN" or t.ent_type_) else t.text.lower()) + t.whitespace_
+                (t.text if (t.pos_ == "PROPN" or t.ent_type_ or not t.text[1:].islower()) else t.text.lower())
+                + t.whitespace_
                 for t in toks
             ).strip()
             stats[key] = [1, display, toks[0].idx, len(toks)]
