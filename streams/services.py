@@ -236,6 +236,11 @@ def _read_pid(settings: Settings, name: str) -> int | None:
         pid = int(_pidfile(settings, name).read_text().strip())
     except (OSError, ValueError):
         return None
+    try:  # reap it if it is our exited child, or it lingers as a zombie
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
