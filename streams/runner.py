@@ -127,6 +127,15 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--only", a.name, "--loglevel", loglevel])
         for a in plugins
     ]
+    if builtins and settings.worker_processes > 1:
+        # more processes in the same consumer group: faust gives each a share
+        # of the partitions, so NER runs on every core
+        extra = [arg for name in builtins for arg in ("--only", name)]
+        env = {**os.environ, "NEWSSTREAM_WORKER_PROCESSES": "1"}
+        children += [
+            subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", *extra, "--loglevel", loglevel], env=env)
+            for _ in range(settings.worker_processes - 1)
+        ]
     try:
         if not builtins:
             for child in children:

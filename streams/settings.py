@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     topic_dlq: str = "articles.dlq"
     partitions: int = Field(2, description="partitions of each topic newsstream creates")
     app_id: str = Field("newsstream", description="faust app id: the prefix of every consumer group")
+    worker_processes: int = Field(
+        1, description="processes running the built-in agents; faust spreads the partitions over them"
+    )
     consumer_session_timeout_seconds: float = Field(
         30.0, description="seconds before the group coordinator evicts a silent (killed) worker"
     )
