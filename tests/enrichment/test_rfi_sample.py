@@ -16,7 +16,7 @@ PLACES = {
 
 @pytest.fixture(scope="module")
 def enriched(nlp):
-    from conftest import make_rfi_article
+    from tests.enrichment.conftest import make_rfi_article
 
     return enrich(make_rfi_article(), nlp)
 
@@ -77,7 +77,7 @@ def test_keywords_tags_fingerprint(enriched):
 
 
 def test_parsed_fields_are_kept(enriched):
-    from conftest import make_rfi_article
+    from tests.enrichment.conftest import make_rfi_article
 
     parsed = make_rfi_article()
     for name in ("id", "body", "title", "authors", "publisher", "image_credit", "publisher_tags", "language"):
@@ -85,7 +85,7 @@ def test_parsed_fields_are_kept(enriched):
 
 
 def test_batch_gives_the_same_as_one_by_one(nlp, enriched):
-    from conftest import make_rfi_article
+    from tests.enrichment.conftest import make_rfi_article
 
     batch = enrich_batch([make_rfi_article(), make_rfi_article()], nlp)
     assert [b.to_dict() for b in batch] == [enriched.to_dict()] * 2

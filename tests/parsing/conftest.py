@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from parsing_paths import DEV_SET, RFI_SAMPLE
+from tests.parsing.parsing_paths import DEV_SET, RFI_SAMPLE
 
 from streams.records import RawArticle
 

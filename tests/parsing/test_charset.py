@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 
 import pytest
-from parsing_paths import DATA
+from tests.parsing.parsing_paths import DATA
 
 from streams.parsing import parse
 from streams.parsing.fields import decode_bytes

@@ -11,7 +11,7 @@ import pytest
 
 from streams.parsing import parse
 from streams.records import RawArticle
-from parsing_paths import DEV_SET, dev_set_ids
+from tests.parsing.parsing_paths import DEV_SET, dev_set_ids
 
 IDS = dev_set_ids()
 pytestmark = pytest.mark.skipif(not IDS, reason=f"development set absent: {DEV_SET} not found")
