@@ -33,8 +33,8 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(agents_app, name="agents")
 app.add_typer(kibana_app, name="kibana")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
 
@@ -144,12 +144,35 @@ def worker(
 # ------------------------------------------------------------------ parse / enrich
 
 
-def _raw_inputs(files: list[Path], content_type: Optional[str]):
-    from streams import publish as pub
+def _print_records(files: list[Path], content_type: Optional[str], transform) -> None:
+    """Print ``transform(parse(raw))`` as a JSON line per article of ``files``.
 
+    Unreadable inputs and rejected articles are named on stderr
+    (``error: FILE[:LINE]: reason``) and the rest still go; exit code 1 if any failed.
+    """
+    from streams import publish as pub
+    from streams.parsing import ParseRejected
+    from streams.parsing import parse as parse_article
+
+    if content_type not in (None, "html", "text"):
+        _fail(f"--content-type must be html or text, not {content_type!r}")
+    failed = False
     for path in pub.expand(files):
         for item in pub.read_articles(path, content_type):
-            yield path, item
+            if isinstance(item, pub.InputError):
+                err.print(f"error: {item}", highlight=False)
+                failed = True
+                continue
+            try:
+                record = transform(parse_article(item))
+            except ParseRejected as exc:
+                err.print(f"error: {path}: rejected: {exc}", highlight=False)
+                failed = True
+                continue
+            sys.stdout.buffer.write(record.to_bytes() + b"\n")
+    sys.stdout.flush()
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -158,26 +181,7 @@ def parse(
     content_type: Optional[str] = typer.Option(None, "--content-type", help="html or text (default: by extension)"),
 ) -> None:
     """Parse files and print one JSON object per article, one per line. Loads no NLP model."""
-    from streams.parsing import ParseRejected
-    from streams.parsing import parse as parse_article
-    from streams.publish import InputError
-
-    failed = False
-    for path, item in _raw_inputs(files, content_type):
-        if isinstance(item, InputError):
-            err.print(f"error: {item}", highlight=False)
-            failed = True
-            continue
-        try:
-            parsed = parse_article(item)
-        except ParseRejected as exc:
-            err.print(f"error: {path}: rejected: {exc}", highlight=False)
-            failed = True
-            continue
-        sys.stdout.buffer.write(parsed.to_bytes() + b"\n")
-    sys.stdout.flush()
-    if failed:
-        raise typer.Exit(1)
+    _print_records(files, content_type, lambda parsed: parsed)
 
 
 @app.command()
@@ -186,32 +190,14 @@ def enrich(
     content_type: Optional[str] = typer.Option(None, "--content-type", help="html or text (default: by extension)"),
 ) -> None:
     """Parse and enrich files; print one JSON object per article, one per line."""
-    from streams.enrichment import EnrichmentError, enrich as enrich_article, load_nlp
-    from streams.parsing import ParseRejected
-    from streams.parsing import parse as parse_article
-    from streams.publish import InputError
+    from streams.enrichment import EnrichmentError, load_nlp
+    from streams.enrichment import enrich as enrich_article
 
-    settings = get_settings()
     try:
-        nlp = load_nlp(settings.spacy_model)
+        nlp = load_nlp(get_settings().spacy_model)
     except EnrichmentError as exc:
         _fail(str(exc))
-    failed = False
-    for path, item in _raw_inputs(files, content_type):
-        if isinstance(item, InputError):
-            err.print(f"error: {item}", highlight=False)
-            failed = True
-            continue
-        try:
-            record = enrich_article(parse_article(item), nlp)
-        except ParseRejected as exc:
-            err.print(f"error: {path}: rejected: {exc}", highlight=False)
-            failed = True
-            continue
-        sys.stdout.buffer.write(record.to_bytes() + b"\n")
-    sys.stdout.flush()
-    if failed:
-        raise typer.Exit(1)
+    _print_records(files, content_type, lambda parsed: enrich_article(parsed, nlp))
 
 
 # ------------------------------------------------------------------ search
