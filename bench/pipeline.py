@@ -1,0 +1,562 @@
+"""Pipeline benchmark (issue 7): raw articles in, searchable documents out.
+
+One run, on the real local Kafka and Elasticsearch, with topics, consumer
+group and index alias unique to the run (deleted at the end):
+
+1. **NER limit**: bare spaCy ``nlp.pipe`` (``settings.spacy_model``) over
+   exactly the texts the enrich stage gives the model for the same N
+   articles (``streams.enrichment.core._plan``: each English body, truncated
+   as the stage does, plus title and caption), in ``--processes`` processes
+   in parallel, each over its share; wall time from all models loaded to the
+   last process done. Pages the parser rejects are left out (they never
+   reach NER).
+2. **Throughput**: ``python -m streams.cli worker --only parse --only enrich
+   --only index`` (the built-in agents; ``--with-plugins`` runs the
+   installed consumer-agent plugins too) with NEWSSTREAM_WORKER_PROCESSES =
+   ``--processes`` and NEWSSTREAM_PARTITIONS = max(2, processes). Once every
+   process is ready and a warm-up batch is searchable, N raw articles are
+   published at once; the time runs from the first send until all N are
+   accounted for: searchable (``_count`` on the alias, polled every 0.5 s,
+   so refreshes are included) or dead letters (read from the run's dlq
+   topic with ``streams.dlq.read_dead_letters``). Prints articles/s and the
+   ratio pipeline / NER limit (target >= 0.85).
+3. **Latency** (unless ``--skip-latency``): a steady offered load of half the
+   measured maximum for ``--latency-seconds``; each envelope's
+   ``fetched_at`` holds its publish time; a poller searches the alias every
+   0.2 s and records when each document first becomes visible to search.
+   Latency = first visible - published (so it includes the refresh
+   interval, and up to 0.2 s of polling). Prints p50/p95/p99/max.
+4. **Burst** (unless ``--skip-burst``): steady load, then 10x the steady
+   load for ``--burst-seconds``, then steady again until the backlog has
+   drained; prints the backlog (published - searchable - dead letters) every
+   2 s, the time to drain, and the dead letters of the phase against those
+   the content alone explains (pages the parser rejects).
+5. Peak resident memory (``VmHWM`` from /proc/PID/status, sampled during the
+   run) of the worker and its child processes: sum and per-process max.
+
+The articles are the development set's pages (``html/ID.html.gz`` and
+``text/ID.txt``) and ``examples/articles/*.txt``, cycled. Copy c of a page
+is published with the URL ``https://bench.newsstream.invalid/<file>/<c>``
+and, for HTML, with the page's own canonical URL suffixed with ``bench=c``,
+so that every copy has a distinct id (pages whose copies would still share
+an id are dropped and counted).
+
+``--profile DIR`` runs the worker under ``py-spy record --subprocesses``
+(py-spy in the venv) and writes collapsed stacks to DIR; memory figures are
+then not printed (py-spy is the root of the process tree).
+
+    .venv/bin/python bench/pipeline.py [--n 600] [--processes 2] [--data DIR]
+        [--skip-latency] [--skip-burst] [--latency-seconds 60]
+        [--burst-seconds 5] [--with-plugins] [--profile DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.indexing import (  # noqa: E402
+    DEFAULT_DATA,
+    Worker,
+    count,
+    delete_aliases,
+    delete_topics,
+    es_client,
+    isolated_env,
+    machine,
+    settings_from,
+)
+
+EXAMPLES = REPO / "examples" / "articles"
+BENCH_HOST = "https://bench.newsstream.invalid"
+
+
+# ---------------------------------------------------------------- articles
+
+
+def load_distinct(data: Path) -> list[tuple[str, object]]:
+    """``(file name, RawArticle)`` of every development-set page and example article."""
+    from streams.publish import read_articles
+
+    paths = sorted((data / "html").glob("*.html.gz")) + sorted((data / "text").glob("*.txt")) + sorted(EXAMPLES.glob("*.txt"))
+    out = []
+    for p in paths:
+        for raw in read_articles(p):
+            if hasattr(raw, "content"):
+                out.append((p.name, raw))
+    return out
+
+
+class Corpus:
+    """The distinct pages and how to make copy c of page k with a distinct id."""
+
+    def __init__(self, distinct: list[tuple[str, object]]) -> None:
+        from streams.parsing import ParseRejected, parse
+        from streams.parsing.html import extract_html
+
+        self.pages = []  # (name, raw, page canonical url or None)
+        self.parsed = []  # ParsedArticle or None (rejected) per page
+        self.dropped = 0
+        t0 = time.perf_counter()
+        for name, raw in distinct:
+            canon = None
+            if raw.content_type == "html":
+                found = extract_html(raw.content.decode("utf-8", "replace"), url=self._url(name, 0))
+                canon = found.canonical_url
+                if canon and canon.startswith(BENCH_HOST):
+                    canon = None
+            page = (name, raw, canon)
+            try:
+                p0 = parse(self._variant(page, 0))
+            except ParseRejected:
+                p0 = None
+            if p0 is not None and canon:
+                try:
+                    if parse(self._variant(page, 1)).id == p0.id:  # copies would dedupe: drop the page
+                        self.dropped += 1
+                        continue
+                except ParseRejected:
+                    pass
+            self.pages.append(page)
+            self.parsed.append(p0)
+        self.prepare_seconds = time.perf_counter() - t0
+
+    @staticmethod
+    def _url(name: str, c: int) -> str:
+        return f"{BENCH_HOST}/{name}/{c}"
+
+    @staticmethod
+    def _variant(page, c: int, fetched_at: str | None = None):
+        from streams.records import RawArticle
+
+        name, raw, canon = page
+        content = raw.content
+        if canon:
+            sep = "&" if "?" in canon else "?"
+            content = content.replace(canon.encode(), f"{canon}{sep}bench={c}".encode())
+        return RawArticle(content=content, content_type=raw.content_type, url=Corpus._url(name, c),
+                          source=name, fetched_at=fetched_at)
+
+    def message(self, i: int, fetched_at: str | None = None) -> tuple[bytes, bytes]:
+        """``(key, value)`` of the i-th message: page i mod D, copy i div D."""
+        from streams.publish import article_key
+        from streams.records import encode_raw
+
+        page = self.pages[i % len(self.pages)]
+        raw = self._variant(page, i // len(self.pages), fetched_at)
+        return article_key(raw), encode_raw(raw)
+
+    def rejected(self, i: int) -> bool:
+        return self.parsed[i % len(self.pages)] is None
+
+
+# ---------------------------------------------------------------- NER limit
+
+
+def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
+    sys.path.insert(0, str(REPO))
+    from streams.enrichment import core, load_nlp
+    from streams.records import ParsedArticle
+
+    nlp = load_nlp(model)
+    texts = []
+    for a in articles:
+        plan, _notes = core._plan(ParsedArticle.from_dict(a), nlp)
+        texts.extend(text for _src, text in plan)
+    for _ in nlp.pipe(texts[:4]):  # warm-up, as the worker loads before consuming
+        pass
+    barrier.wait()
+    t0 = time.time()
+    for _ in nlp.pipe(texts):
+        pass
+    out.put((t0, time.time(), len(texts), sum(len(t) for t in texts)))
+
+
+def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float, int, int, int]:
+    """Bare nlp.pipe in ``processes`` parallel processes; ``(wall seconds, articles, texts, chars)``."""
+    items = [corpus.parsed[i % len(corpus.pages)] for i in range(n)]
+    items = [a.to_dict() for a in items if a is not None]
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_ner_child, args=(model, items[k::processes], barrier, out)) for k in range(processes)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=1800) for _ in procs]
+    for p in procs:
+        p.join()
+    wall = max(r[1] for r in results) - min(r[0] for r in results)
+    return wall, len(items), sum(r[2] for r in results), sum(r[3] for r in results)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+def parse_iso(s: str) -> float:
+    return datetime.fromisoformat(s).timestamp()
+
+
+class Monitor(threading.Thread):
+    """Polls the alias every 0.2 s: first time each document is visible, with its ``fetched_at``."""
+
+    def __init__(self, settings, worker: Worker) -> None:
+        super().__init__(daemon=True)
+        self.settings, self.worker = settings, worker
+        self.seen: dict[str, tuple[float, float | None]] = {}  # id -> (first visible, fetched_at)
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        es = es_client(self.settings)
+        n = 0
+        while not self.stop_flag.is_set():
+            since = (datetime.now(timezone.utc) - timedelta(seconds=15)).replace(microsecond=0).isoformat()
+            try:
+                hits = es.search(
+                    index=self.settings.index_alias, size=10000, _source=["fetched_at"],
+                    query={"range": {"ingested_at": {"gte": since}}},
+                )["hits"]["hits"]
+            except Exception:
+                hits = []
+            now = time.time()
+            with self.lock:
+                for h in hits:
+                    if h["_id"] not in self.seen:
+                        fa = h["_source"].get("fetched_at")
+                        self.seen[h["_id"]] = (now, parse_iso(fa) if fa else None)
+            n += 1
+            if n % 10 == 0:
+                self.worker.sample_memory()
+            self.stop_flag.wait(0.2)
+
+    def visible_since(self, t0: float) -> list[tuple[float, float]]:
+        """``(visible, published)`` of the documents published at or after ``t0``."""
+        with self.lock:
+            return [(v, f) for v, f in self.seen.values() if f is not None and f >= t0 - 1e-3]
+
+
+def dead_letter_list(settings) -> list:
+    from streams.dlq import read_dead_letters
+
+    try:
+        return read_dead_letters(settings, timeout_s=5.0)
+    except Exception:
+        return []
+
+
+class Sender:
+    """Sends with kafka-python, keeps the futures, and counts the sends Kafka refused."""
+
+    def __init__(self, prod, topic: str) -> None:
+        self.prod, self.topic = prod, topic
+        self.pending: list = []
+        self.sent = self.failed = 0
+        self.errors: Counter = Counter()
+
+    def send(self, key: bytes, value: bytes) -> None:
+        self.pending.append(self.prod.send(self.topic, key=key, value=value))
+        self.sent += 1
+        self.check()
+
+    def check(self) -> None:
+        keep = []
+        for f in self.pending:
+            if not f.is_done:
+                keep.append(f)
+            elif f.failed():
+                self.failed += 1
+                self.errors[repr(f.exception)[:80]] += 1
+        self.pending = keep
+
+    def flush(self) -> None:
+        self.prod.flush()
+        self.check()
+
+    @property
+    def delivered(self) -> int:
+        return self.sent - self.failed - len(self.pending)
+
+
+def publish_at(sender: Sender, corpus: Corpus, start_i: int, schedule) -> tuple[int, float]:
+    """Publish messages from ``start_i`` following ``schedule(elapsed) -> rate or None (end)``;
+    each envelope's fetched_at is its send time. Returns ``(next i, seconds)``."""
+    t0 = time.time()
+    i, credit, last = start_i, 0.0, t0
+    while True:
+        now = time.time()
+        rate = schedule(now - t0)
+        if rate is None:
+            break
+        credit += rate * (now - last)
+        last = now
+        while credit >= 1.0:
+            key, value = corpus.message(i, iso(time.time()))
+            sender.send(key, value)
+            i += 1
+            credit -= 1.0
+        time.sleep(0.005)
+    sender.flush()
+    return i, time.time() - t0
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(q / 100 * len(values) + 0.5)) - 1))
+    return values[k]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=600, help="articles of the throughput phase")
+    ap.add_argument("--processes", type=int, default=2, help="worker processes (NEWSSTREAM_WORKER_PROCESSES)")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="development set folder")
+    ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--skip-burst", action="store_true")
+    ap.add_argument("--skip-ner", action="store_true", help="no NER-limit run (no ratio)")
+    ap.add_argument("--latency-seconds", type=float, default=60.0)
+    ap.add_argument("--burst-seconds", type=float, default=5.0)
+    ap.add_argument("--with-plugins", action="store_true", help="run the installed consumer-agent plugins too")
+    ap.add_argument("--keep-logs", action="store_true", help="keep the worker log (its folder is printed)")
+    ap.add_argument("--profile", type=Path, default=None, help="py-spy the worker; collapsed stacks into this folder")
+    args = ap.parse_args(argv)
+
+    from streams.publish import ensure_topics, producer
+
+    p = args.processes
+    env = isolated_env("pipe", NEWSSTREAM_WORKER_PROCESSES=str(p), NEWSSTREAM_PARTITIONS=str(max(2, p)))
+    env["WATCHLIST_ALERT_TOPIC"] = f"{env['NEWSSTREAM_APP_ID']}.alerts"
+    settings = settings_from(env)
+    es = es_client(settings)
+    scratch = Path(tempfile.mkdtemp(prefix="newsstream-bench-pipeline-"))
+
+    corpus = Corpus(load_distinct(args.data))
+    d = len(corpus.pages)
+    rejected_pages = sum(1 for a in corpus.parsed if a is None)
+    print(f"machine: {machine()}")
+    print(f"articles: {d} distinct pages ({rejected_pages} rejected by the parser, {corpus.dropped} dropped: "
+          f"copies would share an id) from {args.data.resolve()} and {EXAMPLES.relative_to(REPO)}; "
+          f"N={args.n} (cycled); prepared in {corpus.prepare_seconds:.1f} s")
+    print(f"worker: {p} process(es), {max(2, p)} partitions, enrich_batch_size={settings.enrich_batch_size}, "
+          f"bulk_max_docs={settings.bulk_max_docs}, refresh_interval={settings.refresh_interval}, "
+          f"model {settings.spacy_model}; plugins' consumer agents: {'yes' if args.with_plugins else 'no'}",
+          flush=True)
+
+    ner = None
+    if not args.skip_ner:
+        ner = ner_limit(corpus, args.n, p, settings.spacy_model)
+        wall, n_ner, n_texts, chars = ner
+        print(f"NER limit: bare nlp.pipe, {p} processes: {n_ner} articles ({n_texts} texts, {chars / 1e6:.1f} M chars) "
+              f"in {wall:.1f} s = {n_ner / wall:.2f} articles/s ({args.n / wall:.2f} per offered article)", flush=True)
+
+    only = [] if args.with_plugins else ["parse", "enrich", "index"]
+    prefix = None
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        out = args.profile / f"pyspy-p{p}-n{args.n}.txt"
+        prefix = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--rate", "50",
+                  "--format", "raw", "-o", str(out), "--"]
+    worker = Worker(env, scratch / "worker.log", only=only, cwd=scratch, prefix=prefix)
+    monitor = None
+    try:
+        ensure_topics(settings)
+        prod = producer(settings)
+        worker.start()
+        ready = worker.wait_log(r"\[\^Worker\]: Ready", p, timeout=300)
+        # warm-up: one message per page of the first 2*p pages (copy "warm" ids), until searchable
+        warm = [corpus.message(10_000_000 + k) for k in range(4 * p)]
+        for key, value in warm:
+            prod.send(settings.topic_raw, key=key, value=value)
+        prod.flush()
+        warm_expected = sum(1 for k in range(4 * p) if not corpus.rejected(10_000_000 + k))
+        t0 = time.monotonic()
+        while count(es, settings.index_alias) < warm_expected and time.monotonic() - t0 < 300:
+            time.sleep(0.5)
+        print(f"worker ready in {ready:.1f} s; warm-up ({len(warm)} articles) searchable after "
+              f"{time.monotonic() - t0:.1f} s", flush=True)
+        base_docs = count(es, settings.index_alias)
+        base_dl = len(dead_letter_list(settings))
+
+        # ---- throughput
+        t_start = time.time()
+        futures = []
+        for i in range(args.n):
+            key, value = corpus.message(i, iso(time.time()))
+            futures.append((key, value, prod.send(settings.topic_raw, key=key, value=value)))
+        prod.flush()
+        resent, last_error = 0, None
+        for key, value, fut in futures:  # kafka-python 3.0.12 refuses some sends of a fast burst: send again
+            try:
+                fut.get(timeout=60)
+            except Exception as exc:
+                resent, last_error = resent + 1, repr(exc)
+                prod.send(settings.topic_raw, key=key, value=value).get(timeout=60)
+        t_published = time.time() - t_start
+        if resent:
+            print(f"  {resent} of {args.n} sends were refused by the producer ({last_error}) and sent again one by one")
+        docs = dls = 0
+        last_progress, last_total, next_dl = time.time(), -1, 0.0
+        while True:
+            docs = count(es, settings.index_alias) - base_docs
+            if time.time() >= next_dl or docs + dls >= args.n:
+                dls = len(dead_letter_list(settings)) - base_dl
+                next_dl = time.time() + 2.0
+            total = docs + dls
+            if total >= args.n:
+                break
+            if total != last_total:
+                last_total, last_progress = total, time.time()
+            elif time.time() - last_progress > 90:
+                print(f"  WARNING: no progress for 90 s at {docs} documents + {dls} dead letters of {args.n}")
+                break
+            if not worker.alive():
+                raise RuntimeError(f"worker exited:\n{worker.text()[-3000:]}")
+            worker.sample_memory()
+            time.sleep(0.5)
+        secs = time.time() - t_start
+        max_rate = args.n / secs
+        print(f"throughput: {args.n} articles published in {t_published:.1f} s; all accounted for after {secs:.1f} s "
+              f"({docs} searchable, {dls} dead letters): {max_rate:.2f} articles/s "
+              f"({docs / secs:.2f} documents/s)", flush=True)
+        if ner:
+            ner_rate = ner[1] / ner[0]
+            pipe_rate_ner = (args.n - sum(1 for i in range(args.n) if corpus.rejected(i))) / secs
+            print(f"ratio pipeline/NER-only: {pipe_rate_ner / ner_rate:.3f} (articles that reach NER per second: "
+                  f"{pipe_rate_ner:.2f} vs {ner_rate:.2f}); target >= 0.85", flush=True)
+
+        monitor = Monitor(settings, worker)
+        monitor.start()
+        steady = max_rate / 2
+        next_i = args.n
+
+        # ---- latency at a steady load
+        if not args.skip_latency:
+            t_phase = time.time()
+            dl0 = len(dead_letter_list(settings))
+            i0 = next_i
+            sender = Sender(prod, settings.topic_raw)
+            next_i, pub_secs = publish_at(sender, corpus, next_i, lambda e: steady if e < args.latency_seconds else None)
+            sent = sender.delivered
+            if sender.failed:
+                print(f"  {sender.failed} sends refused by the producer: {dict(sender.errors)}")
+            expected = sent - sum(1 for i in range(i0, next_i) if corpus.rejected(i))
+            deadline = time.time() + 120
+            while len(monitor.visible_since(t_phase)) < expected and time.time() < deadline:
+                time.sleep(0.5)
+            lat = [v - f for v, f in monitor.visible_since(t_phase)]
+            dl_phase = len(dead_letter_list(settings)) - dl0
+            print(f"latency at {steady:.2f} articles/s offered (half the maximum) for {pub_secs:.0f} s: {sent} sent, "
+                  f"{len(lat)} searchable, {dl_phase} dead letters; publish -> visible to search "
+                  f"(polled every 0.2 s, refresh {settings.refresh_interval} included): "
+                  f"p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, p99 {pct(lat, 99):.2f} s, "
+                  f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
+
+        # ---- burst: steady 10 s, 10x for burst-seconds, steady until drained
+        if not args.skip_burst:
+            t_phase = time.time()
+            dl_base = dead_letter_list(settings)
+            i0 = next_i
+            state = {"backlog": 0, "drained_at": None, "dl": 0, "sent": 0}
+            b0, b1 = 10.0, 10.0 + args.burst_seconds
+            print(f"burst: {steady:.2f}/s for {b0:.0f} s, {10 * steady:.2f}/s for {args.burst_seconds:.0f} s, "
+                  f"then {steady:.2f}/s until the backlog drains (at most 240 s)")
+            print("     t  offered/s  published  searchable  dead  backlog")
+
+            def schedule(e: float):
+                if e < b0:
+                    return steady
+                if e < b1:
+                    return 10 * steady
+                if (state["drained_at"] and e > state["drained_at"] + 10) or e > 240:
+                    return None
+                return steady
+
+            def report():
+                t_next = time.time()
+                while not stop_report.is_set():
+                    e = time.time() - t_phase
+                    vis = len(monitor.visible_since(t_phase))
+                    dl = len(dead_letter_list(settings)) - len(dl_base)
+                    sender.check()
+                    backlog = max(0, sender.delivered - vis - dl)
+                    state["backlog"], state["dl"] = backlog, dl
+                    if e > b1 and state["drained_at"] is None and backlog <= max(3, 3 * steady):
+                        state["drained_at"] = e
+                    print(f"  {e:5.1f}  {schedule(e) or 0:9.2f}  {sender.delivered:9d}  {vis:10d}  {dl:4d}  {backlog:7d}",
+                          flush=True)
+                    t_next += 2.0
+                    stop_report.wait(max(0.0, t_next - time.time()))
+
+            sender = Sender(prod, settings.topic_raw)
+            stop_report = threading.Event()
+            reporter = threading.Thread(target=report, daemon=True)
+            reporter.start()
+            next_i, pub_secs = publish_at(sender, corpus, next_i, schedule)
+            time.sleep(2.5)
+            stop_report.set()
+            reporter.join()
+            sent = sender.delivered
+            if sender.failed:
+                print(f"  {sender.failed} sends refused by the producer: {dict(sender.errors)}")
+            dl_now = dead_letter_list(settings)[len(dl_base):]
+            expected_dl = sum(1 for i in range(i0, next_i) if corpus.rejected(i))
+            reasons = Counter(f"{x.stage}: {x.reason}" for x in dl_now)
+            drained = state["drained_at"]
+            print(f"burst: {sent} sent in {pub_secs:.0f} s; backlog peak drained "
+                  + (f"{drained - b1:.1f} s after the burst ended" if drained else "NOT drained")
+                  + f"; dead letters {len(dl_now)} (explained by content: {expected_dl})"
+                  + (f"; reasons: {dict(reasons)}" if reasons else ""), flush=True)
+            lat = [v - f for v, f in monitor.visible_since(t_phase)]
+            print(f"burst latency publish -> visible: p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, "
+                  f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
+
+        mem = worker.sample_memory()
+        if not args.profile and mem:
+            mib = {pid: kib / 1024 for pid, kib in mem.items()}
+            print(f"peak RSS (VmHWM) of the worker's {len(mib)} processes: sum {sum(mib.values()):.0f} MiB, "
+                  f"max {max(mib.values()):.0f} MiB (" + ", ".join(f"{v:.0f}" for v in sorted(mib.values(), reverse=True))
+                  + " MiB)", flush=True)
+        prod.close()
+    finally:
+        if monitor:
+            monitor.stop_flag.set()
+        if args.profile and worker.alive():
+            os.killpg(worker.proc.pid, signal.SIGINT)  # py-spy writes its output when its child exits
+            try:
+                worker.proc.wait(timeout=120)
+            except Exception:
+                worker.stop()
+        worker.stop()
+        delete_aliases(es, [settings.index_alias])
+        delete_topics(settings, [env["WATCHLIST_ALERT_TOPIC"]])
+        if args.keep_logs:
+            print(f"worker log kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if args.profile:
+        print(f"profile: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
