@@ -23,6 +23,7 @@ import time
 from typing import Any, AsyncIterator
 
 import faust
+from faust.exceptions import ProducerSendError
 
 from indexers.elasticsearch.writer import BulkWriter, to_document
 from streams import deadletter
@@ -82,8 +83,25 @@ class Pipeline:
     # -------------------------------------------------------------- helpers
 
     async def dead_letter(self, stage: str, event, exc: BaseException | None = None, **kw) -> None:
-        letter = deadletter.from_event(stage, event, exc, **kw)
+        """Send ``event``'s message to the dead-letter topic with the reason."""
+        letter = deadletter.from_event(stage, event, exc, max_original_bytes=deadletter.original_budget(self.settings), **kw)
         await self.topics.dlq.send(key=event.message.key, value=letter.to_bytes())
+
+    async def emit(self, topic: faust.TopicT, key: bytes, value: bytes, stage: str, event) -> None:
+        """Send an output record; one Kafka cannot take (too large) dead-letters its input instead."""
+        limit = self.settings.max_message_bytes
+        if len(value) > limit:
+            await self.dead_letter(
+                stage,
+                event,
+                reason=f"output record too large: {len(value)} bytes, the limit is {limit} (NEWSSTREAM_MAX_MESSAGE_BYTES)",
+                error="MessageTooLarge",
+            )
+            return
+        try:
+            await topic.send(key=key, value=value)
+        except ProducerSendError as exc:
+            await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc}"[:500])
 
     async def flush(self) -> None:
         """Wait until Kafka has acknowledged everything this worker produced."""
@@ -105,7 +123,7 @@ class Pipeline:
                 log.exception("parse failed")
                 await self.dead_letter("parse", event, exc, reason=f"parser error: {exc.__class__.__name__}")
                 continue
-            await self.topics.parsed.send(key=parsed.id.encode(), value=parsed.to_bytes())
+            await self.emit(self.topics.parsed, parsed.id.encode(), parsed.to_bytes(), "parse", event)
 
     # -------------------------------------------------------------- enrich
 
@@ -156,7 +174,7 @@ class Pipeline:
                 stage = getattr(result, "plugin", None) or "enrich"
                 await self.dead_letter(stage, event, result, reason=f"{stage} error: {result}")
                 continue
-            await self.topics.enriched.send(key=result.id.encode(), value=result.to_bytes())
+            await self.emit(self.topics.enriched, result.id.encode(), result.to_bytes(), "enrich", event)
 
     # -------------------------------------------------------------- index
 
@@ -222,12 +240,36 @@ class Pipeline:
                 continue
             self.app.agent(topic, name=f"newsstream.{name}")(self._agent(name, handler, max_n, within))
 
+    async def one_by_one(self, name: str, handler, batch: Batch) -> None:
+        """Handle each message of a failed batch alone; dead-letter those that still fail.
+
+        Raises only if even the dead letter cannot be written: then the batch
+        is not acked and is delivered again after a restart.
+        """
+        for item in batch:
+            try:
+                await handler([item])
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self.dead_letter(name, item[1], exc, reason=f"{name} failed: {exc}"[:500])
+                await self.flush()
+
     def _agent(self, name: str, handler, max_n: int, within: float):
         async def agent(stream):
             async for batch in batches(stream, max_n, within):
                 started = time.monotonic()
-                await handler(batch)
-                await self.flush()
+                try:
+                    await handler(batch)
+                    await self.flush()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # never let the agent crash (faust would ack past the batch):
+                    # redo the batch message by message, dead-lettering what fails
+                    log.exception("%s: a batch of %d failed; handling it message by message", name, len(batch))
+                    await self.one_by_one(name, handler, batch)
                 await ack(stream, batch)
                 log.debug("%s: %d messages in %.3f s", name, len(batch), time.monotonic() - started)
 

@@ -47,6 +47,8 @@ def create_app(settings: Settings, app_id: str | None = None) -> faust.App:
         broker_request_timeout=90.0,
         broker_session_timeout=settings.consumer_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.consumer_session_timeout_seconds / 4),
+        producer_max_request_size=settings.max_message_bytes + 64 * 1024,
+        consumer_max_fetch_size=settings.max_message_bytes + 64 * 1024,
         stream_buffer_maxsize=max(4096, settings.bulk_max_docs * 4),
         logging_config=None,
     )
@@ -56,7 +58,13 @@ def create_topics(app: faust.App, settings: Settings) -> Topics:
     """Declare the pipeline's topics on ``app``."""
 
     def topic(name: str) -> faust.TopicT:
-        return app.topic(name, partitions=settings.partitions, value_serializer="raw", key_serializer="raw")
+        return app.topic(
+            name,
+            partitions=settings.partitions,
+            value_serializer="raw",
+            key_serializer="raw",
+            config={"max.message.bytes": str(settings.max_message_bytes + 64 * 1024)},
+        )
 
     return Topics(
         raw=topic(settings.topic_raw),

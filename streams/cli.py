@@ -40,8 +40,16 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"error: {message}", highlight=False, markup=False)
     raise typer.Exit(1)
+
+
+def _require_kafka(settings: Settings) -> None:
+    """Fail in seconds, with one line, when no Kafka broker answers."""
+    from streams.services import kafka_healthy
+
+    if not kafka_healthy(settings.kafka_bootstrap, timeout=5):
+        _fail(f"Kafka is not reachable at {settings.kafka_bootstrap} (try: newsstream services up)")
 
 
 # ------------------------------------------------------------------ services
@@ -93,12 +101,16 @@ def publish(
     from streams.records import encode_raw
 
     settings = get_settings()
+    if content_type not in (None, "html", "text"):
+        _fail(f"--content-type must be html or text, not {content_type!r}")
     files = pub.expand(paths)
     if not files:
         _fail("no input files found in " + ", ".join(map(str, paths)))
+    _require_kafka(settings)
     pub.ensure_topics(settings)
     producer = pub.producer(settings)
     topic = topic or settings.topic_raw
+    limit = settings.max_message_bytes
     errors: list = []
     futures = []
     with Progress(
@@ -109,9 +121,17 @@ def publish(
             for item in pub.read_articles(path, content_type):
                 if isinstance(item, pub.InputError):
                     errors.append(item)
-                    progress.console.print(f"[red]error:[/] {item}", highlight=False)
+                    progress.console.print(f"error: {item}", highlight=False, markup=False)
                     continue
-                futures.append((path, producer.send(topic, key=pub.article_key(item), value=encode_raw(item))))
+                value = encode_raw(item)
+                if len(value) > limit:
+                    error = pub.InputError(
+                        str(path), f"{len(value)} bytes is over the message limit of {limit} (NEWSSTREAM_MAX_MESSAGE_BYTES)"
+                    )
+                    errors.append(error)
+                    progress.console.print(f"[red]error:[/] {error}", highlight=False, markup=False)
+                    continue
+                futures.append((path, producer.send(topic, key=pub.article_key(item), value=value)))
             progress.advance(task)
         producer.flush()
     sent = 0
@@ -120,7 +140,9 @@ def publish(
             fut.get(timeout=30)
             sent += 1
         except Exception as exc:
-            errors.append(pub.InputError(str(path), f"not delivered: {exc}"))
+            error = pub.InputError(str(path), f"not delivered: {exc.__class__.__name__}: {exc}")
+            errors.append(error)
+            err.print(f"error: {error}", highlight=False, markup=False)
     producer.close()
     out.print(f"published {sent} article(s) to {topic}" + (f", {len(errors)} error(s)" if errors else ""))
     if errors:
@@ -156,17 +178,20 @@ def _print_records(files: list[Path], content_type: Optional[str], transform) ->
 
     if content_type not in (None, "html", "text"):
         _fail(f"--content-type must be html or text, not {content_type!r}")
+    inputs = pub.expand(files)
+    if not inputs:
+        _fail("no input files found in " + ", ".join(map(str, files)))
     failed = False
-    for path in pub.expand(files):
+    for path in inputs:
         for item in pub.read_articles(path, content_type):
             if isinstance(item, pub.InputError):
-                err.print(f"error: {item}", highlight=False)
+                err.print(f"error: {item}", highlight=False, markup=False)
                 failed = True
                 continue
             try:
                 record = transform(parse_article(item))
             except ParseRejected as exc:
-                err.print(f"error: {path}: rejected: {exc}", highlight=False)
+                err.print(f"error: {path}: rejected: {exc}", highlight=False, markup=False)
                 failed = True
                 continue
             sys.stdout.buffer.write(record.to_bytes() + b"\n")
@@ -237,16 +262,25 @@ def search(
     country: Optional[str] = typer.Option(None, help="only articles about this ISO 3166-1 alpha-2 country"),
     tag: Optional[str] = typer.Option(None, help="only articles with this tag"),
     since: Optional[str] = typer.Option(None, help="only articles published on or after this date (YYYY-MM-DD)"),
-    size: int = typer.Option(10, help="number of hits"),
+    size: int = typer.Option(10, min=1, max=10000, help="number of hits"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per hit"),
 ) -> None:
     """Search the articles index: hits with title, date, persons, places, tags and highlights."""
+    import datetime as dt
+
     from elastic_transport import ConnectionError as ESConnectionError
-    from elasticsearch import NotFoundError
+    from elasticsearch import BadRequestError, NotFoundError
 
     from indexers.elasticsearch.search import search as run_search
 
     settings = get_settings()
+    if since:
+        try:
+            dt.date.fromisoformat(since[:10]) if len(since) > 10 else dt.date.fromisoformat(since)
+        except ValueError:
+            _fail(f"--since must be a date as YYYY-MM-DD, not {since!r}")
+    if country and (len(country) != 2 or not country.isalpha()):
+        _fail(f"--country must be an ISO 3166-1 alpha-2 code such as KZ, not {country!r}")
     try:
         total, hits = run_search(
             _es(settings), settings.index_alias, query, size=size, person=person, country=country, tag=tag, since=since
@@ -255,6 +289,8 @@ def search(
         _fail(f"Elasticsearch is not reachable at {settings.elasticsearch_url} (try: newsstream services up)")
     except NotFoundError:
         _fail(f"no index {settings.index_alias!r} yet: run a worker (newsstream worker) to create it")
+    except BadRequestError as exc:
+        _fail(f"Elasticsearch refused the query: {exc.message}: {exc.body.get('error', {}).get('root_cause', [{}])[0].get('reason', '')}")
     print_hits(total, hits, as_json)
 
 
@@ -271,7 +307,11 @@ def dlq_show(
     from streams.dlq import read_dead_letters
 
     settings = get_settings()
-    letters = [d for d in read_dead_letters(settings) if not stage or d.stage == stage][-limit:]
+    try:
+        everything = [d for d in read_dead_letters(settings) if not stage or d.stage == stage]
+    except Exception as exc:
+        _fail(f"cannot read {settings.topic_dlq} from {settings.kafka_bootstrap}: {exc}")
+    letters = everything[-limit:]
     for d in letters:
         if as_json:
             sys.stdout.buffer.write(d.to_bytes() + b"\n")
@@ -279,9 +319,13 @@ def dlq_show(
             out.print(
                 f"{d.failed_at}  stage={d.stage}  {d.topic}[{d.partition}]@{d.offset}  {d.error}: {d.reason}",
                 highlight=False,
+                markup=False,
             )
-    if not as_json:
-        out.print(f"{len(letters)} dead letter(s)")
+    if as_json:
+        sys.stdout.flush()
+    else:
+        shown = f"showing the last {len(letters)} of " if len(letters) < len(everything) else ""
+        out.print(f"{shown}{len(everything)} dead letter(s)")
 
 
 @dlq_app.command("replay")
@@ -355,6 +399,9 @@ def demo(
 def main() -> None:
     """Entry point of the ``newsstream`` console script."""
     logging.basicConfig(level=os.environ.get("NEWSSTREAM_LOGLEVEL", "WARNING"))
+    # the clients' own connection chatter: our commands say it in one line
+    for name in ("kafka", "elastic_transport", "urllib3", "aiokafka"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     app()
 
 

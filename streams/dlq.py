@@ -60,20 +60,59 @@ def read_dead_letters(settings: Settings, timeout_s: float = 10.0) -> list[DeadL
         consumer.close()
 
 
-def replay(settings: Settings, stage: str | None = None) -> int:
-    """Send dead letters (all, or those of ``stage``) back to their stage's input topic.
+def replay(settings: Settings, stage: str | None = None, timeout_s: float = 10.0) -> int:
+    """Send new dead letters (all, or those of ``stage``) back to their stage's input topic.
 
-    Returns the number replayed.
+    Replay reads the dead-letter topic in a consumer group of its own,
+    ``<app_id>-dlq-replay-<stage or all>``, and commits after the letters are
+    sent, so a second replay sends only letters that arrived since. Returns
+    the number replayed.
     """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
     from streams.publish import producer
 
-    letters = [d for d in read_dead_letters(settings) if stage is None or d.stage == stage]
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{settings.app_id}-dlq-replay-{stage or 'all'}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     prod = producer(settings)
+    n = 0
     try:
-        for d in letters:
-            key = d.key.encode() if d.key else None
-            prod.send(stage_topic(settings, d.stage), key=key, value=d.original_bytes())
+        parts = consumer.partitions_for_topic(settings.topic_dlq) or set()
+        tps = [TopicPartition(settings.topic_dlq, p) for p in sorted(parts)]
+        if not tps:
+            return 0
+        consumer.assign(tps)
+        end = consumer.end_offsets(tps)
+        for tp in tps:
+            committed = consumer.committed(tp)
+            if committed is None:
+                consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            batch = consumer.poll(timeout_ms=int(timeout_s * 1000))
+            if not batch:
+                break
+            for tp, messages in batch.items():
+                for m in messages:
+                    if m.offset >= end[tp]:
+                        continue
+                    try:
+                        d = DeadLetter.from_bytes(m.value)
+                    except RecordError:
+                        continue
+                    if stage is None or d.stage == stage:
+                        key = d.key.encode() if d.key else None
+                        prod.send(stage_topic(settings, d.stage), key=key, value=d.original_bytes())
+                        n += 1
         prod.flush()
+        consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in tps})
     finally:
         prod.close()
-    return len(letters)
+        consumer.close()
+    return n

@@ -288,7 +288,13 @@ def register_consumer_agent(app, topics, settings: Settings, agent: ConsumerAgen
                         await result
                 except Exception as exc:
                     log.exception("consumer agent %s failed", agent.name)
-                    letter = deadletter.from_event(agent.name, event, exc, reason=f"{agent.name} error: {exc}")
+                    letter = deadletter.from_event(
+                        agent.name,
+                        event,
+                        exc,
+                        reason=f"{agent.name} error: {exc}"[:500],
+                        max_original_bytes=deadletter.original_budget(settings),
+                    )
                     await topics.dlq.send(key=event.message.key, value=letter.to_bytes())
             await app.producer.flush()
             await ack(stream, batch)

@@ -127,7 +127,8 @@ def ensure_topics(settings: Settings, names: list[str] | None = None) -> None:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsstream-admin")
     try:
         existing = set(admin.list_topics())
-        new = [NewTopic(n, settings.partitions, 1) for n in names if n not in existing]
+        config = {"max.message.bytes": str(settings.max_message_bytes + 64 * 1024)}
+        new = [NewTopic(n, settings.partitions, 1, topic_configs=config) for n in names if n not in existing]
         if new:
             try:
                 admin.create_topics(new)
@@ -145,7 +146,7 @@ def producer(settings: Settings):
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
         linger_ms=20,
-        max_request_size=16 * 1024 * 1024,
+        max_request_size=settings.max_message_bytes + 64 * 1024,
         retries=5,
         client_id="newsstream-publish",
     )

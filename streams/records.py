@@ -134,12 +134,19 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
         raise RecordError("empty message", "the value has no bytes")
     headers = headers or {}
     stripped = value.lstrip()
-    if stripped[:1] == b"{":
+    if stripped[:1] in (b"{", b"[", b'"') or stripped in (b"null", b"true", b"false") or stripped[:1].isdigit():
         try:
             obj = orjson.loads(value)
         except orjson.JSONDecodeError:
-            obj = None  # not JSON after all: a bare page that starts with "{"
-        if isinstance(obj, dict) and ({"html", "text", "url", "content_type"} & obj.keys()):
+            obj = _NOT_JSON  # not JSON after all: a bare page that starts like JSON
+        if obj is not _NOT_JSON and not (isinstance(obj, dict) and ({"html", "text", "url", "content_type"} & obj.keys())):
+            raise RecordError("not an article envelope", f"JSON {type(obj).__name__} without 'html' or 'text'")
+        if isinstance(obj, dict):
+            for name in ("url", "source", "fetched_at", "content_type"):
+                if obj.get(name) is not None and not isinstance(obj[name], str):
+                    raise RecordError(f"invalid {name}", f"must be a string, not {type(obj[name]).__name__}")
+            if obj.get("fetched_at"):
+                _check_datetime(obj["fetched_at"])
             html, text = obj.get("html"), obj.get("text")
             if not isinstance(html, str) and not isinstance(text, str):
                 raise RecordError("envelope without content", "needs an 'html' or 'text' string")
@@ -160,12 +167,24 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
         return raw.decode("utf-8", "replace") if raw else None
 
     content_type = header("content_type")
+    if content_type and content_type not in ("html", "text"):
+        raise RecordError("unknown content_type", f"header content_type={content_type!r}")
     return RawArticle(
         content=value,
-        content_type=content_type if content_type in ("html", "text") else None,
+        content_type=content_type or None,
         url=header("url"),
         source=header("source"),
     )
+
+
+_NOT_JSON = object()
+
+
+def _check_datetime(text: str) -> None:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise RecordError("invalid fetched_at", f"{text!r} is not an ISO 8601 date or time") from exc
 
 
 def encode_raw(article: RawArticle) -> bytes:
@@ -280,6 +299,8 @@ class DeadLetter(_Record):
     key: str | None = None
     detail: str = ""
     failed_at: str = field(default_factory=now_iso)
+    original_size: int = 0
+    original_truncated: bool = False
 
     @classmethod
     def wrap(
@@ -294,10 +315,22 @@ class DeadLetter(_Record):
         value: bytes | None,
         key: bytes | str | None = None,
         detail: str = "",
+        max_original_bytes: int = 4 * 1024 * 1024,
     ) -> "DeadLetter":
-        """Wrap a failed message; ``value`` bytes are kept base64-encoded."""
+        """Wrap a failed message; ``value`` bytes are kept base64-encoded.
+
+        A value over ``max_original_bytes`` is cut to that size (base64 adds a
+        third, and the letter must stay under the topic's message limit);
+        ``original_truncated`` says so, and topic/partition/offset still point
+        at the whole message.
+        """
         if isinstance(key, bytes):
             key = key.decode("utf-8", "replace")
+        value = value or b""
+        size = len(value)
+        truncated = size > max_original_bytes
+        if truncated:
+            value = value[:max_original_bytes]
         return cls(
             stage=stage,
             reason=reason,
@@ -305,9 +338,11 @@ class DeadLetter(_Record):
             topic=topic,
             partition=partition,
             offset=offset,
-            original=base64.b64encode(value or b"").decode("ascii"),
+            original=base64.b64encode(value).decode("ascii"),
             key=key,
             detail=detail[:4000],
+            original_size=size,
+            original_truncated=truncated,
         )
 
     def original_bytes(self) -> bytes:

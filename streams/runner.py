@@ -106,6 +106,8 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
     from streams.plugins import BUILTIN_AGENTS, PluginError, load_consumer_agents
 
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    for name in ("kafka", "elastic_transport", "urllib3", "aiokafka"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # a worker's log keeps the clients' warnings
     try:
         plugin_agents = {a.name: a for a in load_consumer_agents(settings)}
     except PluginError as exc:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     topic_enriched: str = "articles.enriched"
     topic_dlq: str = "articles.dlq"
     partitions: int = Field(2, description="partitions of each topic newsstream creates")
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024, description="largest message (bytes) we produce; topics are created to accept it"
+    )
     app_id: str = Field("newsstream", description="faust app id: the prefix of every consumer group")
     worker_processes: int = Field(
         1, description="processes running the built-in agents; faust spreads the partitions over them"

@@ -34,6 +34,7 @@ class Hit:
     url: str | None = None
     publisher: str | None = None
     highlights: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def build_query(
@@ -82,8 +83,19 @@ def search(client, index: str, text: str | None = None, size: int = 10, **filter
     return total, [to_hit(h) for h in body["hits"]["hits"]]
 
 
+_KNOWN_FIELDS: set[str] = set()
+
+
 def to_hit(raw: dict[str, Any]) -> Hit:
-    """Turn one raw Elasticsearch hit into a :class:`Hit`."""
+    """Turn one raw Elasticsearch hit into a :class:`Hit`.
+
+    ``extra`` holds the fields plugins added (any field the built-in mapping
+    does not have).
+    """
+    if not _KNOWN_FIELDS:
+        from indexers.elasticsearch.template import mappings
+
+        _KNOWN_FIELDS.update(mappings(False)["properties"])
     src = raw.get("_source", {})
     hl = raw.get("highlight", {})
     return Hit(
@@ -99,4 +111,5 @@ def to_hit(raw: dict[str, Any]) -> Hit:
         url=src.get("url"),
         publisher=src.get("publisher"),
         highlights=hl.get("title", []) + hl.get("body", []),
+        extra={k: v for k, v in src.items() if k not in _KNOWN_FIELDS},
     )

@@ -36,6 +36,10 @@ __all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]
 # Positions of the mentions by source: body first, then title, caption, fields.
 _OFFSET = {"body": 0, "title": 1_000_000, "caption": 2_000_000, "fields": 3_000_000}
 KEYWORDS_LIMIT = 10
+#: The model reads at most this many characters of a body (about 15,000 words,
+#: longer than nearly every news article): NER time grows with length, and a
+#: 5 MB page must not hold a worker for minutes. The fingerprint uses it all.
+MAX_NER_CHARS = 100_000
 
 
 def _language_ok(language: str | None, model_lang: str) -> bool:
@@ -62,9 +66,10 @@ def _plan(article: ParsedArticle, nlp) -> tuple[list[tuple[str, str]], list[str]
             "no entities from the text, no keywords"
         )
         return [], notes
-    if len(body) > nlp.max_length:
-        body = _truncate(body, nlp.max_length)
-        notes.append(f"body cut to {len(body)} characters for the model (its max_length)")
+    limit = min(nlp.max_length, MAX_NER_CHARS)
+    if len(body) > limit:
+        body = _truncate(body, limit)
+        notes.append(f"entities and keywords from the first {len(body)} characters of the body only")
     texts = [("body", body)]
     for source, text in (("title", article.title), ("caption", article.image_caption)):
         if text and text.strip():

@@ -74,7 +74,7 @@ def test_search_without_index_is_a_clear_error(pipeline_env):
 
 def test_dlq_show_and_replay(pipeline_env):
     env, settings, start = pipeline_env
-    start(only=["parse"])
+    worker = start(only=["parse"])
     ensure_topics(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     producer.send(settings.topic_raw, key=b"empty-envelope", value=orjson.dumps({"url": "https://x.test/a"})).get(timeout=30)
@@ -94,3 +94,8 @@ def test_dlq_show_and_replay(pipeline_env):
     # still unreadable, so it comes back as a second dead letter: nothing is lost
     wait_for(lambda: len(read_dead_letters(settings, timeout_s=2)) == 2, 120, what="the replayed message dead-lettered again")
     assert runner.invoke(app, ["dlq", "replay", "--stage", "index"], env=env).stdout.startswith("replayed 0")
+    # a second replay sends only the letter that came since: the re-dead-lettered one
+    worker.stop()  # so that it does not dead-letter the replayed message a third time meanwhile
+    again = runner.invoke(app, ["dlq", "replay", "--stage", "parse"], env=env)
+    assert again.stdout.startswith("replayed 1 "), again.output
+    assert runner.invoke(app, ["dlq", "replay", "--stage", "parse"], env=env).stdout.startswith("replayed 0 ")
