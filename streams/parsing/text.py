@@ -228,9 +228,9 @@ def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) 
     return (runs[0][0], runs[-1][1]) if runs else (start, end)
 
 
-def _is_headline(text: str) -> bool:
+def _is_headline(text: str, min_words: int = 3) -> bool:
     words = F.word_count(text)
-    return 3 <= words <= 30 and not text.rstrip().endswith((",", ";", ":")) and not F.is_furniture(text, words)
+    return min_words <= words <= 30 and not text.rstrip().endswith((",", ";", ":")) and not F.is_furniture(text, words)
 
 
 def _split_caption(text: str) -> tuple[str, str] | None:
@@ -286,8 +286,13 @@ def extract_text(text: str) -> F.Extracted:
     # title: the first headline-like line of the page when it opens the page,
     # else the last headline-like line shortly before the body
     title = None
-    for line in lines[: min(start, 3)]:
-        if _is_headline(line.text) and not line.bullet and not F.looks_like_sentence(line.text):
+    for i, line in enumerate(lines[: min(start, 3)]):
+        # the page's very first line may be a two-word headline ("Berlin talks")
+        if (
+            _is_headline(line.text, 2 if i == 0 and line.text[:1].isupper() else 3)
+            and not line.bullet
+            and not F.looks_like_sentence(line.text)
+        ):
             title = line.text
             break
     if title is None:

@@ -70,3 +70,16 @@ def test_sniff_and_furniture():
     for line in ("Advertisement", "Read more", "Text by: RFI Follow", "1 min", "I subscribe", "  • Share on Twitter"):
         assert F.is_furniture(line), line
     assert not F.is_furniture("The head of American diplomacy Antony Blinken is on tour in Central Asia.")
+
+
+def test_a_two_word_first_line_is_the_title_not_lost():
+    from streams.parsing import parse
+    from streams.records import RawArticle
+
+    text = (
+        "Berlin talks\n\nThe chancellor met the leaders of the opposition in Berlin on Monday to discuss the budget.\n\n"
+        "They agreed to meet again next week after the budget committee has reported.\n"
+    )
+    parsed = parse(RawArticle(content=text, content_type="text"))
+    assert parsed.title == "Berlin talks"
+    assert parsed.body.startswith("The chancellor met the leaders")
