@@ -204,6 +204,40 @@ def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float
     return wall, len(items), sum(r[2] for r in results), sum(r[3] for r in results)
 
 
+# ---------------------------------------------------------------- profile summary
+
+STAGES = [  # (stage, substrings of a frame: the first stage whose marker is on the stack wins)
+    ("start-up (imports, model load, prepare)", ("load_nlp", "prepare (streams/runner.py", "_find_and_load")),
+    ("enrich: spaCy nlp.pipe (NER)", ("spacy/", "thinc/", "spacy_", "/srsly/")),
+    ("enrich: our Python after the pipe", ("streams/enrichment/",)),
+    ("parse (streams/parsing, trafilatura, lxml)", ("streams/parsing/", "trafilatura", "lxml", "justext", "courlan",
+                                                    "htmldate")),
+    ("bulk indexing (writer, elasticsearch client)", ("indexers/elasticsearch", "elasticsearch/", "elastic_transport",
+                                                       "aiohttp")),
+    ("record (de)serialisation (streams.records)", ("streams/records.py", "dataclasses.py", "orjson")),
+    ("Kafka client (aiokafka)", ("aiokafka", "kafka/")),
+    ("faust / mode / asyncio overhead", ("faust/", "mode/", "asyncio/", "venusian", "selectors.py")),
+]
+
+
+def summarise_profile(path: Path) -> list[tuple[str, int, float]]:
+    """Group py-spy collapsed stacks (``--format raw``) by stage; ``(stage, samples, share)`` rows."""
+    totals: Counter = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames = stack.split(";")
+        stage = "other"
+        for name, markers in STAGES:
+            if any(m in f for f in frames for m in markers):
+                stage = name
+                break
+        totals[stage] += int(n)
+    total = sum(totals.values()) or 1
+    return [(name, totals[name], totals[name] / total) for name, _ in STAGES + [("other", ())] if totals[name]]
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -554,7 +588,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(scratch, ignore_errors=True)
     if args.profile:
-        print(f"profile: {out}")
+        print(f"profile: {out} (py-spy 0.4.3, 50 samples/s, all processes, idle threads excluded)")
+        if out.exists():
+            rows = summarise_profile(out)
+            total = sum(r[1] for r in rows)
+            print(f"samples by stage ({total} samples):")
+            for name, n, share in rows:
+                print(f"  {name:<48} {n:7d}  {100 * share:5.1f}%")
     return 0
 
 
