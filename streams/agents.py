@@ -201,11 +201,11 @@ class Pipeline:
         ingested = now_iso()
         for value, event in batch:
             try:
-                record = EnrichedArticle.from_bytes(value)
+                record = EnrichedArticle.dict_from_bytes(value)
             except RecordError as exc:
                 await self.dead_letter("index", event, exc)
                 continue
-            docs.append(to_document(record.to_dict(), ingested))
+            docs.append(to_document(record, ingested))
             events.append(event)
         if not docs:
             return

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     # Bulk indexing (stream.take): whichever limit comes first closes a batch
     bulk_max_docs: int = 500
     bulk_max_bytes: int = Field(5 * 1024 * 1024, description="bytes of JSON per bulk request")
-    bulk_max_seconds: float = Field(1.0, description="seconds to wait for a batch to fill")
+    bulk_max_seconds: float = Field(0.25, description="seconds to wait for a batch to fill (adds to latency)")
     bulk_retry_initial_seconds: float = 0.5
     bulk_retry_max_seconds: float = 30.0
 

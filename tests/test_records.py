@@ -60,3 +60,11 @@ def test_dead_letter_keeps_the_original_bytes_up_to_its_budget():
     back = DeadLetter.from_bytes(letter.to_bytes())
     assert back.original_bytes() == b"\x00" * 4
     assert (back.original_size, back.original_truncated, back.key, back.offset) == (10, True, "k", 7)
+
+
+def test_indexer_fast_path_checks_the_required_fields():
+    art = EnrichedArticle(id="a", body="b", content_type="text", persons=["X"])
+    assert EnrichedArticle.dict_from_bytes(art.to_bytes()) == art.to_dict()
+    for bad in (b'{"body": "b"}', b'{"id": "", "body": "b"}', b'{"id": "a", "body": 3}', b"[]"):
+        with pytest.raises(RecordError):
+            EnrichedArticle.dict_from_bytes(bad)
