@@ -231,8 +231,8 @@ class Pipeline:
         """Register the agents ``parse``, ``enrich`` and ``index`` (or those in ``only``)."""
         s = self.settings
         plan = [
-            ("parse", self.topics.raw, self.parse_batch, 100, 0.2),
-            ("enrich", self.topics.parsed, self.enrich_batch, s.enrich_batch_size, 0.2),
+            ("parse", self.topics.raw, self.parse_batch, 100, s.batch_max_seconds),
+            ("enrich", self.topics.parsed, self.enrich_batch, s.enrich_batch_size, s.batch_max_seconds),
             ("index", self.topics.enriched, self.index_batch, s.bulk_max_docs, s.bulk_max_seconds),
         ]
         for name, topic, handler, max_n, within in plan:

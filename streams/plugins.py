@@ -279,7 +279,7 @@ def register_consumer_agent(app, topics, settings: Settings, agent: ConsumerAgen
     source = app.topic(agent.topic_name(settings), value_serializer="raw", key_serializer="raw")
 
     async def run(stream):
-        async for batch in batches(stream, 100, 0.2):
+        async for batch in batches(stream, 100, settings.batch_max_seconds):
             for value, event in batch:
                 try:
                     record = decode(value)

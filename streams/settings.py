@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     index_version: int = 1
     refresh_interval: str = Field("1s", description="index refresh interval (Elasticsearch time unit)")
 
+    # Batching of the parse and enrich agents (and plugin agents)
+    batch_max_seconds: float = Field(
+        0.05, description="seconds an agent waits for more messages before handling a batch (adds to latency)"
+    )
+
     # Bulk indexing (stream.take): whichever limit comes first closes a batch
     bulk_max_docs: int = 500
     bulk_max_bytes: int = Field(5 * 1024 * 1024, description="bytes of JSON per bulk request")
