@@ -180,11 +180,18 @@ def _as_consumer(obj: Any, name: str, origin: str, settings: Settings) -> Consum
     return ConsumerAgent(name, origin, meta["topic"], group, obj, inspect.iscoroutinefunction(obj))
 
 
-def _entry_points(group: str):
+def _found(group: str, specs: list[str], kind: str):
+    """Yield ``(object, name, origin)`` of every plugin of an entry-point ``group``, then of ``specs``."""
     for ep in entry_points(group=group):
         dist = getattr(ep, "dist", None)
         origin = f"{dist.name} {dist.version}" if dist else ep.value
-        yield ep, origin
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise PluginError(f"{kind} {ep.name} from {origin}: cannot load {ep.value}: {exc}") from exc
+        yield obj, ep.name, origin
+    for spec in specs:
+        yield _resolve(spec), spec.rpartition(":")[2], f"setting {spec}"
 
 
 def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
@@ -194,15 +201,7 @@ def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
         PluginError: a plugin cannot be imported or is malformed.
     """
     settings = settings or Settings()
-    found: list[Enricher] = []
-    for ep, origin in _entry_points(ENRICHERS_GROUP):
-        try:
-            obj = ep.load()
-        except Exception as exc:
-            raise PluginError(f"enricher {ep.name} from {origin}: cannot load {ep.value}: {exc}") from exc
-        found.append(_as_enricher(obj, ep.name, origin))
-    for spec in settings.enrichers:
-        found.append(_as_enricher(_resolve(spec), spec.rpartition(":")[2], f"setting {spec}"))
+    found = [_as_enricher(*p) for p in _found(ENRICHERS_GROUP, settings.enrichers, "enricher")]
     for e in found:
         if e.setup:
             e.setup()
@@ -211,15 +210,7 @@ def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
 
 def load_consumer_agents(settings: Settings) -> list[ConsumerAgent]:
     """Load every consumer agent (entry points, then ``settings.agents``)."""
-    found: list[ConsumerAgent] = []
-    for ep, origin in _entry_points(AGENTS_GROUP):
-        try:
-            obj = ep.load()
-        except Exception as exc:
-            raise PluginError(f"consumer agent {ep.name} from {origin}: cannot load {ep.value}: {exc}") from exc
-        found.append(_as_consumer(obj, ep.name, origin, settings))
-    for spec in settings.agents:
-        found.append(_as_consumer(_resolve(spec), spec.rpartition(":")[2], f"setting {spec}", settings))
+    found = [_as_consumer(*p, settings) for p in _found(AGENTS_GROUP, settings.agents, "consumer agent")]
     names = [a.name for a in found]
     clashes = {n for n in names if names.count(n) > 1 or n in BUILTIN_AGENTS}
     if clashes:
