@@ -56,7 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from streams.settings import Settings  # noqa: E402
+from streams.settings import Settings, namespace_env  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "article-extraction"
 
@@ -68,12 +68,7 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
     """NEWSSTREAM_* variables for topics, consumer group and alias unique to this run."""
     uid = f"bench{tag}{uuid.uuid4().hex[:8]}"
     env = {
-        "NEWSSTREAM_TOPIC_RAW": f"{uid}.raw",
-        "NEWSSTREAM_TOPIC_PARSED": f"{uid}.parsed",
-        "NEWSSTREAM_TOPIC_ENRICHED": f"{uid}.enriched",
-        "NEWSSTREAM_TOPIC_DLQ": f"{uid}.dlq",
-        "NEWSSTREAM_APP_ID": uid,
-        "NEWSSTREAM_INDEX_ALIAS": f"{uid}-articles",
+        **namespace_env(uid),
         "NEWSSTREAM_CONSUMER_SESSION_TIMEOUT_SECONDS": "10",
     }
     env.update(extra)

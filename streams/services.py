@@ -454,25 +454,27 @@ def up(settings: Settings, echo=print, es_extra: dict[str, str] | None = None) -
             echo(f"starting Apache Kafka {KAFKA_VERSION} on {settings.kafka_bootstrap} ...")
             start_kafka(settings, libs)
             started["kafka"] = True
-    timeout = settings.services_timeout_seconds
-    if not kafka_ok:
-        _wait(
-            lambda: kafka_healthy(settings.kafka_bootstrap),
-            "Kafka",
-            lambda: _read_pid(settings, "kafka") if started["kafka"] else 0,
-            logs / "kafka.log",
-            timeout,
-        )
-        echo(f"Kafka is up on {settings.kafka_bootstrap}")
-    if not es_ok:
-        _wait(
-            lambda: elasticsearch_healthy(settings.elasticsearch_url),
+    checks = [
+        ("kafka", "Kafka", kafka_ok, settings.kafka_bootstrap, lambda: kafka_healthy(settings.kafka_bootstrap)),
+        (
+            "elasticsearch",
             "Elasticsearch",
-            lambda: _read_pid(settings, "elasticsearch") if started["elasticsearch"] else 0,
-            logs / "elasticsearch.log",
-            timeout,
+            es_ok,
+            settings.elasticsearch_url,
+            lambda: elasticsearch_healthy(settings.elasticsearch_url),
+        ),
+    ]
+    for name, title, was_ok, address, healthy in checks:
+        if was_ok:
+            continue
+        _wait(
+            healthy,
+            title,
+            lambda name=name: _read_pid(settings, name) if started[name] else 0,
+            logs / f"{name}.log",
+            settings.services_timeout_seconds,
         )
-        echo(f"Elasticsearch is up on {settings.elasticsearch_url}")
+        echo(f"{title} is up on {address}")
     return started
 
 

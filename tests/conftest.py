@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import Settings
+from streams.settings import Settings, namespace_env
 
 ROOT = Path(__file__).resolve().parents[1]
 RFI = ROOT / "examples" / "articles" / "rfi-2023-02-28-blinken-kazakhstan.txt"
@@ -57,12 +57,7 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
     """Return NEWSSTREAM_* variables for topics, group and alias unique to one test."""
     uid = f"t{tag}{uuid.uuid4().hex[:8]}"
     env = {
-        "NEWSSTREAM_TOPIC_RAW": f"{uid}.raw",
-        "NEWSSTREAM_TOPIC_PARSED": f"{uid}.parsed",
-        "NEWSSTREAM_TOPIC_ENRICHED": f"{uid}.enriched",
-        "NEWSSTREAM_TOPIC_DLQ": f"{uid}.dlq",
-        "NEWSSTREAM_APP_ID": uid,
-        "NEWSSTREAM_INDEX_ALIAS": f"{uid}-articles",
+        **namespace_env(uid),
         "NEWSSTREAM_BULK_MAX_SECONDS": "0.5",
         "NEWSSTREAM_CONSUMER_SESSION_TIMEOUT_SECONDS": "10",
         "WATCHLIST_ALERT_TOPIC": f"{uid}.alerts",
