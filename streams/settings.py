@@ -58,8 +58,13 @@ class Settings(BaseSettings):
     )
 
     # Bulk indexing (stream.take): whichever limit comes first closes a batch
-    bulk_max_docs: int = 500
+    bulk_max_docs: int = Field(500, description="documents per bulk request")
     bulk_max_bytes: int = Field(5 * 1024 * 1024, description="bytes of JSON per bulk request")
+    bulk_max_in_flight: int = Field(
+        2,
+        ge=1,
+        description="bulk requests sent at once; the index agent takes batches of bulk_max_docs times this",
+    )
     bulk_max_seconds: float = Field(0.25, description="seconds to wait for a batch to fill (adds to latency)")
     bulk_retry_initial_seconds: float = 0.5
     bulk_retry_max_seconds: float = 30.0

@@ -17,6 +17,17 @@ that, never before (elasticsearch-py's ``streaming_bulk`` model: per-item
 * Every other item error (for example ``mapper_parsing_exception``) is
   returned as a :class:`ItemFailure` for the dead-letter topic; the other
   items of the batch are still indexed.
+* A batch larger than one bulk request is sent as several requests, up to
+  ``max_in_flight`` of them at once (Kafka Connect's sink calls this
+  ``max.in.flight.requests``; its default is 5). One bulk request to a
+  one-shard index is indexed by one write thread, so a second request in
+  flight lets Elasticsearch use a second core.
+* Requests in flight together may be applied in any order, so a batch
+  holding the same ``_id`` more than once sends only its last version (the
+  one a sequential writer would leave in the index); the earlier versions
+  count as indexed with it. Only when the last version is refused for good
+  is the one before it tried, so a valid older version is never lost to a
+  broken newer one.
 """
 
 from __future__ import annotations
@@ -81,6 +92,7 @@ class BulkWriter:
         max_docs / max_bytes: the most documents / bytes of JSON per bulk request.
         initial_backoff / max_backoff: seconds, for retries.
         max_item_retries: attempts for an item answered 429 or 5xx.
+        max_in_flight: bulk requests of one batch sent concurrently (>= 1).
         should_stop: called between retries; when it returns True the writer
             raises :class:`asyncio.CancelledError` so the batch is not acked.
     """
@@ -95,6 +107,7 @@ class BulkWriter:
         initial_backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_item_retries: int = 20,
+        max_in_flight: int = 2,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.client = client
@@ -104,6 +117,9 @@ class BulkWriter:
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.max_item_retries = max_item_retries
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
+        self.max_in_flight = max_in_flight
         self.should_stop = should_stop
 
     def _backoff(self, attempt: int) -> float:
@@ -118,10 +134,15 @@ class BulkWriter:
         """
         started = time.monotonic()
         result = BulkResult()
-        pending: list[tuple[int, dict]] = [
-            (pos, {"_op_type": "index", "_index": self.index, "_id": doc_id, "_source": source})
-            for pos, (doc_id, source) in enumerate(docs)
-        ]
+        versions: dict[str, list[int]] = {}  # _id -> positions, oldest first
+        for pos, (doc_id, _source) in enumerate(docs):
+            versions.setdefault(doc_id, []).append(pos)
+
+        def action_at(pos: int) -> tuple[int, dict]:
+            doc_id, source = docs[pos]
+            return pos, {"_op_type": "index", "_index": self.index, "_id": doc_id, "_source": source}
+
+        pending: list[tuple[int, dict]] = [action_at(positions.pop()) for positions in versions.values()]
         item_attempts: dict[int, int] = {}
         attempt = 0
         while pending:
@@ -129,12 +150,21 @@ class BulkWriter:
             result.attempts = attempt
             retry: list[tuple[int, dict]] = []
             reason = ""
-            for chunk in _chunks_by_bytes(pending, self.max_docs, self.max_bytes):
-                try:
-                    items = await _bulk_chunk(self.client, chunk)
-                except (TransportConnectionError, ConnectionTimeout, ConnectionError, asyncio.TimeoutError) as exc:
+            chunks = list(_chunks_by_bytes(pending, self.max_docs, self.max_bytes))
+            gate = asyncio.Semaphore(self.max_in_flight)
+
+            async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
+                async with gate:
+                    try:
+                        return await _bulk_chunk(self.client, chunk)
+                    except (TransportConnectionError, ConnectionTimeout, ConnectionError, asyncio.TimeoutError) as exc:
+                        return exc
+
+            answers = await asyncio.gather(*(send(chunk) for chunk in chunks))
+            for chunk, items in zip(chunks, answers):
+                if isinstance(items, BaseException):
                     retry.extend(chunk)
-                    reason = f"connection: {exc.__class__.__name__}"
+                    reason = f"connection: {items.__class__.__name__}"
                     continue
                 for (pos, action), item in zip(chunk, items):
                     info = item.get("index", {})
@@ -143,7 +173,9 @@ class BulkWriter:
                     except (TypeError, ValueError):  # "N/A": no HTTP answer
                         status = 503
                     if 200 <= status < 300:
-                        result.indexed += 1
+                        older = versions[action["_id"]]
+                        result.indexed += 1 + len(older)  # the older versions are superseded
+                        older.clear()
                         continue
                     err = info.get("error") or {}
                     if isinstance(err, str):  # a whole-request error, from the helper
@@ -163,6 +195,8 @@ class BulkWriter:
                             reason=str(err.get("reason", ""))[:2000],
                         )
                     )
+                    if versions[action["_id"]]:  # refused for good: try the version before it
+                        retry.append(action_at(versions[action["_id"]].pop()))
             pending = retry
             if pending:
                 if self.should_stop():
