@@ -314,7 +314,8 @@ async def _run_direct(settings: Settings, alias: str, docs: list, which: str) ->
     try:
         t0 = time.perf_counter()
         if which == "ours":
-            writer = BulkWriter(client, alias, max_docs=settings.bulk_max_docs, max_bytes=settings.bulk_max_bytes)
+            writer = BulkWriter(client, alias, max_docs=settings.bulk_max_docs, max_bytes=settings.bulk_max_bytes,
+                                max_in_flight=settings.bulk_max_in_flight)
             result = await writer.write(docs)
             ok, failed = result.indexed, len(result.failures)
         else:

@@ -189,6 +189,7 @@ class Pipeline:
                 s.index_alias,
                 max_docs=s.bulk_max_docs,
                 max_bytes=s.bulk_max_bytes,
+                max_in_flight=s.bulk_max_in_flight,
                 initial_backoff=s.bulk_retry_initial_seconds,
                 max_backoff=s.bulk_retry_max_seconds,
                 should_stop=lambda: self.app.should_stop,
@@ -230,15 +231,16 @@ class Pipeline:
     def register(self, only: set[str] | None = None) -> None:
         """Register the agents ``parse``, ``enrich`` and ``index`` (or those in ``only``)."""
         s = self.settings
-        plan = [
-            ("parse", self.topics.raw, self.parse_batch, 100, s.batch_max_seconds),
-            ("enrich", self.topics.parsed, self.enrich_batch, s.enrich_batch_size, s.batch_max_seconds),
-            ("index", self.topics.enriched, self.index_batch, s.bulk_max_docs, s.bulk_max_seconds),
+        plan = [  # the index agent overlaps its bulk requests with taking the next batch
+            ("parse", self.topics.raw, self.parse_batch, 100, s.batch_max_seconds, False),
+            ("enrich", self.topics.parsed, self.enrich_batch, s.enrich_batch_size, s.batch_max_seconds, False),
+            ("index", self.topics.enriched, self.index_batch, s.bulk_max_docs * s.bulk_max_in_flight,
+             s.bulk_max_seconds, True),
         ]
-        for name, topic, handler, max_n, within in plan:
+        for name, topic, handler, max_n, within, overlap in plan:
             if only and name not in only:
                 continue
-            self.app.agent(topic, name=f"newsstream.{name}")(self._agent(name, handler, max_n, within))
+            self.app.agent(topic, name=f"newsstream.{name}")(self._agent(name, handler, max_n, within, overlap))
 
     async def one_by_one(self, name: str, handler, batch: Batch) -> None:
         """Handle each message of a failed batch alone; dead-letter those that still fail.
@@ -256,22 +258,46 @@ class Pipeline:
                 await self.dead_letter(name, item[1], exc, reason=f"{name} failed: {exc}"[:500])
                 await self.flush()
 
-    def _agent(self, name: str, handler, max_n: int, within: float):
+    async def _handle(self, name: str, handler, stream: faust.StreamT, batch: Batch) -> None:
+        """Handle one batch, flush its outputs, then ack it (see the module's delivery rules)."""
+        started = time.monotonic()
+        try:
+            await handler(batch)
+            await self.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # never let the agent crash (faust would ack past the batch):
+            # redo the batch message by message, dead-lettering what fails
+            log.exception("%s: a batch of %d failed; handling it message by message", name, len(batch))
+            await self.one_by_one(name, handler, batch)
+        await ack(stream, batch)
+        log.debug("%s: %d messages in %.3f s", name, len(batch), time.monotonic() - started)
+
+    def _agent(self, name: str, handler, max_n: int, within: float, overlap: bool = False):
+        """Build the agent function: batches of at most ``max_n`` after at most ``within`` seconds.
+
+        With ``overlap``, batch N is handled in a task while faust fills
+        batch N+1, so the index agent's bulk requests are not idle while the
+        next events are taken from the stream. Batches are still handled and
+        acked strictly in order: N+1 starts only after N has been acked.
+        """
+
         async def agent(stream):
-            async for batch in batches(stream, max_n, within):
-                started = time.monotonic()
-                try:
-                    await handler(batch)
-                    await self.flush()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # never let the agent crash (faust would ack past the batch):
-                    # redo the batch message by message, dead-lettering what fails
-                    log.exception("%s: a batch of %d failed; handling it message by message", name, len(batch))
-                    await self.one_by_one(name, handler, batch)
-                await ack(stream, batch)
-                log.debug("%s: %d messages in %.3f s", name, len(batch), time.monotonic() - started)
+            pending: asyncio.Task | None = None
+            try:
+                async for batch in batches(stream, max_n, within):
+                    if not overlap:
+                        await self._handle(name, handler, stream, batch)
+                        continue
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(self._handle(name, handler, stream, batch))
+                if pending is not None:
+                    await pending
+            finally:
+                if pending is not None and not pending.done():
+                    pending.cancel()
 
         agent.__name__ = f"{name}_agent"
         return agent
