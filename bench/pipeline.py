@@ -8,7 +8,8 @@ group and index alias unique to the run (deleted at the end):
    articles (``streams.enrichment.core._plan``: each English body, truncated
    as the stage does, plus title and caption), in ``--processes`` processes
    in parallel, each over its share; wall time from all models loaded to the
-   last process done. Pages the parser rejects are left out (they never
+   last process done, minibatches of ``core.PIPE_BATCH_TEXTS`` texts as in
+   the enrich stage. Pages the parser rejects are left out (they never
    reach NER).
 2. **Throughput**: ``python -m streams.cli worker --only parse --only enrich
    --only index`` (the built-in agents; ``--with-plugins`` runs the
@@ -183,7 +184,7 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
         pass
     barrier.wait()
     t0 = time.time()
-    for _ in nlp.pipe(texts):
+    for _ in nlp.pipe(texts, batch_size=core.PIPE_BATCH_TEXTS):  # the enrich stage's minibatch size
         pass
     out.put((t0, time.time(), len(texts), sum(len(t) for t in texts)))
 
@@ -256,6 +257,7 @@ class Monitor(threading.Thread):
         super().__init__(daemon=True)
         self.settings, self.worker = settings, worker
         self.seen: dict[str, tuple[float, float | None]] = {}  # id -> (first visible, fetched_at)
+        self.about: dict[str, tuple[str, int]] = {}  # id -> (source page, body words)
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
 
@@ -266,7 +268,7 @@ class Monitor(threading.Thread):
             since = (datetime.now(timezone.utc) - timedelta(seconds=15)).replace(microsecond=0).isoformat()
             try:
                 hits = es.search(
-                    index=self.settings.index_alias, size=10000, _source=["fetched_at"],
+                    index=self.settings.index_alias, size=10000, _source=["fetched_at", "source", "word_count"],
                     query={"range": {"ingested_at": {"gte": since}}},
                 )["hits"]["hits"]
             except Exception:
@@ -277,10 +279,18 @@ class Monitor(threading.Thread):
                     if h["_id"] not in self.seen:
                         fa = h["_source"].get("fetched_at")
                         self.seen[h["_id"]] = (now, parse_iso(fa) if fa else None)
+                        self.about[h["_id"]] = (h["_source"].get("source") or "?", h["_source"].get("word_count") or 0)
             n += 1
             if n % 10 == 0:
                 self.worker.sample_memory()
             self.stop_flag.wait(0.2)
+
+    def slowest(self, t0: float, k: int = 5) -> list[tuple[float, str, int]]:
+        """The ``k`` longest publish-to-visible latencies since ``t0``: ``(seconds, source page, body words)``."""
+        with self.lock:
+            out = [(v - f, *self.about.get(i, ("?", 0))) for i, (v, f) in self.seen.items()
+                   if f is not None and f >= t0 - 1e-3]
+        return sorted(out, reverse=True)[:k]
 
     def visible_since(self, t0: float) -> list[tuple[float, float]]:
         """``(visible, published)`` of the documents published at or after ``t0``."""
@@ -534,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"(polled every 0.2 s, refresh {settings.refresh_interval} included): "
                   f"p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, p99 {pct(lat, 99):.2f} s, "
                   f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
+            words = sorted(a.word_count for a in corpus.parsed if a is not None)
+            print("  slowest: " + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
+                  + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})", flush=True)
 
         # ---- burst: steady 10 s, 10x for burst-seconds, steady until drained
         if not args.skip_burst:
@@ -593,6 +606,9 @@ def main(argv: list[str] | None = None) -> int:
             lat = [v - f for v, f in monitor.visible_since(t_phase)]
             print(f"burst latency publish -> visible: p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, "
                   f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
+            words = sorted(a.word_count for a in corpus.parsed if a is not None)
+            print("  slowest: " + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
+                  + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})", flush=True)
 
         mem = worker.sample_memory()
         if not args.profile and mem:
