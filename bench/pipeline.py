@@ -258,6 +258,7 @@ class Monitor(threading.Thread):
         self.settings, self.worker = settings, worker
         self.seen: dict[str, tuple[float, float | None]] = {}  # id -> (first visible, fetched_at)
         self.about: dict[str, tuple[str, int]] = {}  # id -> (source page, body words)
+        self.ingested: dict[str, float] = {}  # id -> ingested_at (the index agent's batch time)
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
 
@@ -268,7 +269,7 @@ class Monitor(threading.Thread):
             since = (datetime.now(timezone.utc) - timedelta(seconds=15)).replace(microsecond=0).isoformat()
             try:
                 hits = es.search(
-                    index=self.settings.index_alias, size=10000, _source=["fetched_at", "source", "word_count"],
+                    index=self.settings.index_alias, size=10000, _source=["fetched_at", "ingested_at", "source", "word_count"],
                     query={"range": {"ingested_at": {"gte": since}}},
                 )["hits"]["hits"]
             except Exception:
@@ -280,6 +281,8 @@ class Monitor(threading.Thread):
                         fa = h["_source"].get("fetched_at")
                         self.seen[h["_id"]] = (now, parse_iso(fa) if fa else None)
                         self.about[h["_id"]] = (h["_source"].get("source") or "?", h["_source"].get("word_count") or 0)
+                        if h["_source"].get("ingested_at"):
+                            self.ingested[h["_id"]] = parse_iso(h["_source"]["ingested_at"])
             n += 1
             if n % 10 == 0:
                 self.worker.sample_memory()
@@ -291,6 +294,13 @@ class Monitor(threading.Thread):
             out = [(v - f, *self.about.get(i, ("?", 0))) for i, (v, f) in self.seen.items()
                    if f is not None and f >= t0 - 1e-3]
         return sorted(out, reverse=True)[:k]
+
+    def split_since(self, t0: float) -> tuple[list[float], list[float]]:
+        """Latencies since ``t0`` cut at the index agent: ``(publish -> indexing, indexing -> visible)``."""
+        with self.lock:
+            rows = [(self.ingested[i] - f, v - self.ingested[i]) for i, (v, f) in self.seen.items()
+                    if f is not None and f >= t0 - 1e-3 and i in self.ingested]
+        return [a for a, _ in rows], [b for _, b in rows]
 
     def visible_since(self, t0: float) -> list[tuple[float, float]]:
         """``(visible, published)`` of the documents published at or after ``t0``."""
@@ -402,12 +412,16 @@ def pct(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=600, help="articles of the throughput phase")
-    ap.add_argument("--processes", type=int, default=2, help="worker processes (NEWSSTREAM_WORKER_PROCESSES)")
+    ap.add_argument("--processes", type=int, default=4,
+                    help="worker processes (NEWSSTREAM_WORKER_PROCESSES); 2 per core: a long article then holds up a "
+                         "quarter of the partitions, not half")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="development set folder")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-burst", action="store_true")
     ap.add_argument("--skip-ner", action="store_true", help="no NER-limit run (no ratio)")
     ap.add_argument("--latency-seconds", type=float, default=60.0)
+    ap.add_argument("--steady", type=float, default=None,
+                    help="offered articles/s of the latency and burst phases (default: half the measured maximum)")
     ap.add_argument("--burst-seconds", type=float, default=5.0)
     ap.add_argument("--with-plugins", action="store_true", help="run the installed consumer-agent plugins too")
     ap.add_argument("--keep-logs", action="store_true", help="keep the worker log (its folder is printed)")
@@ -490,12 +504,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {resent} of {args.n} sends were refused by the producer ({last_error}) and sent again one by one")
         docs = dls = 0
         last_progress, last_total, next_dl = time.time(), -1, 0.0
+        progress: list[tuple[float, int]] = []  # (seconds since the first send, accounted for)
         while True:
             docs = count(es, settings.index_alias) - base_docs
             if time.time() >= next_dl or docs + dls >= args.n:
                 dls = dl_count() - base_dl
                 next_dl = time.time() + 2.0
             total = docs + dls
+            progress.append((time.time() - t_start, total))
             if total >= args.n:
                 break
             if total != last_total:
@@ -509,6 +525,10 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
         secs = time.time() - t_start
         max_rate = args.n / secs
+        marks = {q: next((t for t, c in progress if c >= q * args.n / 100), secs) for q in (10, 50, 90)}
+        print(f"  accounted for: 10% after {marks[10]:.1f} s, 50% after {marks[50]:.1f} s, 90% after {marks[90]:.1f} s, "
+              f"100% after {secs:.1f} s; rate from 10% to 90%: {0.8 * args.n / (marks[90] - marks[10]):.2f} articles/s",
+              flush=True)
         print(f"throughput: {args.n} articles published in {t_published:.1f} s; all accounted for after {secs:.1f} s "
               f"({docs} searchable, {dls} dead letters): {max_rate:.2f} articles/s "
               f"({docs / secs:.2f} documents/s)", flush=True)
@@ -520,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
 
         monitor = Monitor(settings, worker)
         monitor.start()
-        steady = max_rate / 2
+        steady = args.steady or max_rate / 2
         next_i = args.n
 
         # ---- latency at a steady load
@@ -539,11 +559,15 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.5)
             lat = [v - f for v, f in monitor.visible_since(t_phase)]
             dl_phase = dl_count() - dl0
-            print(f"latency at {steady:.2f} articles/s offered (half the maximum) for {pub_secs:.0f} s: {sent} sent, "
+            print(f"latency at {steady:.2f} articles/s offered ({'set by --steady' if args.steady else 'half the maximum'}) for {pub_secs:.0f} s: {sent} sent, "
                   f"{len(lat)} searchable, {dl_phase} dead letters; publish -> visible to search "
                   f"(polled every 0.2 s, refresh {settings.refresh_interval} included): "
                   f"p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, p99 {pct(lat, 99):.2f} s, "
                   f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
+            before, after = monitor.split_since(t_phase)
+            print(f"  publish -> index agent (parse, enrich, Kafka, batch waits): p50 {pct(before, 50):.2f} s, "
+                  f"p99 {pct(before, 99):.2f} s; index agent -> visible (bulk, refresh, polling): "
+                  f"p50 {pct(after, 50):.2f} s, p99 {pct(after, 99):.2f} s", flush=True)
             words = sorted(a.word_count for a in corpus.parsed if a is not None)
             print("  slowest: " + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
                   + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})", flush=True)
@@ -606,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
             lat = [v - f for v, f in monitor.visible_since(t_phase)]
             print(f"burst latency publish -> visible: p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, "
                   f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
+            before, after = monitor.split_since(t_phase)
+            print(f"  publish -> index agent (parse, enrich, Kafka, batch waits): p50 {pct(before, 50):.2f} s, "
+                  f"p99 {pct(before, 99):.2f} s; index agent -> visible (bulk, refresh, polling): "
+                  f"p50 {pct(after, 50):.2f} s, p99 {pct(after, 99):.2f} s", flush=True)
             words = sorted(a.word_count for a in corpus.parsed if a is not None)
             print("  slowest: " + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
                   + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})", flush=True)

@@ -199,7 +199,7 @@ class Pipeline:
     async def index_batch(self, batch: Batch) -> None:
         docs: list[tuple[str, dict]] = []
         events: list[Any] = []
-        ingested = now_iso()
+        ingested = now_iso("milliseconds")  # latency measurements need better than seconds
         for value, event in batch:
             try:
                 record = EnrichedArticle.dict_from_bytes(value)

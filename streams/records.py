@@ -62,9 +62,9 @@ def stable_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def now_iso() -> str:
-    """Return the current UTC time as an ISO 8601 string with seconds precision."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+def now_iso(timespec: str = "seconds") -> str:
+    """Return the current UTC time as an ISO 8601 string (``timespec`` as in ``datetime.isoformat``)."""
+    return datetime.now(timezone.utc).isoformat(timespec=timespec)
 
 
 class _Record:

@@ -110,7 +110,7 @@ def mappings(full_analysis: bool) -> dict[str, Any]:
     }
 
 
-def index_template(alias: str, full_analysis: bool, refresh_interval: str = "1s") -> dict[str, Any]:
+def index_template(alias: str, full_analysis: bool, refresh_interval: str = "500ms") -> dict[str, Any]:
     """Return the composable index template body for ``{alias}-v*`` indices."""
     settings: dict[str, Any] = {
         "number_of_shards": 1,
@@ -136,12 +136,13 @@ def cluster_has_analysis_common(client) -> bool:
     return all(any(m.get("name") == "analysis-common" for m in n.get("modules", [])) for n in nodes.values())
 
 
-def ensure_index(client, alias: str = "articles", version: int = 1, refresh_interval: str = "1s") -> dict[str, Any]:
+def ensure_index(client, alias: str = "articles", version: int = 1, refresh_interval: str = "500ms") -> dict[str, Any]:
     """Put the template and create ``{alias}-v{version}`` behind ``alias`` if missing.
 
     ``client`` is a synchronous ``elasticsearch.Elasticsearch``. Returns
     ``{"index", "alias", "analysis": "english+asciifolding" | "standard"}``.
-    Idempotent: an existing index keeps its mapping.
+    Idempotent: an existing index keeps its mapping, and takes
+    ``refresh_interval`` (a dynamic setting) if it had another.
     """
     full = cluster_has_analysis_common(client)
     client.indices.put_index_template(name=alias, **index_template(alias, full, refresh_interval))
@@ -152,8 +153,12 @@ def ensure_index(client, alias: str = "articles", version: int = 1, refresh_inte
         except Exception as exc:  # created by a concurrent worker in between
             if "resource_already_exists_exception" not in str(exc):
                 raise
-    elif not client.indices.exists_alias(name=alias, index=index):
-        client.indices.put_alias(index=index, name=alias, is_write_index=True)
+    else:
+        if not client.indices.exists_alias(name=alias, index=index):
+            client.indices.put_alias(index=index, name=alias, is_write_index=True)
+        current = client.indices.get_settings(index=index, name="index.refresh_interval")
+        if current.get(index, {}).get("settings", {}).get("index", {}).get("refresh_interval") != refresh_interval:
+            client.indices.put_settings(index=index, settings={"index": {"refresh_interval": refresh_interval}})
     analysis = "english+asciifolding" if full else "standard"
     log.info("index %s behind alias %s, text analysis: %s", index, alias, analysis)
     return {"index": index, "alias": alias, "analysis": analysis}

@@ -157,6 +157,9 @@ def sniff_content_type(text: str) -> str:
 # words, ids
 
 WORD = re.compile(r"\w+", re.UNICODE)
+# a whitespace-separated token holding a word character: one match per such
+# token (the leading \S* cannot cross whitespace, the trailing one eats the rest)
+_TOKEN_WITH_WORD = re.compile(r"\S*\w\S*")
 READING_WPM = 230  # words per minute, as records.ParsedArticle documents
 
 
@@ -167,7 +170,7 @@ def word_count(text: str) -> int:
     """Count words: whitespace-separated tokens with a letter or digit, and
     for Chinese, Japanese and Korean (written without spaces) one word per
     two CJK characters."""
-    n = sum(1 for tok in text.split() if WORD.search(tok))
+    n = len(_TOKEN_WITH_WORD.findall(text))
     cjk = len(_CJK.findall(text))
     return n + cjk // 2 if cjk else n
 

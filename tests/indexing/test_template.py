@@ -43,3 +43,17 @@ def test_index_behind_alias_on_the_real_cluster(pipeline_env):
         info["index"]: {"aliases": {settings.index_alias: {"is_write_index": True}}}
     }
     assert ensure_index(es, settings.index_alias) == info  # idempotent
+
+
+def test_an_existing_index_takes_a_new_refresh_interval(pipeline_env):
+    _, settings, _ = pipeline_env
+    es = Elasticsearch(settings.elasticsearch_url)
+    info = ensure_index(es, settings.index_alias, refresh_interval="1s")
+
+    def refresh_interval() -> str:
+        got = es.indices.get_settings(index=info["index"], name="index.refresh_interval")
+        return got[info["index"]]["settings"]["index"]["refresh_interval"]
+
+    assert refresh_interval() == "1s"
+    ensure_index(es, settings.index_alias, refresh_interval="500ms")
+    assert refresh_interval() == "500ms"
