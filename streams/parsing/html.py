@@ -39,6 +39,28 @@ def _neutralise_paywall(tree: HtmlElement) -> None:
                 el.set(attr, value.replace("paywall", "pw-open"))
 
 
+_INERT = etree.XPath(
+    '//script[not(contains(@type, "ld+json"))] | //style | //svg | //*[local-name()="svg"] | //template | //comment()'
+)
+
+
+def _drop_inert(tree: HtmlElement) -> None:
+    """Remove what no extractor reads (scripts but JSON-LD, styles, SVG, comments),
+    keeping each removed node's tail text. Every copy of the tree trafilatura makes
+    is then smaller."""
+    for el in _INERT(tree):
+        parent = el.getparent()
+        if parent is None:
+            continue
+        if el.tail and el.tail.strip():
+            prev = el.getprevious()
+            if prev is not None:
+                prev.tail = (prev.tail or "") + el.tail
+            else:
+                parent.text = (parent.text or "") + el.tail
+        parent.remove(el)
+
+
 def _split_body_paragraphs(tree: HtmlElement, first_paragraph: str) -> list[str] | None:
     """Return the paragraphs of every sibling container of the one holding
     ``first_paragraph`` when the article is split over same-class containers."""
@@ -133,6 +155,7 @@ def extract_html(text: str, url: str | None = None) -> F.Extracted:
     if tree is None:
         return F.Extracted(body="")
     _neutralise_paywall(tree)
+    _drop_inert(tree)
     doc = bare_extraction(tree, url=url, with_metadata=True, **_EXTRACT_OPTIONS)
     if doc is None or F.word_count(doc.text or "") < _RETRY_BELOW_WORDS:
         # the fast path found little: let trafilatura compare with its
