@@ -277,27 +277,53 @@ class Pipeline:
     def _agent(self, name: str, handler, max_n: int, within: float, overlap: bool = False):
         """Build the agent function: batches of at most ``max_n`` after at most ``within`` seconds.
 
-        With ``overlap``, batch N is handled in a task while faust fills
-        batch N+1, so the index agent's bulk requests are not idle while the
-        next events are taken from the stream. Batches are still handled and
-        acked strictly in order: N+1 starts only after N has been acked.
+        With ``overlap`` (the index agent), a batch is handled in a task while
+        the stream goes on filling the next one, so the bulk requests are not
+        idle while faust hands over events one by one; what arrives while a
+        batch is being written is gathered (up to ``max_n``) and written as
+        soon as that batch is done. Batches are still handled and acked
+        strictly in order: one starts only after the one before it was acked.
         """
 
         async def agent(stream):
-            pending: asyncio.Task | None = None
-            try:
+            if not overlap:
                 async for batch in batches(stream, max_n, within):
-                    if not overlap:
-                        await self._handle(name, handler, stream, batch)
-                        continue
-                    if pending is not None:
-                        await pending
-                    pending = asyncio.ensure_future(self._handle(name, handler, stream, batch))
-                if pending is not None:
-                    await pending
-            finally:
-                if pending is not None and not pending.done():
-                    pending.cancel()
+                    await self._handle(name, handler, stream, batch)
+                return
+            await self._overlapped(name, handler, stream, max_n, within)
 
         agent.__name__ = f"{name}_agent"
         return agent
+
+    async def _overlapped(self, name: str, handler, stream: faust.StreamT, max_n: int, within: float) -> None:
+        """The ``overlap`` loop of :meth:`_agent`: one batch written, the next ones taken meanwhile."""
+        source = batches(stream, max_n, within).__aiter__()
+        taking: asyncio.Future | None = None  # the stream's next batch
+        pending: asyncio.Future | None = None  # the batch being written
+        held: Batch = []  # taken while a batch was being written
+        ended = False
+        try:
+            while True:
+                if pending is None and held:
+                    pending = asyncio.ensure_future(self._handle(name, handler, stream, held[:max_n]))
+                    held = held[max_n:]
+                if taking is None and not ended and len(held) < max_n:
+                    taking = asyncio.ensure_future(source.__anext__())
+                waits = [f for f in (taking, pending) if f is not None]
+                if not waits:
+                    return
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if taking is not None and taking.done():
+                    try:
+                        held.extend(taking.result())
+                    except StopAsyncIteration:
+                        ended = True
+                    taking = None
+                if pending is not None and pending.done():
+                    pending.result()  # re-raises only what the batch could not even dead-letter
+                    pending = None
+        finally:
+            for future in (taking, pending):
+                if future is not None and not future.done():
+                    future.cancel()
+
