@@ -18,15 +18,17 @@ group and index alias unique to the run (deleted at the end):
    process is ready and a warm-up batch is searchable, N raw articles are
    published at once; the time runs from the first send until all N are
    accounted for: searchable (``_count`` on the alias, polled every 0.5 s,
-   so refreshes are included) or dead letters (read from the run's dlq
-   topic with ``streams.dlq.read_dead_letters``). Prints articles/s and the
+   so refreshes are included) or dead letters (the end offsets of the
+   run's dlq topic). Prints articles/s and the
    ratio pipeline / NER limit (target >= 0.85).
 3. **Latency** (unless ``--skip-latency``): a steady offered load of half the
-   measured maximum for ``--latency-seconds``; each envelope's
+   measured maximum (or ``--steady`` articles/s) for ``--latency-seconds``; each envelope's
    ``fetched_at`` holds its publish time; a poller searches the alias every
    0.2 s and records when each document first becomes visible to search.
    Latency = first visible - published (so it includes the refresh
-   interval, and up to 0.2 s of polling). Prints p50/p95/p99/max.
+   interval, and up to 0.2 s of polling). Prints p50/p95/p99/max, the
+   same split at the index agent (the document's ``ingested_at``), and the
+   five slowest articles with their length.
 4. **Burst** (unless ``--skip-burst``): steady load, then 10x the steady
    load for ``--burst-seconds``, then steady again until the backlog has
    drained; prints the backlog (published - searchable - dead letters) every
@@ -459,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     only = [] if args.with_plugins else ["parse", "enrich", "index"]
     prefix = None
     if args.profile:
+        args.profile = args.profile.resolve()  # the worker runs in a scratch folder
         args.profile.mkdir(parents=True, exist_ok=True)
         out = args.profile / f"pyspy-p{p}-n{args.n}.txt"
         prefix = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--rate", "50",
