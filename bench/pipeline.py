@@ -210,7 +210,8 @@ def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float
 # ---------------------------------------------------------------- profile summary
 
 STAGES = [  # (stage, substrings of a frame: the first stage whose marker is on the stack wins)
-    ("start-up (imports, model load, prepare)", ("load_nlp", "prepare (streams/runner.py", "_find_and_load")),
+    ("start-up (imports, model load, gazetteer, prepare)", ("load_nlp", "prepare (streams/runner.py", "_find_and_load",
+                                                             "Gazetteer.__init__")),
     ("enrich: spaCy nlp.pipe (NER)", ("spacy/", "thinc/", "spacy_", "/srsly/")),
     ("enrich: our Python after the pipe", ("streams/enrichment/",)),
     ("parse (streams/parsing, trafilatura, lxml)", ("streams/parsing/", "trafilatura", "lxml", "justext", "courlan",

@@ -130,8 +130,10 @@ class Pipeline:
     def nlp(self):
         if self._nlp is None:
             from streams.enrichment import load_nlp
+            from streams.enrichment.gazetteer import gazetteer
 
             self._nlp = load_nlp(self.settings.spacy_model)
+            gazetteer()  # built once per process (about 1 s): at start, not in the first batch
         return self._nlp
 
     def _enrich_sync(self, articles: list[ParsedArticle]) -> list[EnrichedArticle | BaseException]:
