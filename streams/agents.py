@@ -61,6 +61,13 @@ def _headers(event) -> dict[str, bytes]:
     return {k: v for k, v in headers if isinstance(v, (bytes, bytearray))}
 
 
+def _retrieve(future: asyncio.Future) -> None:
+    """Mark a future's outcome as seen (at shutdown the stream's generator ends with
+    StopAsyncIteration in a task nobody awaits any more; asyncio would log it as an error)."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Pipeline:
     """The three built-in agents of one worker, registered on a faust app.
 
@@ -326,6 +333,11 @@ class Pipeline:
                     pending = None
         finally:
             for future in (taking, pending):
-                if future is not None and not future.done():
+                if future is None:
+                    continue
+                if future.done():
+                    _retrieve(future)
+                else:
                     future.cancel()
+                    future.add_done_callback(_retrieve)
 

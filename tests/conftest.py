@@ -147,9 +147,10 @@ def _cleanup(settings: Settings) -> None:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
         topics = [settings.topic_raw, settings.topic_parsed, settings.topic_enriched, settings.topic_dlq]
         existing = set(admin.list_topics())
-        # and faust's own topics of the test's consumer groups (<app_id>-__assignor-__leader, ...)
-        topics += [t for t in existing if t.startswith(f"{settings.app_id}-")]
-        admin.delete_topics([t for t in topics if t in existing])
+        # faust's own topics of the test's consumer groups (<app_id>-__assignor-__leader, ...)
+        # and the plugin's alert topic (<app_id>.alerts, see isolated_env)
+        topics += [t for t in existing if t.startswith((f"{settings.app_id}-", f"{settings.app_id}."))]
+        admin.delete_topics(sorted({t for t in topics if t in existing}))
         admin.close()
     except Exception:
         pass
