@@ -340,6 +340,17 @@ class DeadLetterCounter:
         self.consumer.close()
 
 
+def print_latency_detail(monitor: "Monitor", t_phase: float, corpus: Corpus) -> None:
+    """Print a phase's latency split at the index agent, and its five slowest articles."""
+    before, after = monitor.split_since(t_phase)
+    print(f"  publish -> index agent (parse, enrich, Kafka, batch waits): p50 {pct(before, 50):.2f} s, "
+          f"p99 {pct(before, 99):.2f} s; index agent -> visible (bulk, refresh, polling): "
+          f"p50 {pct(after, 50):.2f} s, p99 {pct(after, 99):.2f} s", flush=True)
+    words = sorted(a.word_count for a in corpus.parsed if a is not None)
+    print("  slowest: " + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
+          + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})", flush=True)
+
+
 def dead_letter_list(settings) -> list:
     from streams.dlq import read_dead_letters
 
@@ -568,13 +579,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(polled every 0.2 s, refresh {settings.refresh_interval} included): "
                   f"p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, p99 {pct(lat, 99):.2f} s, "
                   f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
-            before, after = monitor.split_since(t_phase)
-            print(f"  publish -> index agent (parse, enrich, Kafka, batch waits): p50 {pct(before, 50):.2f} s, "
-                  f"p99 {pct(before, 99):.2f} s; index agent -> visible (bulk, refresh, polling): "
-                  f"p50 {pct(after, 50):.2f} s, p99 {pct(after, 99):.2f} s", flush=True)
-            words = sorted(a.word_count for a in corpus.parsed if a is not None)
-            print("  slowest: " + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
-                  + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})", flush=True)
+            print_latency_detail(monitor, t_phase, corpus)
 
         # ---- burst: steady 10 s, 10x for burst-seconds, steady until drained
         if not args.skip_burst:
@@ -634,13 +639,7 @@ def main(argv: list[str] | None = None) -> int:
             lat = [v - f for v, f in monitor.visible_since(t_phase)]
             print(f"burst latency publish -> visible: p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, "
                   f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
-            before, after = monitor.split_since(t_phase)
-            print(f"  publish -> index agent (parse, enrich, Kafka, batch waits): p50 {pct(before, 50):.2f} s, "
-                  f"p99 {pct(before, 99):.2f} s; index agent -> visible (bulk, refresh, polling): "
-                  f"p50 {pct(after, 50):.2f} s, p99 {pct(after, 99):.2f} s", flush=True)
-            words = sorted(a.word_count for a in corpus.parsed if a is not None)
-            print("  slowest: " + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
-                  + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})", flush=True)
+            print_latency_detail(monitor, t_phase, corpus)
 
         mem = worker.sample_memory()
         if not args.profile and mem:
