@@ -329,6 +329,11 @@ class Pipeline:
                         ended = True
                     taking = None
                 if pending is not None and pending.done():
+                    if pending.cancelled() or isinstance(pending.exception(), asyncio.CancelledError):
+                        # the writer gave up on an unacknowledged batch because we are stopping
+                        if self.app.should_stop:
+                            return
+                        raise asyncio.CancelledError("a batch was cancelled")
                     pending.result()  # re-raises only what the batch could not even dead-letter
                     pending = None
         finally:

@@ -50,6 +50,11 @@ def create_app(settings: Settings, app_id: str | None = None) -> faust.App:
         producer_max_request_size=settings.max_message_bytes + 64 * 1024,
         consumer_max_fetch_size=settings.max_message_bytes + 64 * 1024,
         stream_buffer_maxsize=max(4096, settings.bulk_max_docs * 4),
+        # At shutdown and rebalance, do not wait for taken events to be acked:
+        # an agent acks a batch only once its outputs are safe, so while
+        # Elasticsearch is away faust would wait for ever. Unacked events are
+        # not committed and come again to the next owner (at least once).
+        stream_wait_empty=False,
         logging_config=None,
     )
 

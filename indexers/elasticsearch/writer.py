@@ -22,12 +22,13 @@ that, never before (elasticsearch-py's ``streaming_bulk`` model: per-item
   ``max.in.flight.requests``; its default is 5). One bulk request to a
   one-shard index is indexed by one write thread, so a second request in
   flight lets Elasticsearch use a second core.
-* Requests in flight together may be applied in any order, so a batch
-  holding the same ``_id`` more than once sends only its last version (the
-  one a sequential writer would leave in the index); the earlier versions
-  count as indexed with it. Only when the last version is refused for good
-  is the one before it tried, so a valid older version is never lost to a
-  broken newer one.
+* Requests in flight together may be applied in any order, so the versions
+  of one ``_id`` in a batch always travel in the same request, in batch
+  order (Elasticsearch applies the items of one request to a shard in
+  order): the last valid version is the one left in the index, and every
+  refused version is reported. When a version has to be retried, the later
+  versions of its ``_id`` that were indexed are sent again after it, so the
+  order still holds.
 """
 
 from __future__ import annotations
@@ -69,15 +70,21 @@ class BulkResult:
     seconds: float = 0.0
 
 
-def _chunks_by_bytes(actions: list[tuple[int, dict]], max_docs: int, max_bytes: int):
+def _chunks_by_bytes(groups: list[list[tuple[int, dict]]], max_docs: int, max_bytes: int):
+    """Pack groups of actions (the versions of one ``_id``) into chunks, never splitting a group.
+
+    A chunk closes before the group that would take it past ``max_docs``
+    actions or ``max_bytes`` of JSON; a group larger than that alone is one
+    chunk of its own.
+    """
     chunk: list[tuple[int, dict]] = []
     size = 0
-    for pos, action in actions:
-        n = len(orjson.dumps(action["_source"])) + 100
-        if chunk and (len(chunk) >= max_docs or size + n > max_bytes):
+    for group in groups:
+        n = sum(len(orjson.dumps(action["_source"])) + 100 for _, action in group)
+        if chunk and (len(chunk) + len(group) > max_docs or size + n > max_bytes):
             yield chunk
             chunk, size = [], 0
-        chunk.append((pos, action))
+        chunk.extend(group)
         size += n
     if chunk:
         yield chunk
@@ -134,23 +141,24 @@ class BulkWriter:
         """
         started = time.monotonic()
         result = BulkResult()
-        versions: dict[str, list[int]] = {}  # _id -> positions, oldest first
+        versions: dict[str, list[int]] = {}  # _id -> positions in the batch, in order
         for pos, (doc_id, _source) in enumerate(docs):
             versions.setdefault(doc_id, []).append(pos)
-
-        def action_at(pos: int) -> tuple[int, dict]:
-            doc_id, source = docs[pos]
-            return pos, {"_op_type": "index", "_index": self.index, "_id": doc_id, "_source": source}
-
-        pending: list[tuple[int, dict]] = [action_at(positions.pop()) for positions in versions.values()]
+        actions = [
+            (pos, {"_op_type": "index", "_index": self.index, "_id": doc_id, "_source": source})
+            for pos, (doc_id, source) in enumerate(docs)
+        ]
+        status: dict[int, str] = {}  # position -> "ok", "retry" or "failed"
         item_attempts: dict[int, int] = {}
+        pending = list(versions.values())  # groups of positions, one group per _id
         attempt = 0
         while pending:
             attempt += 1
             result.attempts = attempt
-            retry: list[tuple[int, dict]] = []
             reason = ""
-            chunks = list(_chunks_by_bytes(pending, self.max_docs, self.max_bytes))
+            chunks = list(
+                _chunks_by_bytes([[actions[pos] for pos in group] for group in pending], self.max_docs, self.max_bytes)
+            )
             gate = asyncio.Semaphore(self.max_in_flight)
 
             async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
@@ -163,47 +171,54 @@ class BulkWriter:
             answers = await asyncio.gather(*(send(chunk) for chunk in chunks))
             for chunk, items in zip(chunks, answers):
                 if isinstance(items, BaseException):
-                    retry.extend(chunk)
+                    for pos, _action in chunk:
+                        status[pos] = "retry"
                     reason = f"connection: {items.__class__.__name__}"
                     continue
                 for (pos, action), item in zip(chunk, items):
                     info = item.get("index", {})
                     try:
-                        status = int(info.get("status", 0))
+                        code = int(info.get("status", 0))
                     except (TypeError, ValueError):  # "N/A": no HTTP answer
-                        status = 503
-                    if 200 <= status < 300:
-                        older = versions[action["_id"]]
-                        result.indexed += 1 + len(older)  # the older versions are superseded
-                        older.clear()
+                        code = 503
+                    if 200 <= code < 300:
+                        status[pos] = "ok"
                         continue
                     err = info.get("error") or {}
                     if isinstance(err, str):  # a whole-request error, from the helper
                         err = {"type": info.get("exception").__class__.__name__, "reason": err}
-                    if status in RETRYABLE_STATUS:
+                    if code in RETRYABLE_STATUS:
                         item_attempts[pos] = item_attempts.get(pos, 0) + 1
                         if item_attempts[pos] < self.max_item_retries:
-                            retry.append((pos, action))
-                            reason = f"item HTTP {status}"
+                            status[pos] = "retry"
+                            reason = f"item HTTP {code}"
                             continue
+                    status[pos] = "failed"
                     result.failures.append(
                         ItemFailure(
                             position=pos,
                             doc_id=action["_id"],
-                            status=status,
-                            error_type=str(err.get("type", f"http_{status}")),
+                            status=code,
+                            error_type=str(err.get("type", f"http_{code}")),
                             reason=str(err.get("reason", ""))[:2000],
                         )
                     )
-                    if versions[action["_id"]]:  # refused for good: try the version before it
-                        retry.append(action_at(versions[action["_id"]].pop()))
+            # again: from the first version to retry on, each version not refused for good
+            retry = []
+            for group in pending:
+                first = next((i for i, pos in enumerate(group) if status[pos] == "retry"), None)
+                if first is not None:
+                    retry.append([pos for pos in group[first:] if status[pos] != "failed"])
             pending = retry
             if pending:
                 if self.should_stop():
                     raise asyncio.CancelledError("stopping with an unacknowledged batch")
                 delay = self._backoff(attempt)
-                log.warning("bulk: %d of %d documents to retry (%s), in %.1f s", len(pending), len(docs), reason, delay)
+                n = sum(len(group) for group in pending)
+                log.warning("bulk: %d of %d documents to retry (%s), in %.1f s", n, len(docs), reason, delay)
                 await asyncio.sleep(delay)
+        result.indexed = sum(1 for s in status.values() if s == "ok")
+        result.failures.sort(key=lambda f: f.position)
         result.seconds = time.monotonic() - started
         return result
 

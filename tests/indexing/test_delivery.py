@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -160,6 +161,25 @@ def test_elasticsearch_stopped_while_articles_flow(own_elasticsearch, pipeline_e
     wait_for(lambda: count(settings) == 700, 180, what=f"all 700 after the restart; log:\n{worker.log_tail()}")
     assert read_dead_letters(settings, timeout_s=2) == []
     assert "to retry (connection" in worker.log.read_text()
+
+
+def test_worker_stopped_while_elasticsearch_is_away_exits_and_loses_nothing(own_elasticsearch, pipeline_env):
+    env, settings, start = pipeline_env
+    _DEFAULT_QUEUE[0] = _DEFAULT_QUEUE[0] or _write_queue(settings)
+    worker = start(only=["index"], NEWSSTREAM_BULK_RETRY_MAX_SECONDS="1")
+    publish_enriched(settings, [enriched(i) for i in range(100)])
+    wait_for(lambda: count(settings) == 100, 120, what="the first 100")
+    svc.stop(settings, "elasticsearch")
+    publish_enriched(settings, [enriched(i) for i in range(100, 300)])
+    wait_for(lambda: "to retry (connection" in worker.log.read_text(), 120, what="a retry against the dead cluster")
+    # SIGTERM with a batch taken and not written: the worker must exit, not wait for ever
+    worker.proc.send_signal(signal.SIGTERM)
+    worker.proc.wait(timeout=45)
+    assert "Task exception was never retrieved" not in worker.log.read_text()
+    svc.up(settings, echo=lambda m: None)
+    start(only=["index"])
+    wait_for(lambda: count(settings) == 300, 180, what="all 300 after the restart")
+    assert read_dead_letters(settings, timeout_s=2) == []
 
 
 def test_item_level_429_rejections_are_retried(own_elasticsearch):

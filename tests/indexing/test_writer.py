@@ -102,3 +102,26 @@ def test_a_refused_newer_version_does_not_cost_the_valid_older_one(pipeline_env)
     assert result.failures[0].error_type in ("document_parsing_exception", "mapper_parsing_exception")
     hits = {h["_id"]: h["_source"]["title"] for h in indexed_docs(settings)}
     assert hits == {"doc-00001": "good old", "doc-00002": "other"}
+
+
+@pytest.mark.parametrize(
+    "dates, refused, title",
+    [
+        (["c1992", "2024-05-01", "c1992"], [0, 2], "v1"),
+        (["2024-05-01", "c1992", "2024-05-01"], [1], "v2"),
+        (["c1992", "c1992", "c1992"], [0, 1, 2], None),
+    ],
+)
+def test_every_refused_version_of_an_id_is_reported(pipeline_env, dates, refused, title):
+    _, settings, _ = pipeline_env
+    docs = []
+    for v, date in enumerate(dates):  # three versions of doc 5, other ids between them
+        docs.append(doc(5, f"v{v}", published_at=date))
+        docs += [doc(100 * (v + 1) + i, f"Article {i}") for i in range(7)]
+    result = write(settings, docs, max_docs=4, max_in_flight=3, initial_backoff=0.01)
+    assert [docs[f.position][1]["title"] for f in result.failures] == [f"v{v}" for v in refused]
+    assert all(f.doc_id == "doc-00005" for f in result.failures)
+    assert result.indexed + len(result.failures) == len(docs)
+    hits = {h["_id"]: h["_source"]["title"] for h in indexed_docs(settings)}
+    assert len(hits) == 21 + (title is not None)
+    assert hits.get("doc-00005") == title
