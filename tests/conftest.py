@@ -25,6 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RFI = ROOT / "examples" / "articles" / "rfi-2023-02-28-blinken-kazakhstan.txt"
 
 
+def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``newsstream ARGS`` as a user would (``python -m streams.cli``), with ``env`` on top of
+    this environment; return the finished process with its text stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout,
+    )
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
     """Poll ``predicate`` until it returns a truthy value; return it, or fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 from kafka import KafkaProducer
 
 from streams.dlq import read_dead_letters
-from tests.conftest import RFI, indexed_docs, text_article, wait_for
+from tests.conftest import RFI, indexed_docs, run_cli, text_article, wait_for
 
 
 def test_published_article_is_parsed_enriched_and_indexed(pipeline_env):
     env, settings, start = pipeline_env
     worker = start()
     # publish with the CLI, as a user would
-    out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "publish", str(RFI)],
-        env={**__import__("os").environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_cli(env, "publish", str(RFI))
     assert out.returncode == 0, out.stderr
     assert "published 1 article(s)" in out.stdout
 
@@ -42,13 +34,7 @@ def test_published_article_is_parsed_enriched_and_indexed(pipeline_env):
     assert hits[0]["_id"] == doc["id"]
 
     # and the search command finds it
-    found = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "search", "Kazakhstan", "--json"],
-        env={**__import__("os").environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    found = run_cli(env, "search", "Kazakhstan", "--json", timeout=60)
     assert found.returncode == 0, found.stderr
     assert '"title":"US Secretary of State Antony Blinken shows support for Kazakhstan"' in found.stdout
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from streams.plugins import PluginError, load_enrichers
 from streams.records import EnrichedArticle
 from streams.settings import Settings
+from tests.conftest import run_cli
 
 
 def test_unknown_plugin_module_is_a_clear_error():
@@ -25,10 +23,6 @@ def test_enricher_returning_an_undeclared_field_is_an_error():
 
 def test_field_clash_with_the_mapping_stops_the_worker_at_start(pipeline_env, tmp_path):
     env, settings, _ = pipeline_env
-    out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env={**__import__("os").environ, **env, "NEWSSTREAM_ENRICHERS": '["tests.e2e.plugins_for_tests:clashing"]'},
-        capture_output=True, text=True, timeout=180,
-    )
+    out = run_cli({**env, "NEWSSTREAM_ENRICHERS": '["tests.e2e.plugins_for_tests:clashing"]'}, "worker", timeout=180)
     assert out.returncode != 0
     assert "field 'persons' is mapped as 'keyword' in the index, the plugin declares 'integer'" in out.stderr

@@ -11,7 +11,7 @@ from kafka import KafkaProducer
 
 from streams.dlq import read_dead_letters
 from streams.publish import ensure_topics
-from tests.conftest import RFI, indexed_docs, read_topic, text_article, wait_for
+from tests.conftest import RFI, indexed_docs, read_topic, run_cli, text_article, wait_for
 
 OTHER = text_article(
     "Harbour authority opens new ferry terminal in Lisbon",
@@ -48,10 +48,7 @@ def example_plugin():
 
 def test_agents_list_shows_the_example_plugin(pipeline_env):
     env, settings, _ = pipeline_env
-    out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "agents", "list"],
-        capture_output=True, text=True, env={**__import__("os").environ, **env}, timeout=60,
-    )
+    out = run_cli(env, "agents", "list", timeout=60)
     assert out.returncode == 0, out.stderr
     lines = {line.split()[1]: line for line in out.stdout.splitlines()[1:] if line.strip()}
     assert "newsstream-watchlist 0.1.0" in lines["watchlist"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -26,7 +24,7 @@ from streams import services as svc
 from streams.dlq import read_dead_letters
 from streams.publish import ensure_topics
 from streams.records import EnrichedArticle
-from tests.conftest import RFI, indexed_docs, wait_for
+from tests.conftest import RFI, indexed_docs, run_cli, wait_for
 
 
 def enriched(i: int, published_at: str = "2024-05-01") -> EnrichedArticle:
@@ -66,10 +64,7 @@ def test_same_article_published_twice_is_one_document(pipeline_env):
     env, settings, start = pipeline_env
     worker = start()
     for _ in range(2):
-        out = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "publish", str(RFI)],
-            env={**__import__("os").environ, **env}, capture_output=True, text=True, timeout=120,
-        )
+        out = run_cli(env, "publish", str(RFI))
         assert out.returncode == 0, out.stderr
     # wait until both copies went through the index agent (its log counts them:
     # two copies in one batch are one write of the last, two batches two writes)
