@@ -70,17 +70,17 @@ class BulkResult:
     seconds: float = 0.0
 
 
-def _chunks_by_bytes(groups: list[list[tuple[int, dict]]], max_docs: int, max_bytes: int):
-    """Pack groups of actions (the versions of one ``_id``) into chunks, never splitting a group.
+def _chunks_by_bytes(groups: list[list[int]], sizes: list[int], max_docs: int, max_bytes: int):
+    """Pack groups of positions (the versions of one ``_id``) into chunks, never splitting a group.
 
-    A chunk closes before the group that would take it past ``max_docs``
-    actions or ``max_bytes`` of JSON; a group larger than that alone is one
-    chunk of its own.
+    ``sizes[pos]`` is the JSON size of document ``pos`` in bytes. A chunk
+    closes before the group that would take it past ``max_docs`` documents
+    or ``max_bytes``; a group larger than that alone is a chunk of its own.
     """
-    chunk: list[tuple[int, dict]] = []
+    chunk: list[int] = []
     size = 0
     for group in groups:
-        n = sum(len(orjson.dumps(action["_source"])) + 100 for _, action in group)
+        n = sum(sizes[pos] for pos in group)
         if chunk and (len(chunk) + len(group) > max_docs or size + n > max_bytes):
             yield chunk
             chunk, size = [], 0
@@ -148,6 +148,7 @@ class BulkWriter:
             (pos, {"_op_type": "index", "_index": self.index, "_id": doc_id, "_source": source})
             for pos, (doc_id, source) in enumerate(docs)
         ]
+        sizes = [len(orjson.dumps(source)) + 100 for _, source in docs]  # + the action line
         status: dict[int, str] = {}  # position -> "ok", "retry" or "failed"
         item_attempts: dict[int, int] = {}
         pending = list(versions.values())  # groups of positions, one group per _id
@@ -156,9 +157,10 @@ class BulkWriter:
             attempt += 1
             result.attempts = attempt
             reason = ""
-            chunks = list(
-                _chunks_by_bytes([[actions[pos] for pos in group] for group in pending], self.max_docs, self.max_bytes)
-            )
+            chunks = [
+                [actions[pos] for pos in chunk]
+                for chunk in _chunks_by_bytes(pending, sizes, self.max_docs, self.max_bytes)
+            ]
             gate = asyncio.Semaphore(self.max_in_flight)
 
             async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
