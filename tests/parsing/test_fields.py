@@ -72,6 +72,37 @@ def test_sniff_and_furniture():
     assert not F.is_furniture("The head of American diplomacy Antony Blinken is on tour in Central Asia.")
 
 
+PHRASE_FURNITURE = (
+    "Sign up for our newsletter", "We use cookies to improve your experience", "Privacy policy",
+    "Terms of use", "© 2023 Example Media", "Copyright Reuters", "Follow us on Mastodon",
+    "Download the Example app", "Share this article", "Click here for more", "Please enable JavaScript",
+    "Turn off your ad blocker", "Check your inbox", "No comments yet", "Comments are closed",
+    "Write to Jane Doe at jane.doe@example.com", "Photos by: Jane Doe", "With our correspondent in Kyiv",
+    "Order reprints", "An error has occurred. Please try again", "Also on example.com", "Like this story?",
+    "Join our free mailing list", "This copy is for your personal, non-commercial use",
+    "Thanks for signing up!", "It has been sent to your email", "All Rights Reserved",
+)
+
+
+def test_phrase_prefilter_keeps_every_match():
+    """The keyword prefilter of is_furniture only skips lines the phrase regex
+    cannot match: on these phrases, in upper case too, and on every line of the
+    development set's text pages (when the set is present)."""
+    from tests.parsing.parsing_paths import DEV_SET
+
+    lines = [*PHRASE_FURNITURE, *(p.upper() for p in PHRASE_FURNITURE)]
+    for path in sorted((DEV_SET / "text").glob("*.txt")):
+        lines += [l.strip() for l in path.read_text("utf-8", "replace").splitlines() if l.strip()]
+    matched = 0
+    for line in lines:
+        expected = bool(F._FURNITURE_PHRASE.search(line))
+        assert F._phrase_furniture(line) == expected, line
+        matched += expected
+    assert matched >= 2 * len(PHRASE_FURNITURE)
+    for line in PHRASE_FURNITURE:
+        assert F.is_furniture(line), line
+
+
 def test_a_two_word_first_line_is_the_title_not_lost():
     from streams.parsing import parse
     from streams.records import RawArticle
