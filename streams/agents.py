@@ -205,6 +205,16 @@ class Pipeline:
             )
         return self._es
 
+    async def close_writer(self) -> None:
+        """Close the Elasticsearch client when the worker stops (its HTTP
+        session would otherwise be reported as unclosed at exit)."""
+        writer, self._es = self._es, None
+        if writer is not None:
+            try:
+                await writer.client.close()
+            except Exception:  # stopping anyway: a failed close loses nothing
+                log.debug("closing the Elasticsearch client failed", exc_info=True)
+
     async def index_batch(self, batch: Batch) -> None:
         docs: list[tuple[str, dict]] = []
         events: list[Any] = []
@@ -299,7 +309,11 @@ class Pipeline:
                 async for batch in batches(stream, max_n, within):
                     await self._handle(name, handler, stream, batch)
                 return
-            await self._overlapped(name, handler, stream, max_n, within)
+            try:
+                await self._overlapped(name, handler, stream, max_n, within)
+            finally:
+                if self.app.should_stop:
+                    await self.close_writer()
 
         agent.__name__ = f"{name}_agent"
         return agent

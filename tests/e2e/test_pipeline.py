@@ -38,6 +38,12 @@ def test_published_article_is_parsed_enriched_and_indexed(pipeline_env):
     assert found.returncode == 0, found.stderr
     assert '"title":"US Secretary of State Antony Blinken shows support for Kazakhstan"' in found.stdout
 
+    # SIGTERM: the worker stops cleanly, its Elasticsearch client closed
+    worker.stop()
+    assert worker.proc.returncode == 0, worker.log_tail()
+    log = worker.log.read_text(errors="replace")
+    assert "Unclosed client session" not in log and "Unclosed connector" not in log, log[-3000:]
+
 
 def test_unreadable_message_goes_to_dlq_and_the_next_article_is_indexed(pipeline_env):
     env, settings, start = pipeline_env
