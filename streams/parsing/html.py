@@ -167,10 +167,14 @@ def extract_html(text: str, url: str | None = None) -> F.Extracted:
     if doc is None or F.word_count(doc.text or "") < _RETRY_BELOW_WORDS:
         # the fast path found little: let trafilatura compare with its
         # readability and jusText fallbacks (3x slower, so only here)
+        # (the metadata, read from the same tree, is the fast path's: not read again)
         options = {**_EXTRACT_OPTIONS, "fast": False}
-        retry = bare_extraction(tree, url=url, with_metadata=True, **options)
+        retry = bare_extraction(tree, url=url, with_metadata=doc is None, **options)
         if retry is not None and (doc is None or F.word_count(retry.text or "") > F.word_count(doc.text or "")):
-            doc = retry
+            if doc is not None:
+                doc.text = retry.text
+            else:
+                doc = retry
     if doc is None:
         return F.Extracted(body="", lang_hint=tree.get("lang"))
     body_text = doc.text or ""
