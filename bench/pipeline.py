@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         args.profile = args.profile.resolve()  # the worker runs in a scratch folder
         args.profile.mkdir(parents=True, exist_ok=True)
         out = args.profile / f"pyspy-p{p}-n{args.n}.txt"
-        prefix = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--rate", "50",
+        prefix = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--threads", "--rate", "50",
                   "--format", "raw", "-o", str(out), "--"]
     worker = Worker(env, scratch / "worker.log", only=only, cwd=scratch, prefix=prefix)
     monitor = dl_count = None

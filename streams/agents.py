@@ -37,15 +37,70 @@ Batch = list[tuple[bytes, Any]]  # (value, faust event)
 
 
 async def batches(stream: faust.StreamT, max_n: int, within: float) -> AsyncIterator[Batch]:
-    """Yield batches of ``(value, event)`` of at most ``max_n``, after at most ``within`` seconds.
+    """Yield batches of ``(value, event)``: at most ``max_n``, handed over at most
+    ``within`` seconds after the batch's first message arrived.
 
-    Unlike ``stream.take``, nothing is acked here: the caller acks each batch
-    with :func:`ack` once its outputs are safe, so a batch interrupted by a
-    shutdown is delivered again rather than skipped.
+    Nothing is acked here: the caller acks each batch with :func:`ack` once its
+    outputs are safe, so a batch interrupted by a shutdown is delivered again
+    rather than skipped.
+
+    This is faust-streaming 0.15.3's ``Stream.noack_take`` (same buffer, same
+    processor hook) with one change: while no message is buffered it waits for
+    one without a timer. ``noack_take`` wakes up every ``within`` seconds even
+    when the topic is idle; with three agents at 0.05-0.1 s that kept an idle
+    worker process at 2.3% of a core (0.7 CPU-s in 30 s, measured), all of it
+    taken from NER when the worker is busy on other partitions.
     """
-    # faust-streaming's noack_take yields the events themselves and acks none
-    async for events in stream.noack_take(max_n, within=within):
-        yield [(event.value, event) for event in events]
+    buffer: list[Any] = []  # faust events
+    full = asyncio.Event()  # max_n buffered: hand the batch over now
+    nonempty = asyncio.Event()  # the first message of a batch arrived
+    consumed = asyncio.Event()
+    consuming: asyncio.Future | None = None
+
+    async def add_to_buffer(value: Any) -> Any:
+        # runs inside the stream for every message, as noack_take's processor does
+        nonlocal consuming
+        if consuming is not None:
+            try:
+                await consuming  # the batch is being handed over: wait for the next one
+            finally:
+                consuming = None
+        event = stream.current_event
+        if event is None:
+            raise RuntimeError("take buffer found current_event is None")
+        buffer.append(event)
+        nonempty.set()
+        if len(buffer) >= max_n:
+            full.set()
+            consumed.clear()
+            await stream.wait(consumed)  # never more than max_n in a batch
+        return value
+
+    enable_acks = stream.enable_acks
+    stream.enable_acks = False  # the caller acks
+    stream.add_processor(add_to_buffer)
+    stream._enable_passive(aiter(stream.channel))  # noqa: SLF001 (as noack_take does)
+    try:
+        while not stream.should_stop:
+            if not buffer:
+                await stream.wait_for_stopped(nonempty)
+            if buffer and not full.is_set():
+                await stream.wait_for_stopped(full, timeout=within)
+            if not buffer:
+                continue
+            handover = consuming = asyncio.get_running_loop().create_future()
+            try:
+                yield [(event.value, event) for event in buffer]
+            finally:
+                buffer.clear()
+                nonempty.clear()
+                if not handover.done():
+                    handover.set_result(None)  # let the stream buffer again
+                full.clear()
+                consumed.set()
+    finally:
+        stream.enable_acks = enable_acks
+        stream._processors.remove(add_to_buffer)  # noqa: SLF001
 
 
 async def ack(stream: faust.StreamT, batch: Batch) -> None:

@@ -84,16 +84,19 @@ def settings_from(env: dict[str, str]) -> Settings:
 class Worker:
     """A ``newsstream worker`` child process with its own log file."""
 
-    def __init__(self, env: dict[str, str], log: Path, only: list[str] | None = None) -> None:
+    def __init__(self, env: dict[str, str], log: Path, only: list[str] | None = None, loglevel: str | None = None) -> None:
         self.env = env
         self.log = log
         self.only = only
+        self.loglevel = loglevel
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Worker":
         cmd = [sys.executable, "-m", "streams.cli", "worker"]
         for name in self.only or []:
             cmd += ["--only", name]
+        if self.loglevel:
+            cmd += ["--loglevel", self.loglevel]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 cmd,
@@ -131,8 +134,8 @@ def pipeline_env(services, tmp_path, request):
     env = isolated_env(request.node.name[:12].replace("_", "").lower())
     workers: list[Worker] = []
 
-    def start(only: list[str] | None = None, **extra: str) -> Worker:
-        w = Worker({**env, **extra}, tmp_path / f"worker-{len(workers)}.log", only).start()
+    def start(only: list[str] | None = None, loglevel: str | None = None, **extra: str) -> Worker:
+        w = Worker({**env, **extra}, tmp_path / f"worker-{len(workers)}.log", only, loglevel).start()
         workers.append(w)
         return w
 
