@@ -58,7 +58,9 @@ class Settings(BaseSettings):
 
     # Batching of the parse and enrich agents (and plugin agents)
     batch_max_seconds: float = Field(
-        0.05, description="seconds an agent waits for more messages before handling a batch (adds to latency)"
+        0.05,
+        description="seconds an agent waits for more messages after a batch's first one before handling it "
+        "(adds to latency; an idle agent waits for a first message without a timer)",
     )
 
     # Bulk indexing (stream.take): whichever limit comes first closes a batch
@@ -69,7 +71,9 @@ class Settings(BaseSettings):
         ge=1,
         description="bulk requests sent at once; the index agent takes batches of bulk_max_docs times this",
     )
-    bulk_max_seconds: float = Field(0.1, description="seconds to wait for a batch to fill (adds to latency)")
+    bulk_max_seconds: float = Field(
+        0.1, description="seconds the index agent waits for a batch to fill after its first document (adds to latency)"
+    )
     bulk_retry_initial_seconds: float = 0.5
     bulk_retry_max_seconds: float = 30.0
 
