@@ -87,6 +87,7 @@ from bench.indexing import (  # noqa: E402
     es_client,
     isolated_env,
     machine,
+    proc_tree,
     settings_from,
 )
 
@@ -189,14 +190,14 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
     for _ in nlp.pipe(texts[:4]):  # warm-up, as the worker loads before consuming
         pass
     barrier.wait()
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     for _ in nlp.pipe(texts, batch_size=core.PIPE_BATCH_TEXTS):  # the enrich stage's minibatch size
         pass
-    out.put((t0, time.time(), len(texts), sum(len(t) for t in texts)))
+    out.put((t0, time.time(), len(texts), sum(len(t) for t in texts), time.process_time() - cpu0))
 
 
-def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float, int, int, int]:
-    """Bare nlp.pipe in ``processes`` parallel processes; ``(wall seconds, articles, texts, chars)``."""
+def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float, int, int, int, float]:
+    """Bare nlp.pipe in ``processes`` parallel processes; ``(wall seconds, articles, texts, chars, CPU seconds)``."""
     items = [corpus.parsed[i % len(corpus.pages)] for i in range(n)]
     items = [a.to_dict() for a in items if a is not None]
     ctx = mp.get_context("spawn")
@@ -208,7 +209,75 @@ def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float
     for p in procs:
         p.join()
     wall = max(r[1] for r in results) - min(r[0] for r in results)
-    return wall, len(items), sum(r[2] for r in results), sum(r[3] for r in results)
+    return wall, len(items), sum(r[2] for r in results), sum(r[3] for r in results), sum(r[4] for r in results)
+
+
+# ---------------------------------------------------------------- CPU accounting
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pids: list[int]) -> dict[tuple[int, int], float]:
+    """CPU seconds (user + system) of every thread of ``pids``: ``{(pid, tid): seconds}``, from /proc."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[(pid, int(tid))] = (int(fields[11]) + int(fields[12])) / _TICK
+    return out
+
+
+def service_pids(settings) -> dict[str, list[int]]:
+    """The process trees of the local Kafka and Elasticsearch (``newsstream services``), by name."""
+    from streams.services import _read_pid
+
+    out = {}
+    for name in ("kafka", "elasticsearch"):
+        pid = _read_pid(settings, name)
+        out[name] = proc_tree(pid) if pid else []
+    return out
+
+
+class CpuMeter:
+    """CPU seconds spent by the worker's threads, the services and this process between two calls."""
+
+    def __init__(self, settings, worker) -> None:
+        self.settings, self.worker = settings, worker
+
+    def _snapshot(self) -> tuple[float, dict[str, list[int]], dict]:
+        groups = {"worker": proc_tree(self.worker.proc.pid), **service_pids(self.settings), "benchmark": [os.getpid()]}
+        return time.monotonic(), groups, thread_cpu([p for pids in groups.values() for p in pids])
+
+    def start(self) -> None:
+        self.t0, _, self.before = self._snapshot()
+
+    def report(self) -> str:
+        t1, groups, after = self._snapshot()
+        d = {k: v - self.before.get(k, 0.0) for k, v in after.items()}
+        worker = set(groups["worker"])
+        main = sum(v for (pid, tid), v in d.items() if pid in worker and pid == tid)
+        per_proc: dict[int, list[float]] = {}
+        for (pid, tid), v in d.items():
+            if pid in worker and pid != tid:
+                per_proc.setdefault(pid, []).append(v)
+        ner = sum(max(v) for v in per_proc.values() if v)  # the busiest other thread: the enrich executor's
+        others = sum(sum(v) - max(v) for v in per_proc.values() if v)
+        svc = {name: sum(v for (pid, _), v in d.items() if pid in set(groups[name])) for name in ("kafka", "elasticsearch")}
+        bench = sum(v for (pid, _), v in d.items() if pid == os.getpid())
+        total = main + ner + others + sum(svc.values()) + bench
+        wall = t1 - self.t0
+        return (f"CPU seconds (from /proc): worker enrich threads (nlp.pipe + the Python after it) {ner:.1f}, "
+                f"worker main threads (parse, faust, bulk) {main:.1f}, worker other threads (Kafka consumer) {others:.1f}, "
+                f"Elasticsearch {svc['elasticsearch']:.1f}, Kafka {svc['kafka']:.1f}, this benchmark {bench:.1f}; "
+                f"total {total:.1f} in {wall:.1f} s = {total / wall:.2f} cores busy")
 
 
 # ---------------------------------------------------------------- services warm-up
@@ -532,9 +601,10 @@ def main(argv: list[str] | None = None) -> int:
     ner = None
     if not args.skip_ner:
         ner = ner_limit(corpus, args.n, p, settings.spacy_model)
-        wall, n_ner, n_texts, chars = ner
+        wall, n_ner, n_texts, chars, ner_cpu = ner
         print(f"NER limit: bare nlp.pipe, {p} processes: {n_ner} articles ({n_texts} texts, {chars / 1e6:.1f} M chars) "
-              f"in {wall:.1f} s = {n_ner / wall:.2f} articles/s ({args.n / wall:.2f} per offered article)", flush=True)
+              f"in {wall:.1f} s = {n_ner / wall:.2f} articles/s ({args.n / wall:.2f} per offered article); "
+              f"{ner_cpu:.1f} CPU-s", flush=True)
 
     only = [] if args.with_plugins else ["parse", "enrich", "index"]
     prefix = None
@@ -568,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
         base_dl = dl_count()
 
         # ---- throughput
+        meter = CpuMeter(settings, worker)
+        meter.start()
         t_start = time.time()
         futures = []
         for i in range(args.n):
@@ -606,6 +678,7 @@ def main(argv: list[str] | None = None) -> int:
             worker.sample_memory()
             time.sleep(0.5)
         secs = time.time() - t_start
+        cpu_line = meter.report()
         max_rate = args.n / secs
         marks = {q: next((t for t, c in progress if c >= q * args.n / 100), secs) for q in (10, 50, 90)}
         print(f"  accounted for: 10% after {marks[10]:.1f} s, 50% after {marks[50]:.1f} s, 90% after {marks[90]:.1f} s, "
@@ -614,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"throughput: {args.n} articles published in {t_published:.1f} s; all accounted for after {secs:.1f} s "
               f"({docs} searchable, {dls} dead letters): {max_rate:.2f} articles/s "
               f"({docs / secs:.2f} documents/s)", flush=True)
+        print(f"  {cpu_line}", flush=True)
         pipe_rate_ner = (args.n - sum(1 for i in range(args.n) if corpus.rejected(i))) / secs
         if ner:
             ner_rate = ner[1] / ner[0]
@@ -741,7 +815,7 @@ def main(argv: list[str] | None = None) -> int:
         before, after = ner[1] / ner[0], again[1] / again[0]
         mean = (before + after) / 2
         print(f"NER limit again, after the worker stopped: {again[1]} articles in {again[0]:.1f} s = {after:.2f} "
-              f"articles/s (before: {before:.2f})", flush=True)
+              f"articles/s, {again[4]:.1f} CPU-s (before: {before:.2f} articles/s, {ner[4]:.1f} CPU-s)", flush=True)
         print(f"ratio pipeline/NER-only: {pipe_rate_ner / mean:.3f} against the mean NER limit {mean:.2f} articles/s "
               f"({pipe_rate_ner / before:.3f} against the run before, {pipe_rate_ner / after:.3f} against the run "
               f"after); target >= 0.85", flush=True)
