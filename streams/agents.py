@@ -99,7 +99,13 @@ async def batches(stream: faust.StreamT, max_n: int, within: float) -> AsyncIter
                 full.clear()
                 consumed.set()
     finally:
-        stream.enable_acks = enable_acks
+        # Acks stay off unless the stream is stopping: if the agent crashed (a
+        # batch whose dead letters could not even be written), faust restarts
+        # it on the same stream, and with acks back on the messages flowing
+        # meanwhile would be acked without any handler (found by a review,
+        # reproduced; faust's noack_take does restore them).
+        if stream.should_stop:
+            stream.enable_acks = enable_acks
         stream._processors.remove(add_to_buffer)  # noqa: SLF001
 
 
