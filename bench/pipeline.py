@@ -264,18 +264,15 @@ class CpuMeter:
         d = {k: v - self.before.get(k, 0.0) for k, v in after.items()}
         worker = set(groups["worker"])
         main = sum(v for (pid, tid), v in d.items() if pid in worker and pid == tid)
-        per_proc: dict[int, list[float]] = {}
-        for (pid, tid), v in d.items():
-            if pid in worker and pid != tid:
-                per_proc.setdefault(pid, []).append(v)
-        ner = sum(max(v) for v in per_proc.values() if v)  # the busiest other thread: the enrich executor's
-        others = sum(sum(v) - max(v) for v in per_proc.values() if v)
+        # every other thread of a worker process: the enrich executor's (nlp.pipe and
+        # the Python after it; the pool may use more than one) and faust's consumer thread
+        threads = sum(v for (pid, tid), v in d.items() if pid in worker and pid != tid)
         svc = {name: sum(v for (pid, _), v in d.items() if pid in set(groups[name])) for name in ("kafka", "elasticsearch")}
         bench = sum(v for (pid, _), v in d.items() if pid == os.getpid())
-        total = main + ner + others + sum(svc.values()) + bench
+        total = main + threads + sum(svc.values()) + bench
         wall = t1 - self.t0
-        return (f"CPU seconds (from /proc): worker enrich threads (nlp.pipe + the Python after it) {ner:.1f}, "
-                f"worker main threads (parse, faust, bulk) {main:.1f}, worker other threads (Kafka consumer) {others:.1f}, "
+        return (f"CPU seconds (from /proc): worker threads beside the main one (enrich: nlp.pipe + the Python after it; "
+                f"faust's Kafka consumer thread) {threads:.1f}, worker main threads (parse, faust, bulk) {main:.1f}, "
                 f"Elasticsearch {svc['elasticsearch']:.1f}, Kafka {svc['kafka']:.1f}, this benchmark {bench:.1f}; "
                 f"total {total:.1f} in {wall:.1f} s = {total / wall:.2f} cores busy")
 
