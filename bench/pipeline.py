@@ -246,6 +246,27 @@ def service_pids(settings) -> dict[str, list[int]]:
     return out
 
 
+def process_age(pid: int) -> float:
+    """Seconds since process ``pid`` started (from /proc/PID/stat and /proc/uptime)."""
+    with open(f"/proc/{pid}/stat") as f:
+        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) - start_ticks / _TICK
+
+
+def services_age_line(settings) -> str:
+    """How long Kafka and Elasticsearch have been up, with a warning when either started
+    less than 10 minutes ago (their JIT compilers then still take CPU from the run)."""
+    ages = {}
+    for name, pids in service_pids(settings).items():
+        if pids:
+            ages[name] = max(process_age(p) for p in pids)
+    text = ", ".join(f"{name} up {age / 60:.0f} min" for name, age in ages.items()) or "services not found"
+    if any(age < 600 for age in ages.values()):
+        text += " (WARNING: started less than 10 minutes ago; their JIT compilation will cost this run CPU)"
+    return text
+
+
 class CpuMeter:
     """CPU seconds spent by the worker's threads, the services and this process between two calls."""
 
@@ -583,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     d = len(corpus.pages)
     rejected_pages = sum(1 for a in corpus.parsed if a is None)
     print(f"machine: {machine()}")
+    print(f"services: {services_age_line(settings)}")
     print(f"articles: {d} distinct pages ({rejected_pages} rejected by the parser, {corpus.dropped} dropped: "
           f"copies would share an id) from {args.data.resolve()} and {EXAMPLES.relative_to(REPO)}; "
           f"N={args.n} (cycled); prepared in {corpus.prepare_seconds:.1f} s")
