@@ -7,9 +7,11 @@ rules, the same for the three agents:
 
 * A message is acknowledged (its offset becomes committable) only after its
   output — the next record, the Elasticsearch document or the dead letter —
-  has been acknowledged by Kafka or Elasticsearch: outputs are flushed, then
-  the batch is acked. A crash in between re-delivers the batch (at least
-  once), and the stable ids make the re-delivery harmless.
+  has been acknowledged by Kafka or Elasticsearch: outputs are flushed and
+  each send's result checked (:meth:`Pipeline.settle`), then the batch is
+  acked. An output Kafka refuses dead-letters its input; a dead letter Kafka
+  refuses is sent again until it is taken. A crash in between re-delivers
+  the batch (at least once), and the stable ids make the re-delivery harmless.
 * Nothing an agent does for one message can raise out of the loop: faust acks
   a message whose agent raised, which would skip it. Every error becomes a
   dead letter with its reason, and the agent keeps consuming.
@@ -18,6 +20,7 @@ rules, the same for the three agents:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from typing import Any, AsyncIterator
@@ -34,6 +37,12 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 Batch = list[tuple[bytes, Any]]  # (value, faust event)
+
+#: What the batch being handled has sent: ``(future, stage, event, dead letter bytes or None)``.
+#: faust's ``topic.send`` only queues a message; a broker's refusal (a record
+#: over the topic's ``max.message.bytes``, say) shows only in its future, and
+#: ``producer.flush()`` does not raise it. Each agent's task has its own list.
+_sent: contextvars.ContextVar[list | None] = contextvars.ContextVar("newsstream_sent", default=None)
 
 
 async def batches(stream: faust.StreamT, max_n: int, within: float) -> AsyncIterator[Batch]:
@@ -153,7 +162,13 @@ class Pipeline:
     async def dead_letter(self, stage: str, event, exc: BaseException | None = None, **kw) -> None:
         """Send ``event``'s message to the dead-letter topic with the reason."""
         letter = deadletter.from_event(stage, event, exc, max_original_bytes=deadletter.original_budget(self.settings), **kw)
-        await self.topics.dlq.send(key=event.message.key, value=letter.to_bytes())
+        await self._send_letter(stage, event, letter.to_bytes())
+
+    async def _send_letter(self, stage: str, event, value: bytes) -> None:
+        fut = await self.topics.dlq.send(key=event.message.key, value=value)
+        sent = _sent.get()
+        if sent is not None:
+            sent.append((fut, stage, event, value))
 
     async def emit(self, topic: faust.TopicT, key: bytes, value: bytes, stage: str, event) -> None:
         """Send an output record; one Kafka cannot take (too large) dead-letters its input instead."""
@@ -167,9 +182,46 @@ class Pipeline:
             )
             return
         try:
-            await topic.send(key=key, value=value)
+            fut = await topic.send(key=key, value=value)
         except ProducerSendError as exc:
             await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc}"[:500])
+            return
+        sent = _sent.get()
+        if sent is not None:
+            sent.append((fut, stage, event, None))
+
+    async def settle(self) -> None:
+        """Flush, then make sure Kafka took everything the batch sent.
+
+        An output Kafka refused dead-letters its input message; a dead letter
+        Kafka refused is sent again, with a growing pause (1 s to 30 s), until
+        Kafka takes it: the batch is not acked meanwhile, so nothing after it
+        is committed either. Raises ``asyncio.CancelledError`` when the worker
+        stops first (the batch is then delivered again after the restart).
+        """
+        await self.flush()
+        pause = 1.0
+        while True:
+            sent = _sent.get() or []
+            # the futures resolve in callbacks after the flush: wait for each
+            results = await asyncio.gather(*(fut for fut, _, _, _ in sent), return_exceptions=True)
+            failed = [(stage, event, letter, res) for (_, stage, event, letter), res in zip(sent, results)
+                      if isinstance(res, Exception)]
+            sent.clear()
+            if not failed:
+                return
+            for stage, event, letter, exc in failed:
+                if letter is None:
+                    log.warning("%s: Kafka refused an output record: %r; dead-lettering its input", stage, exc)
+                    await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc!r}"[:500])
+                else:
+                    if self.app.should_stop:
+                        raise asyncio.CancelledError("stopping with a dead letter Kafka refused")
+                    log.error("%s: Kafka refused a dead letter (%r); sending it again in %.0f s", stage, exc, pause)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 30.0)
+                    await self._send_letter(stage, event, letter)
+            await self.flush()
 
     async def flush(self) -> None:
         """Wait until Kafka has acknowledged everything this worker produced."""
@@ -331,25 +383,27 @@ class Pipeline:
         for item in batch:
             try:
                 await handler([item])
-                await self.flush()
+                await self.settle()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 await self.dead_letter(name, item[1], exc, reason=f"{name} failed: {exc}"[:500])
-                await self.flush()
+                await self.settle()
 
     async def _handle(self, name: str, handler, stream: faust.StreamT, batch: Batch) -> None:
         """Handle one batch, flush its outputs, then ack it (see the module's delivery rules)."""
         started = time.monotonic()
+        _sent.set([])  # this task's record of what the batch sends (see settle)
         try:
             await handler(batch)
-            await self.flush()
+            await self.settle()
         except asyncio.CancelledError:
             raise
         except Exception:
             # never let the agent crash (faust would ack past the batch):
             # redo the batch message by message, dead-lettering what fails
             log.exception("%s: a batch of %d failed; handling it message by message", name, len(batch))
+            _sent.set([])
             await self.one_by_one(name, handler, batch)
         await ack(stream, batch)
         log.debug("%s: %d messages in %.3f s", name, len(batch), time.monotonic() - started)

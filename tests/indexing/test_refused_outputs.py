@@ -1,0 +1,70 @@
+"""What Kafka refuses is not lost: a refused dead letter is sent again until Kafka takes it.
+
+faust's ``topic.send`` only queues a message; a broker's refusal shows in the
+message's future, not in ``producer.flush()``. These tests make the real
+broker refuse by giving a topic a tiny ``max.message.bytes``.
+"""
+
+from __future__ import annotations
+
+from kafka import KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
+
+from streams.dlq import read_dead_letters
+from streams.publish import ensure_topics
+from tests.conftest import read_topic, text_article, wait_for
+
+PARAGRAPH = "The harbour authority said on Monday that the ferry timetable would change from next month."
+
+
+def _set_max_bytes(admin: KafkaAdminClient, topic: str, n: int) -> None:
+    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": str(n)})])
+
+
+def test_a_dead_letter_kafka_refuses_is_sent_again_until_it_is_taken(pipeline_env):
+    env, settings, start = pipeline_env
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin.create_topics([NewTopic(settings.topic_dlq, 1, 1, topic_configs={"max.message.bytes": "200"})])
+    ensure_topics(settings)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    for i in range(3):
+        producer.send(settings.topic_raw, key=f"g{i}".encode(), value=text_article(f"Ferry news {i}", [f"{PARAGRAPH} Route {i}."] * 3))
+    producer.send(settings.topic_raw, key=b"bad", value=b"\x00\x01 binary \x00")
+    for i in range(3, 6):
+        producer.send(settings.topic_raw, key=f"g{i}".encode(), value=text_article(f"Ferry news {i}", [f"{PARAGRAPH} Route {i}."] * 3))
+    producer.flush()
+    producer.close()
+    worker = start(only=["parse"])
+    wait_for(lambda: "Kafka refused a dead letter" in worker.log.read_text(errors="replace"), 120,
+             what=f"the refusal logged; worker log:\n{worker.log_tail()}")
+    assert read_dead_letters(settings, timeout_s=2) == []
+    _set_max_bytes(admin, settings.topic_dlq, 1_000_000)  # the operator fixes the topic
+    letters = wait_for(lambda: read_dead_letters(settings, timeout_s=2), 90,
+                       what=f"the dead letter written after the fix; worker log:\n{worker.log_tail()}")
+    admin.close()
+    assert [(d.key, d.stage, d.error) for d in letters] == [("bad", "parse", "ParseRejected")]
+    # the other six of the batch were parsed once (the batch was not handled again, only the letter resent)
+    parsed = read_topic(settings.kafka_bootstrap, settings.topic_parsed)
+    assert len(parsed) == 6 and len({m.key for m in parsed}) == 6
+
+
+def test_an_output_kafka_refuses_dead_letters_its_input(pipeline_env):
+    env, settings, start = pipeline_env
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    # the parsed topic takes small records only: a long article's parsed record is refused by the broker
+    admin.create_topics([NewTopic(settings.topic_parsed, 1, 1, topic_configs={"max.message.bytes": "3000"})])
+    admin.close()
+    ensure_topics(settings)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer.send(settings.topic_raw, key=b"short", value=text_article("Ferry news", [PARAGRAPH]))
+    producer.send(settings.topic_raw, key=b"long", value=text_article(
+        "Ferry report", [f"{PARAGRAPH} Paragraph {i}." for i in range(60)]))
+    producer.flush()
+    producer.close()
+    worker = start(only=["parse"])
+    letters = wait_for(lambda: read_dead_letters(settings, timeout_s=2), 120,
+                       what=f"the long article dead-lettered; worker log:\n{worker.log_tail()}")
+    assert [(d.key, d.stage) for d in letters] == [("long", "parse")]
+    assert "output refused by Kafka" in letters[0].reason and "MessageSizeTooLarge" in letters[0].reason
+    parsed = read_topic(settings.kafka_bootstrap, settings.topic_parsed)
+    assert [m.value for m in parsed] and len(parsed) == 1  # the short one went through
