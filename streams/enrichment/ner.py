@@ -70,7 +70,7 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
     are skipped.
     """
     gaz = gazetteer()
-    lower_words: set[str] | None = None
+    orths: set[int] | None = None  # hashes of the doc's token texts (spaCy's ORTH)
     for i, ent in enumerate(doc.ents):
         label = ent.label_
         if label not in KEEP_LABELS or "\n\n" in ent.text:
@@ -80,9 +80,12 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
             continue
         lower_seen = False
         if " " not in name:
-            if lower_words is None:
-                lower_words = {t.text for t in doc if t.is_lower}
-            lower_seen = name.lower() in lower_words
+            # is the name also written in lower case somewhere in the doc? (a token whose
+            # text is name.lower(), read from the ORTH array: no Token object per word)
+            if orths is None:
+                orths = set(doc.to_array("ORTH").tolist())
+            low = name.lower()
+            lower_seen = low.islower() and doc.vocab.strings[low] in orths
         tags = tuple(t.tag_ for t in ent if not (t.is_punct or t.tag_ == "POS"))
         if junk_reason(name, label, tags=tags, lower_seen=lower_seen, gaz=gaz) is None:
             yield Mention(name, label, source, start + i)
