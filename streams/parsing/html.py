@@ -56,16 +56,8 @@ def _drop_inert(tree: HtmlElement) -> None:
     no longer reads a site menu's links as the article's tags. ``input`` elements
     stay: htmldate reads publication dates from hidden inputs."""
     for el in _INERT(tree):
-        parent = el.getparent()
-        if parent is None:
-            continue
-        if el.tail and el.tail.strip():
-            prev = el.getprevious()
-            if prev is not None:
-                prev.tail = (prev.tail or "") + el.tail
-            else:
-                parent.text = (parent.text or "") + el.tail
-        parent.remove(el)
+        if el.getparent() is not None:
+            el.drop_tree()  # lxml.html: removes the element, keeps its tail text
 
 
 def _split_body_paragraphs(tree: HtmlElement, first_paragraph: str) -> list[str] | None:
