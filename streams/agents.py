@@ -118,6 +118,13 @@ async def batches(stream: faust.StreamT, max_n: int, within: float) -> AsyncIter
         stream._processors.remove(add_to_buffer)  # noqa: SLF001
 
 
+def _track(fut: Any, stage: str, event, letter: bytes | None) -> None:
+    """Record a send of the batch being handled, for :meth:`Pipeline.settle`."""
+    sent = _sent.get()
+    if sent is not None:
+        sent.append((fut, stage, event, letter))
+
+
 async def ack(stream: faust.StreamT, batch: Batch) -> None:
     """Acknowledge every event of ``batch`` (their offsets become committable)."""
     for _, event in batch:
@@ -166,9 +173,7 @@ class Pipeline:
 
     async def _send_letter(self, stage: str, event, value: bytes) -> None:
         fut = await self.topics.dlq.send(key=event.message.key, value=value)
-        sent = _sent.get()
-        if sent is not None:
-            sent.append((fut, stage, event, value))
+        _track(fut, stage, event, value)
 
     async def emit(self, topic: faust.TopicT, key: bytes, value: bytes, stage: str, event) -> None:
         """Send an output record; one Kafka cannot take (too large) dead-letters its input instead."""
@@ -186,9 +191,7 @@ class Pipeline:
         except ProducerSendError as exc:
             await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc}"[:500])
             return
-        sent = _sent.get()
-        if sent is not None:
-            sent.append((fut, stage, event, None))
+        _track(fut, stage, event, None)
 
     async def settle(self) -> None:
         """Flush, then make sure Kafka took everything the batch sent.
@@ -214,12 +217,15 @@ class Pipeline:
                 if letter is None:
                     log.warning("%s: Kafka refused an output record: %r; dead-lettering its input", stage, exc)
                     await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc!r}"[:500])
-                else:
-                    if self.app.should_stop:
-                        raise asyncio.CancelledError("stopping with a dead letter Kafka refused")
-                    log.error("%s: Kafka refused a dead letter (%r); sending it again in %.0f s", stage, exc, pause)
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 30.0)
+            letters = [(stage, event, letter) for stage, event, letter, _ in failed if letter is not None]
+            if letters:  # one pause per round, however many letters were refused
+                if self.app.should_stop:
+                    raise asyncio.CancelledError("stopping with a dead letter Kafka refused")
+                log.error("%s: Kafka refused a dead letter (%d in this batch; %r); sending again in %.0f s",
+                          letters[0][0], len(letters), failed[-1][3], pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                for stage, event, letter in letters:
                     await self._send_letter(stage, event, letter)
             await self.flush()
 
