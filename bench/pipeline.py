@@ -237,13 +237,9 @@ def thread_cpu(pids: list[int]) -> dict[tuple[int, int], float]:
 
 def service_pids(settings) -> dict[str, list[int]]:
     """The process trees of the local Kafka and Elasticsearch (``newsstream services``), by name."""
-    from streams.services import _read_pid
+    from streams.services import status
 
-    out = {}
-    for name in ("kafka", "elasticsearch"):
-        pid = _read_pid(settings, name)
-        out[name] = proc_tree(pid) if pid else []
-    return out
+    return {s.name: proc_tree(s.pid) if s.pid else [] for s in status(settings)}
 
 
 def process_age(pid: int) -> float:
