@@ -383,8 +383,9 @@ class Pipeline:
     async def one_by_one(self, name: str, handler, batch: Batch) -> None:
         """Handle each message of a failed batch alone; dead-letter those that still fail.
 
-        Raises only if even the dead letter cannot be written: then the batch
-        is not acked and is delivered again after a restart.
+        A dead letter Kafka refuses is sent again until it is taken (see
+        :meth:`settle`); raises only on an error sending it at all, and then
+        the batch is not acked and is delivered again after a restart.
         """
         for item in batch:
             try:
