@@ -190,14 +190,16 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
     for _ in nlp.pipe(texts[:4]):  # warm-up, as the worker loads before consuming
         pass
     barrier.wait()
-    t0, cpu0 = time.time(), time.process_time()
+    t0, cpu0, sys0 = time.time(), time.process_time(), os.times().system
     for _ in nlp.pipe(texts, batch_size=core.PIPE_BATCH_TEXTS):  # the enrich stage's minibatch size
         pass
-    out.put((t0, time.time(), len(texts), sum(len(t) for t in texts), time.process_time() - cpu0))
+    out.put((t0, time.time(), len(texts), sum(len(t) for t in texts), time.process_time() - cpu0,
+             os.times().system - sys0))
 
 
-def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float, int, int, int, float]:
-    """Bare nlp.pipe in ``processes`` parallel processes; ``(wall seconds, articles, texts, chars, CPU seconds)``."""
+def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float, int, int, int, float, float]:
+    """Bare nlp.pipe in ``processes`` parallel processes;
+    ``(wall seconds, articles, texts, chars, CPU seconds, of them in the kernel)``."""
     items = [corpus.parsed[i % len(corpus.pages)] for i in range(n)]
     items = [a.to_dict() for a in items if a is not None]
     ctx = mp.get_context("spawn")
@@ -209,7 +211,7 @@ def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float
     for p in procs:
         p.join()
     wall = max(r[1] for r in results) - min(r[0] for r in results)
-    return wall, len(items), sum(r[2] for r in results), sum(r[3] for r in results), sum(r[4] for r in results)
+    return wall, len(items), sum(r[2] for r in results), sum(r[3] for r in results), sum(r[4] for r in results), sum(r[5] for r in results)
 
 
 # ---------------------------------------------------------------- CPU accounting
@@ -217,8 +219,9 @@ def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def thread_cpu(pids: list[int]) -> dict[tuple[int, int], float]:
-    """CPU seconds (user + system) of every thread of ``pids``: ``{(pid, tid): seconds}``, from /proc."""
+def thread_cpu(pids: list[int], system: bool = False) -> dict[tuple[int, int], float]:
+    """CPU seconds (user + system; only system with ``system``) of every thread of ``pids``:
+    ``{(pid, tid): seconds}``, from /proc."""
     out = {}
     for pid in pids:
         try:
@@ -231,8 +234,17 @@ def thread_cpu(pids: list[int]) -> dict[tuple[int, int], float]:
                     fields = f.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            out[(pid, int(tid))] = (int(fields[11]) + int(fields[12])) / _TICK
+            out[(pid, int(tid))] = ((0 if system else int(fields[11])) + int(fields[12])) / _TICK
     return out
+
+
+def thread_group(pid: int, tid: int) -> str:
+    """A thread's name from /proc without its numbers ("C2 CompilerThre", "GC Thread#"), or "?"."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            return re.sub(r"\d+", "", f.read().strip()).strip(" -#") or "?"
+    except OSError:
+        return "?"
 
 
 def service_pids(settings) -> dict[str, list[int]]:
@@ -271,15 +283,17 @@ class CpuMeter:
 
     def _snapshot(self) -> tuple[float, dict[str, list[int]], dict]:
         groups = {"worker": proc_tree(self.worker.proc.pid), **service_pids(self.settings), "benchmark": [os.getpid()]}
-        return time.monotonic(), groups, thread_cpu([p for pids in groups.values() for p in pids])
+        pids = [p for pids in groups.values() for p in pids]
+        return time.monotonic(), groups, thread_cpu(pids), thread_cpu(pids, system=True)
 
     def start(self) -> None:
-        self.t0, _, self.before = self._snapshot()
+        self.t0, _, self.before, self.sys_before = self._snapshot()
 
     def report(self) -> str:
-        t1, groups, after = self._snapshot()
+        t1, groups, after, sys_after = self._snapshot()
         d = {k: v - self.before.get(k, 0.0) for k, v in after.items()}
         worker = set(groups["worker"])
+        worker_sys = sum(v - self.sys_before.get(k, 0.0) for k, v in sys_after.items() if k[0] in worker)
         main = sum(v for (pid, tid), v in d.items() if pid in worker and pid == tid)
         # every other thread of a worker process: the enrich executor's (nlp.pipe and
         # the Python after it; the pool may use more than one) and faust's consumer thread
@@ -288,10 +302,20 @@ class CpuMeter:
         bench = sum(v for (pid, _), v in d.items() if pid == os.getpid())
         total = main + threads + sum(svc.values()) + bench
         wall = t1 - self.t0
+        # the JVMs' busiest thread groups (JIT compilers, GC, request handlers), by thread name
+        jvm = []
+        for name in ("kafka", "elasticsearch"):
+            by_group: Counter = Counter()
+            for (pid, tid), v in d.items():
+                if pid in set(groups[name]) and v > 0:
+                    by_group[thread_group(pid, tid)] += v
+            top = ", ".join(f"{g} {v:.1f}" for g, v in by_group.most_common(3))
+            jvm.append(f"{name}: {top}")
         return (f"CPU seconds (from /proc): worker threads beside the main one (enrich: nlp.pipe + the Python after it; "
                 f"faust's Kafka consumer thread) {threads:.1f}, worker main threads (parse, faust, bulk) {main:.1f}, "
-                f"Elasticsearch {svc['elasticsearch']:.1f}, Kafka {svc['kafka']:.1f}, this benchmark {bench:.1f}; "
-                f"total {total:.1f} in {wall:.1f} s = {total / wall:.2f} cores busy")
+                f"(of all worker threads, in the kernel {worker_sys:.1f}), Elasticsearch {svc['elasticsearch']:.1f}, Kafka {svc['kafka']:.1f}, this benchmark {bench:.1f}; "
+                f"total {total:.1f} in {wall:.1f} s = {total / wall:.2f} cores busy\n"
+                f"    busiest service threads (CPU-s): {'; '.join(jvm)}")
 
 
 # ---------------------------------------------------------------- services warm-up
@@ -585,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-logs", action="store_true", help="keep the worker log (its folder is printed)")
     ap.add_argument("--profile", type=Path, default=None, help="py-spy the worker; collapsed stacks into this folder")
     ap.add_argument("--no-warm-up", action="store_true", help="measure without warming up Kafka and Elasticsearch")
+    ap.add_argument("--warm-articles", type=int, default=300,
+                    help="articles sent through the worker before the throughput phase (not measured)")
     args = ap.parse_args(argv)
 
     from streams.publish import ensure_topics, producer
@@ -616,10 +642,10 @@ def main(argv: list[str] | None = None) -> int:
     ner = None
     if not args.skip_ner:
         ner = ner_limit(corpus, args.n, p, settings.spacy_model)
-        wall, n_ner, n_texts, chars, ner_cpu = ner
+        wall, n_ner, n_texts, chars, ner_cpu, ner_sys = ner
         print(f"NER limit: bare nlp.pipe, {p} processes: {n_ner} articles ({n_texts} texts, {chars / 1e6:.1f} M chars) "
               f"in {wall:.1f} s = {n_ner / wall:.2f} articles/s ({args.n / wall:.2f} per offered article); "
-              f"{ner_cpu:.1f} CPU-s", flush=True)
+              f"{ner_cpu:.1f} CPU-s ({ner_sys:.1f} in the kernel)", flush=True)
 
     only = [] if args.with_plugins else ["parse", "enrich", "index"]
     prefix = None
@@ -637,12 +663,16 @@ def main(argv: list[str] | None = None) -> int:
         prod = producer(settings)
         worker.start()
         ready = worker.wait_log(r"\[\^Worker\]: Ready", p, timeout=300)
-        # warm-up: one message per page of the first 2*p pages (copy "warm" ids), until searchable
-        warm = [corpus.message(10_000_000 + k) for k in range(4 * p)]
+        # warm-up: --warm-articles articles (copy "warm" ids) through the whole pipeline, until
+        # searchable, so that the throughput phase measures the steady state: the services' JIT
+        # compilers have then compiled the paths this worker uses (consumer groups, bulk requests
+        # of this size, refreshes under search polling), not only those of warm_services
+        n_warm = max(4 * p, args.warm_articles)
+        warm = [corpus.message(10_000_000 + k) for k in range(n_warm)]
         for key, value in warm:
             prod.send(settings.topic_raw, key=key, value=value)
         prod.flush()
-        warm_expected = sum(1 for k in range(4 * p) if not corpus.rejected(10_000_000 + k))
+        warm_expected = sum(1 for k in range(n_warm) if not corpus.rejected(10_000_000 + k))
         t0 = time.monotonic()
         while count(es, settings.index_alias) < warm_expected and time.monotonic() - t0 < 300:
             time.sleep(0.5)
@@ -830,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
         before, after = ner[1] / ner[0], again[1] / again[0]
         mean = (before + after) / 2
         print(f"NER limit again, after the worker stopped: {again[1]} articles in {again[0]:.1f} s = {after:.2f} "
-              f"articles/s, {again[4]:.1f} CPU-s (before: {before:.2f} articles/s, {ner[4]:.1f} CPU-s)", flush=True)
+              f"articles/s, {again[4]:.1f} CPU-s, {again[5]:.1f} in the kernel (before: {before:.2f} articles/s, {ner[4]:.1f} CPU-s)", flush=True)
         print(f"ratio pipeline/NER-only: {pipe_rate_ner / mean:.3f} against the mean NER limit {mean:.2f} articles/s "
               f"({pipe_rate_ner / before:.3f} against the run before, {pipe_rate_ner / after:.3f} against the run "
               f"after); target >= 0.85", flush=True)
