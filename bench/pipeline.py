@@ -239,10 +239,10 @@ def thread_cpu(pids: list[int], system: bool = False) -> dict[tuple[int, int], f
 
 
 def thread_group(pid: int, tid: int) -> str:
-    """A thread's name from /proc without its numbers ("C2 CompilerThre", "GC Thread#"), or "?"."""
+    """A thread's name from /proc without its trailing number ("C2 CompilerThre", "GC Thread"), or "?"."""
     try:
         with open(f"/proc/{pid}/task/{tid}/comm") as f:
-            return re.sub(r"\d+", "", f.read().strip()).strip(" -#") or "?"
+            return re.sub(r"[\d#-]+$", "", f.read().strip()).strip() or "?"
     except OSError:
         return "?"
 
