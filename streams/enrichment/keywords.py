@@ -56,7 +56,8 @@ def key_phrases(doc, limit: int = 10) -> list[str]:
     ``ValueError`` (spaCy's E029) without one. Returns lower-case phrases
     (proper nouns keep their case), e.g. ``["territorial integrity", ...]``.
     """
-    n_chars = max(len(doc.text), 1)
+    # len(doc.text) without building it (Doc.text joins every token's text)
+    n_chars = max(doc[-1].idx + len(doc[-1].text_with_ws), 1) if len(doc) else 1
     stats: dict[str, list] = {}  # key -> [count, display, first_char, n_words]
     for chunk in doc.noun_chunks:
         if chunk.root.pos_ == "PRON":
