@@ -18,12 +18,16 @@ group and index alias unique to the run (deleted at the end):
    --only index`` (the built-in agents; ``--with-plugins`` runs the
    installed consumer-agent plugins too) with NEWSSTREAM_WORKER_PROCESSES =
    ``--processes`` and NEWSSTREAM_PARTITIONS = max(2, processes). Once every
-   process is ready and a warm-up batch is searchable, N raw articles are
+   process is ready and ``--warm-articles`` articles (default 300, not
+   measured) have gone through it and are searchable, N raw articles are
    published at once; the time runs from the first send until all N are
    accounted for: searchable (``_count`` on the alias, polled every 0.5 s,
    so refreshes are included) or dead letters (the end offsets of the
    run's dlq topic). Prints articles/s and the
-   ratio pipeline / NER limit (target >= 0.85).
+   ratio pipeline / NER limit (target >= 0.85), and the CPU seconds of the
+   phase from /proc: the worker's threads (and of them, time in the kernel),
+   Kafka, Elasticsearch (with their busiest threads: JIT compilers, request
+   handlers) and this process.
 3. **Latency** (unless ``--skip-latency``): a steady offered load of half the
    measured maximum (or ``--steady`` articles/s) for ``--latency-seconds``; each envelope's
    ``fetched_at`` holds its publish time; a poller searches the alias every
@@ -53,7 +57,7 @@ then not printed (py-spy is the root of the process tree).
 
     .venv/bin/python bench/pipeline.py [--n 600] [--processes 2] [--data DIR]
         [--skip-latency] [--skip-burst] [--latency-seconds 60]
-        [--burst-seconds 5] [--with-plugins] [--profile DIR]
+        [--burst-seconds 5] [--with-plugins] [--profile DIR] [--warm-articles 300]
 """
 
 from __future__ import annotations
