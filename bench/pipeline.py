@@ -18,8 +18,10 @@ group and index alias unique to the run (deleted at the end):
    --only index`` (the built-in agents; ``--with-plugins`` runs the
    installed consumer-agent plugins too) with NEWSSTREAM_WORKER_PROCESSES =
    ``--processes`` and NEWSSTREAM_PARTITIONS = max(2, processes). Once every
-   process is ready and ``--warm-articles`` articles (default 300, not
-   measured) have gone through it and are searchable, N raw articles are
+   process is ready and rounds of ``--warm-articles`` articles (default 300,
+   not measured) have gone through it and are searchable (rounds go on,
+   ``--warm-rounds`` at most, until Kafka's and Elasticsearch's JIT compiler
+   threads used less than 0.5 CPU-s in a round), N raw articles are
    published at once; the time runs from the first send until all N are
    accounted for: searchable (``_count`` on the alias, polled every 0.5 s,
    so refreshes are included) or dead letters (the end offsets of the
@@ -57,7 +59,7 @@ then not printed (py-spy is the root of the process tree).
 
     .venv/bin/python bench/pipeline.py [--n 600] [--processes 2] [--data DIR]
         [--skip-latency] [--skip-burst] [--latency-seconds 60]
-        [--burst-seconds 5] [--with-plugins] [--profile DIR] [--warm-articles 300]
+        [--burst-seconds 5] [--with-plugins] [--profile DIR] [--warm-articles 300] [--warm-rounds 5]
 """
 
 from __future__ import annotations
@@ -277,6 +279,15 @@ def services_age_line(settings) -> str:
     if any(age < 600 for age in ages.values()):
         text += " (WARNING: started less than 10 minutes ago; their JIT compilation will cost this run CPU)"
     return text
+
+
+JIT_QUIET_CPU_S = 0.5  # a warm-up round in which the JVMs' compilers used less: they are done
+
+
+def jit_cpu(settings) -> float:
+    """CPU seconds the JIT compiler threads (C1, C2) of Kafka and Elasticsearch have used so far."""
+    pids = [p for pids in service_pids(settings).values() for p in pids]
+    return sum(v for (pid, tid), v in thread_cpu(pids).items() if thread_group(pid, tid).startswith(("C1 ", "C2 ")))
 
 
 class CpuMeter:
@@ -614,7 +625,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=Path, default=None, help="py-spy the worker; collapsed stacks into this folder")
     ap.add_argument("--no-warm-up", action="store_true", help="measure without warming up Kafka and Elasticsearch")
     ap.add_argument("--warm-articles", type=int, default=300,
-                    help="articles sent through the worker before the throughput phase (not measured)")
+                    help="articles per warm-up round through the worker before the throughput phase (not measured)")
+    ap.add_argument("--warm-rounds", type=int, default=5,
+                    help=f"at most this many warm-up rounds; they stop once the services' JIT compilers used "
+                         f"< {JIT_QUIET_CPU_S} CPU-s in a round")
     args = ap.parse_args(argv)
 
     from streams.publish import ensure_topics, producer
@@ -667,21 +681,32 @@ def main(argv: list[str] | None = None) -> int:
         prod = producer(settings)
         worker.start()
         ready = worker.wait_log(r"\[\^Worker\]: Ready", p, timeout=300)
-        # warm-up: --warm-articles articles (copy "warm" ids) through the whole pipeline, until
-        # searchable, so that the throughput phase measures the steady state: the services' JIT
-        # compilers have then compiled the paths this worker uses (consumer groups, bulk requests
-        # of this size, refreshes under search polling), not only those of warm_services
+        print(f"worker ready in {ready:.1f} s", flush=True)
+        # warm-up: rounds of --warm-articles articles (copy "warm" ids) through the whole
+        # pipeline, each until searchable, so that the throughput phase measures the steady
+        # state: the services' JIT compilers have then compiled the paths this worker uses
+        # (consumer groups, bulk requests of this size, refreshes under search polling), not
+        # only those of warm_services. Rounds go on while the compilers are still busy.
         n_warm = max(4 * p, args.warm_articles)
-        warm = [corpus.message(10_000_000 + k) for k in range(n_warm)]
-        for key, value in warm:
-            prod.send(settings.topic_raw, key=key, value=value)
-        prod.flush()
-        warm_expected = sum(1 for k in range(n_warm) if not corpus.rejected(10_000_000 + k))
-        t0 = time.monotonic()
-        while count(es, settings.index_alias) < warm_expected and time.monotonic() - t0 < 300:
-            time.sleep(0.5)
-        print(f"worker ready in {ready:.1f} s; warm-up ({len(warm)} articles) searchable after "
-              f"{time.monotonic() - t0:.1f} s", flush=True)
+        for rnd in range(max(1, args.warm_rounds)):
+            jit0 = jit_cpu(settings)
+            base = count(es, settings.index_alias)
+            ids = range(10_000_000 + rnd * n_warm, 10_000_000 + (rnd + 1) * n_warm)
+            for i in ids:
+                key, value = corpus.message(i)
+                prod.send(settings.topic_raw, key=key, value=value)
+            prod.flush()
+            expected = base + sum(1 for i in ids if not corpus.rejected(i))
+            t0 = time.monotonic()
+            while count(es, settings.index_alias) < expected and time.monotonic() - t0 < 300:
+                time.sleep(0.5)
+            jit = jit_cpu(settings) - jit0
+            print(f"  warm-up round {rnd + 1}: {n_warm} articles searchable after {time.monotonic() - t0:.1f} s; "
+                  f"the services' JIT compiler threads meanwhile {jit:.1f} CPU-s", flush=True)
+            if jit < JIT_QUIET_CPU_S:
+                break
+        else:
+            print(f"  WARNING: the JIT compilers were still busy after {args.warm_rounds} warm-up rounds", flush=True)
         base_docs = count(es, settings.index_alias)
         dl_count = DeadLetterCounter(settings)
         base_dl = dl_count()
