@@ -699,7 +699,11 @@ def main(argv: list[str] | None = None) -> int:
             expected = base + sum(1 for i in ids if not corpus.rejected(i))
             t0 = time.monotonic()
             while count(es, settings.index_alias) < expected and time.monotonic() - t0 < 300:
+                if not worker.alive():
+                    raise RuntimeError(f"worker exited during the warm-up:\n{worker.text()[-3000:]}")
                 time.sleep(0.5)
+            if count(es, settings.index_alias) < expected:
+                print(f"  WARNING: warm-up round {rnd + 1} not all searchable after 300 s", flush=True)
             jit = jit_cpu(settings) - jit0
             print(f"  warm-up round {rnd + 1}: {n_warm} articles searchable after {time.monotonic() - t0:.1f} s; "
                   f"the services' JIT compiler threads meanwhile {jit:.1f} CPU-s", flush=True)
