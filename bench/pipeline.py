@@ -14,6 +14,8 @@ group and index alias unique to the run (deleted at the end):
    the enrich stage. Pages the parser rejects are left out (they never
    reach NER). Measured again at the end, once the worker has stopped: the
    ratio is taken against the mean of the two runs (printed with both).
+   Rates count the articles that reach NER; "per offered article" divides
+   all N by the same time (the two differ when the parser rejects pages).
 2. **Throughput**: ``python -m streams.cli worker --only parse --only enrich
    --only index`` (the built-in agents; ``--with-plugins`` runs the
    installed consumer-agent plugins too) with NEWSSTREAM_WORKER_PROCESSES =
@@ -40,9 +42,12 @@ group and index alias unique to the run (deleted at the end):
    five slowest articles with their length.
 4. **Burst** (unless ``--skip-burst``): steady load, then 10x the steady
    load for ``--burst-seconds``, then steady again until the backlog has
-   drained; prints the backlog (published - searchable - dead letters) every
-   2 s, the time to drain, and the dead letters of the phase against those
-   the content alone explains (pages the parser rejects).
+   drained, i.e. is back to what the steady load keeps in flight (at most
+   max(3, 3 x the steady rate) articles: 3 s of steady load; it never reaches
+   0 while articles keep arriving), and 10 s more; prints the backlog
+   (published - searchable - dead letters) every 2 s, the time to drain,
+   and the dead letters of the phase against those the content alone
+   explains (pages the parser rejects).
 5. Peak resident memory (``VmHWM`` from /proc/PID/status, sampled during the
    run) of the worker and its child processes: sum and per-process max.
 
@@ -57,7 +62,7 @@ an id are dropped and counted).
 (py-spy in the venv) and writes collapsed stacks to DIR; memory figures are
 then not printed (py-spy is the root of the process tree).
 
-    .venv/bin/python bench/pipeline.py [--n 600] [--processes 2] [--data DIR]
+    .venv/bin/python bench/pipeline.py [--n 600] [--processes 4] [--data DIR]
         [--skip-latency] [--skip-burst] [--latency-seconds 60]
         [--burst-seconds 5] [--with-plugins] [--profile DIR] [--warm-articles 300] [--warm-rounds 5]
 """
@@ -851,8 +856,9 @@ def main(argv: list[str] | None = None) -> int:
             expected_dl = sum(1 for i in range(i0, next_i) if corpus.rejected(i))
             reasons = Counter(f"{x.stage}: {x.reason}" for x in dl_now)
             drained = state["drained_at"]
-            print(f"burst: {sent} sent in {pub_secs:.0f} s; backlog peak drained "
-                  + (f"{drained - b1:.1f} s after the burst ended" if drained else "NOT drained")
+            print(f"burst: {sent} sent in {pub_secs:.0f} s; backlog back to the steady level "
+                  f"(<= {max(3, 3 * steady):.0f} articles in flight) "
+                  + (f"{drained - b1:.1f} s after the burst ended" if drained else "NOT reached")
                   + f"; dead letters {len(dl_now)} (explained by content: {expected_dl})"
                   + (f"; reasons: {dict(reasons)}" if reasons else ""), flush=True)
             lat = [v - f for v, f in monitor.visible_since(t_phase)]
