@@ -230,9 +230,9 @@ def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def thread_cpu(pids: list[int], system: bool = False) -> dict[tuple[int, int], float]:
-    """CPU seconds (user + system; only system with ``system``) of every thread of ``pids``:
-    ``{(pid, tid): seconds}``, from /proc."""
+def thread_cpu(pids: list[int]) -> dict[tuple[int, int], tuple[float, float]]:
+    """CPU seconds of every thread of ``pids``, from /proc:
+    ``{(pid, tid): (user + system seconds, of them system seconds)}``."""
     out = {}
     for pid in pids:
         try:
@@ -245,7 +245,8 @@ def thread_cpu(pids: list[int], system: bool = False) -> dict[tuple[int, int], f
                     fields = f.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            out[(pid, int(tid))] = ((0 if system else int(fields[11])) + int(fields[12])) / _TICK
+            user, system = int(fields[11]) / _TICK, int(fields[12]) / _TICK
+            out[(pid, int(tid))] = (user + system, system)
     return out
 
 
@@ -292,7 +293,7 @@ JIT_QUIET_CPU_S = 0.5  # a warm-up round in which the JVMs' compilers used less:
 def jit_cpu(settings) -> float:
     """CPU seconds the JIT compiler threads (C1, C2) of Kafka and Elasticsearch have used so far."""
     pids = [p for pids in service_pids(settings).values() for p in pids]
-    return sum(v for (pid, tid), v in thread_cpu(pids).items() if thread_group(pid, tid).startswith(("C1 ", "C2 ")))
+    return sum(v for (pid, tid), (v, _) in thread_cpu(pids).items() if thread_group(pid, tid).startswith(("C1 ", "C2 ")))
 
 
 class CpuMeter:
@@ -303,31 +304,33 @@ class CpuMeter:
 
     def _snapshot(self) -> tuple[float, dict[str, list[int]], dict]:
         groups = {"worker": proc_tree(self.worker.proc.pid), **service_pids(self.settings), "benchmark": [os.getpid()]}
-        pids = [p for pids in groups.values() for p in pids]
-        return time.monotonic(), groups, thread_cpu(pids), thread_cpu(pids, system=True)
+        return time.monotonic(), groups, thread_cpu([p for pids in groups.values() for p in pids])
 
     def start(self) -> None:
-        self.t0, _, self.before, self.sys_before = self._snapshot()
+        self.t0, _, self.before = self._snapshot()
 
     def report(self) -> str:
-        t1, groups, after, sys_after = self._snapshot()
-        d = {k: v - self.before.get(k, 0.0) for k, v in after.items()}
-        worker = set(groups["worker"])
-        worker_sys = sum(v - self.sys_before.get(k, 0.0) for k, v in sys_after.items() if k[0] in worker)
-        main = sum(v for (pid, tid), v in d.items() if pid in worker and pid == tid)
+        t1, groups, after = self._snapshot()
+        zero = (0.0, 0.0)
+        # (CPU seconds, of them system seconds) of each thread between the two snapshots
+        d = {k: (v - self.before.get(k, zero)[0], sv - self.before.get(k, zero)[1]) for k, (v, sv) in after.items()}
+        pids = {name: set(group) for name, group in groups.items()}
+        worker = pids["worker"]
+        worker_sys = sum(sv for (pid, _), (_, sv) in d.items() if pid in worker)
+        main = sum(v for (pid, tid), (v, _) in d.items() if pid in worker and pid == tid)
         # every other thread of a worker process: the enrich executor's (nlp.pipe and
         # the Python after it; the pool may use more than one) and faust's consumer thread
-        threads = sum(v for (pid, tid), v in d.items() if pid in worker and pid != tid)
-        svc = {name: sum(v for (pid, _), v in d.items() if pid in set(groups[name])) for name in ("kafka", "elasticsearch")}
-        bench = sum(v for (pid, _), v in d.items() if pid == os.getpid())
+        threads = sum(v for (pid, tid), (v, _) in d.items() if pid in worker and pid != tid)
+        svc = {name: sum(v for (pid, _), (v, _) in d.items() if pid in pids[name]) for name in ("kafka", "elasticsearch")}
+        bench = sum(v for (pid, _), (v, _) in d.items() if pid == os.getpid())
         total = main + threads + sum(svc.values()) + bench
         wall = t1 - self.t0
         # the JVMs' busiest thread groups (JIT compilers, GC, request handlers), by thread name
         jvm = []
         for name in ("kafka", "elasticsearch"):
             by_group: Counter = Counter()
-            for (pid, tid), v in d.items():
-                if pid in set(groups[name]) and v > 0:
+            for (pid, tid), (v, _) in d.items():
+                if pid in pids[name] and v > 0:
                     by_group[thread_group(pid, tid)] += v
             top = ", ".join(f"{g} {v:.1f}" for g, v in by_group.most_common(3))
             jvm.append(f"{name}: {top}")
