@@ -217,15 +217,15 @@ class Pipeline:
                 if letter is None:
                     log.warning("%s: Kafka refused an output record: %r; dead-lettering its input", stage, exc)
                     await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc!r}"[:500])
-            letters = [(stage, event, letter) for stage, event, letter, _ in failed if letter is not None]
+            letters = [(stage, event, letter, exc) for stage, event, letter, exc in failed if letter is not None]
             if letters:  # one pause per round, however many letters were refused
                 if self.app.should_stop:
                     raise asyncio.CancelledError("stopping with a dead letter Kafka refused")
                 log.error("%s: Kafka refused a dead letter (%d in this batch; %r); sending again in %.0f s",
-                          letters[0][0], len(letters), failed[-1][3], pause)
+                          letters[0][0], len(letters), letters[0][3], pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
-                for stage, event, letter in letters:
+                for stage, event, letter, _ in letters:
                     await self._send_letter(stage, event, letter)
             await self.flush()
 
