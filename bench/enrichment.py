@@ -116,19 +116,29 @@ def main(argv: list[str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     chars = sum(len(b) for b in bodies)
     print(f"articles: {n} ({chars} characters of body) from {args.data.resolve()}")
-    print(f"model: {args.model} pipes={nlp.pipe_names} pipe batch_size={PIPE_BATCH_TEXTS} texts; cores: {cores}; "
-          f"chunk: {args.chunk or 'all'}; repeat: {args.repeat}")
+    print(
+        f"model: {args.model} pipes={nlp.pipe_names} pipe batch_size={PIPE_BATCH_TEXTS} texts; cores: {cores}; "
+        f"chunk: {args.chunk or 'all'}; repeat: {args.repeat}"
+    )
     print(f"load: model {t_load:.2f} s, gazetteer {t_gaz:.2f} s; RSS after load {rss_loaded:.0f} MiB")
     bare_best, ours_best = n / min(bare_s), n / min(ours_s)
     bare_med, ours_med = n / statistics.median(bare_s), n / statistics.median(ours_s)
-    print(f"bare nlp.pipe:  {bare_best:7.2f} articles/s best, {bare_med:7.2f} median  (runs: "
-          + ", ".join(f"{s:.2f}s" for s in bare_s) + ")")
-    print(f"enrich_batch:   {ours_best:7.2f} articles/s best, {ours_med:7.2f} median  (runs: "
-          + ", ".join(f"{s:.2f}s" for s in ours_s) + ")")
+    print(
+        f"bare nlp.pipe:  {bare_best:7.2f} articles/s best, {bare_med:7.2f} median  (runs: "
+        + ", ".join(f"{s:.2f}s" for s in bare_s)
+        + ")"
+    )
+    print(
+        f"enrich_batch:   {ours_best:7.2f} articles/s best, {ours_med:7.2f} median  (runs: "
+        + ", ".join(f"{s:.2f}s" for s in ours_s)
+        + ")"
+    )
     print(f"ratio enrich/bare: {ours_best / bare_best:.3f} (best), {ours_med / bare_med:.3f} (median); target >= 0.90")
-    print(f"extra per article: {1000 * (min(ours_s) - min(bare_s)) / n:.2f} ms (best-run difference); "
-          f"post-pipe work alone: {1000 * post_s / n:.2f} ms/article = "
-          f"{100 * post_s / min(bare_s):.1f}% of the bare pipe time")
+    print(
+        f"extra per article: {1000 * (min(ours_s) - min(bare_s)) / n:.2f} ms (best-run difference); "
+        f"post-pipe work alone: {1000 * post_s / n:.2f} ms/article = "
+        f"{100 * post_s / min(bare_s):.1f}% of the bare pipe time"
+    )
     print(f"peak RSS: {rss_timed:.0f} MiB during the timed runs, {_rss_mib():.0f} MiB at the end")
     return 0
 

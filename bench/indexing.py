@@ -77,7 +77,7 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
 
 def settings_from(env: dict[str, str]) -> Settings:
     """Settings as a worker started with ``env`` (on top of this environment) builds them."""
-    fields = {k[len("NEWSSTREAM_"):].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
+    fields = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
     return Settings(**fields)
 
 
@@ -118,8 +118,14 @@ class Worker:
     """A ``python -m streams.cli worker`` child with its own log, run in a scratch dir
     (faust writes ``<app_id>-data`` into its working directory)."""
 
-    def __init__(self, env: dict[str, str], log: Path, only: list[str] | None = None, cwd: Path | None = None,
-                 prefix: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        only: list[str] | None = None,
+        cwd: Path | None = None,
+        prefix: list[str] | None = None,
+    ) -> None:
         self.env, self.log, self.only = env, log, only or []
         self.cwd = cwd or log.parent
         self.prefix = prefix or []
@@ -134,7 +140,11 @@ class Worker:
         pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd, start_new_session=True,
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
+                start_new_session=True,
                 env={**os.environ, "PYTHONPATH": pythonpath, **self.env},
             )
         self.started = time.monotonic()
@@ -249,8 +259,11 @@ def machine() -> str:
 
 
 def rate_line(name: str, n: int, secs: list[float], unit: str = "docs/s") -> str:
-    return (f"  {name:<26} {n / min(secs):8.0f} {unit} best, {n / statistics.median(secs):8.0f} median  (runs: "
-            + ", ".join(f"{s:.2f}s" for s in secs) + ")")
+    return (
+        f"  {name:<26} {n / min(secs):8.0f} {unit} best, {n / statistics.median(secs):8.0f} median  (runs: "
+        + ", ".join(f"{s:.2f}s" for s in secs)
+        + ")"
+    )
 
 
 # ---------------------------------------------------------------- documents
@@ -314,8 +327,13 @@ async def _run_direct(settings: Settings, alias: str, docs: list, which: str) ->
     try:
         t0 = time.perf_counter()
         if which == "ours":
-            writer = BulkWriter(client, alias, max_docs=settings.bulk_max_docs, max_bytes=settings.bulk_max_bytes,
-                                max_in_flight=settings.bulk_max_in_flight)
+            writer = BulkWriter(
+                client,
+                alias,
+                max_docs=settings.bulk_max_docs,
+                max_bytes=settings.bulk_max_bytes,
+                max_in_flight=settings.bulk_max_in_flight,
+            )
             result = await writer.write(docs)
             ok, failed = result.indexed, len(result.failures)
         else:
@@ -339,8 +357,11 @@ def run_direct(settings: Settings, es, alias: str, docs: list, which: str) -> fl
 def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[float, float, float]:
     """One end-to-end run over the already published topic; returns
     ``(log-based seconds, visibility-based seconds, worker start-up seconds)``."""
-    run_env = {**env, "NEWSSTREAM_APP_ID": f"{env['NEWSSTREAM_APP_ID']}-e2e{r}",
-               "NEWSSTREAM_INDEX_ALIAS": f"{env['NEWSSTREAM_INDEX_ALIAS']}-e2e{r}"}
+    run_env = {
+        **env,
+        "NEWSSTREAM_APP_ID": f"{env['NEWSSTREAM_APP_ID']}-e2e{r}",
+        "NEWSSTREAM_INDEX_ALIAS": f"{env['NEWSSTREAM_INDEX_ALIAS']}-e2e{r}",
+    }
     alias = run_env["NEWSSTREAM_INDEX_ALIAS"]
     worker = Worker(run_env, scratch / f"worker-index-{r}.log", only=["index"], cwd=scratch).start()
     try:
@@ -375,9 +396,11 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
         ends = [ts for ts, *_ in batches]
         gaps = [b - a for a, b in zip(ends, ends[1:])]
         bulk = sum(s for *_, s in batches)
-        print(f"    run {r + 1}: {len(batches)} batches (sizes {', '.join(str(c) for _, c, _, _ in batches[:12])}"
-              f"{'...' if len(batches) > 12 else ''}); bulk requests {bulk:.2f} s of {log_secs:.2f} s; "
-              f"longest gap between batches {max(gaps, default=0):.2f} s; first visible at {first_n} docs")
+        print(
+            f"    run {r + 1}: {len(batches)} batches (sizes {', '.join(str(c) for _, c, _, _ in batches[:12])}"
+            f"{'...' if len(batches) > 12 else ''}); bulk requests {bulk:.2f} s of {log_secs:.2f} s; "
+            f"longest gap between batches {max(gaps, default=0):.2f} s; first visible at {first_n} docs"
+        )
         return log_secs, vis_secs, startup
     finally:
         worker.stop()
@@ -421,10 +444,14 @@ def main(argv: list[str] | None = None) -> int:
     from streams.services import ES_VERSION
 
     print(f"machine: {machine()}; Elasticsearch {ES_VERSION} at {settings.elasticsearch_url}")
-    print(f"documents: {args.n} enriched articles ({doc_bytes / 1e6:.1f} MB of JSON, "
-          f"{doc_bytes / args.n / 1024:.1f} KiB each) from {args.data.resolve()}")
-    print(f"settings: bulk_max_docs={settings.bulk_max_docs} bulk_max_bytes={settings.bulk_max_bytes} "
-          f"refresh_interval={settings.refresh_interval}; repeat {args.repeat}")
+    print(
+        f"documents: {args.n} enriched articles ({doc_bytes / 1e6:.1f} MB of JSON, "
+        f"{doc_bytes / args.n / 1024:.1f} KiB each) from {args.data.resolve()}"
+    )
+    print(
+        f"settings: bulk_max_docs={settings.bulk_max_docs} bulk_max_bytes={settings.bulk_max_bytes} "
+        f"refresh_interval={settings.refresh_interval}; repeat {args.repeat}"
+    )
 
     ours_s: list[float] = []
     bare_s: list[float] = []
@@ -449,9 +476,12 @@ def main(argv: list[str] | None = None) -> int:
                     e2e_s.append(log_secs)
                     if vis:
                         vis_s.append(vis)
-                    print(f"  round {r + 1}: end to end {args.n / log_secs:.0f} docs/s "
-                          f"(visibility {f'{args.n / vis:.0f}' if vis else 'n/a'}; "
-                          f"worker start-up {startup:.1f} s, excluded)", flush=True)
+                    print(
+                        f"  round {r + 1}: end to end {args.n / log_secs:.0f} docs/s "
+                        f"(visibility {f'{args.n / vis:.0f}' if vis else 'n/a'}; "
+                        f"worker start-up {startup:.1f} s, excluded)",
+                        flush=True,
+                    )
                     continue
                 alias = f"{env['NEWSSTREAM_INDEX_ALIAS']}-{which}{r}{len(aliases)}"
                 aliases.append(alias)
@@ -470,15 +500,19 @@ def main(argv: list[str] | None = None) -> int:
     print(rate_line("bare helpers.async_bulk", args.n, bare_s))
     print(rate_line("ours BulkWriter.write", args.n, ours_s))
     bb, bm = args.n / min(bare_s), args.n / statistics.median(bare_s)
-    print(f"  ratio direct/bare:      {args.n / min(ours_s) / bb:.3f} best, "
-          f"{args.n / statistics.median(ours_s) / bm:.3f} median; target >= 0.8")
+    print(
+        f"  ratio direct/bare:      {args.n / min(ours_s) / bb:.3f} best, "
+        f"{args.n / statistics.median(ours_s) / bm:.3f} median; target >= 0.8"
+    )
     if e2e_s:
         print(rate_line("ours end to end (agent)", args.n, e2e_s))
         if vis_s:
             print(rate_line("  by search visibility", args.n, vis_s))
-        print(f"  ratio end-to-end/bare:  {args.n / min(e2e_s) / bb:.3f} best, "
-              f"{args.n / statistics.median(e2e_s) / bm:.3f} median; target >= 0.8"
-              + (f" (visibility-based: {args.n / min(vis_s) / bb:.3f} best)" if vis_s else ""))
+        print(
+            f"  ratio end-to-end/bare:  {args.n / min(e2e_s) / bb:.3f} best, "
+            f"{args.n / statistics.median(e2e_s) / bm:.3f} median; target >= 0.8"
+            + (f" (visibility-based: {args.n / min(vis_s) / bb:.3f} best)" if vis_s else "")
+        )
     return 0
 
 

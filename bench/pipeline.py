@@ -113,7 +113,11 @@ def load_distinct(data: Path) -> list[tuple[str, object]]:
     """``(file name, RawArticle)`` of every development-set page and example article."""
     from streams.publish import read_articles
 
-    paths = sorted((data / "html").glob("*.html.gz")) + sorted((data / "text").glob("*.txt")) + sorted(EXAMPLES.glob("*.txt"))
+    paths = (
+        sorted((data / "html").glob("*.html.gz"))
+        + sorted((data / "text").glob("*.txt"))
+        + sorted(EXAMPLES.glob("*.txt"))
+    )
     out = []
     for p in paths:
         for raw in read_articles(p):
@@ -169,8 +173,9 @@ class Corpus:
         if canon:
             sep = "&" if "?" in canon else "?"
             content = content.replace(canon.encode(), f"{canon}{sep}bench={c}".encode())
-        return RawArticle(content=content, content_type=raw.content_type, url=Corpus._url(name, c),
-                          source=name, fetched_at=fetched_at)
+        return RawArticle(
+            content=content, content_type=raw.content_type, url=Corpus._url(name, c), source=name, fetched_at=fetched_at
+        )
 
     def message(self, i: int, fetched_at: str | None = None) -> tuple[bytes, bytes]:
         """``(key, value)`` of the i-th message: page i mod D, copy i div D."""
@@ -204,8 +209,9 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
     t0, cpu0, sys0 = time.time(), time.process_time(), os.times().system
     for _ in nlp.pipe(texts, batch_size=core.PIPE_BATCH_TEXTS):  # the enrich stage's minibatch size
         pass
-    out.put((t0, time.time(), len(texts), sum(len(t) for t in texts), time.process_time() - cpu0,
-             os.times().system - sys0))
+    out.put(
+        (t0, time.time(), len(texts), sum(len(t) for t in texts), time.process_time() - cpu0, os.times().system - sys0)
+    )
 
 
 def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float, int, int, int, float, float]:
@@ -222,7 +228,14 @@ def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float
     for p in procs:
         p.join()
     wall = max(r[1] for r in results) - min(r[0] for r in results)
-    return wall, len(items), sum(r[2] for r in results), sum(r[3] for r in results), sum(r[4] for r in results), sum(r[5] for r in results)
+    return (
+        wall,
+        len(items),
+        sum(r[2] for r in results),
+        sum(r[3] for r in results),
+        sum(r[4] for r in results),
+        sum(r[5] for r in results),
+    )
 
 
 # ---------------------------------------------------------------- CPU accounting
@@ -293,7 +306,9 @@ JIT_QUIET_CPU_S = 0.5  # a warm-up round in which the JVMs' compilers used less:
 def jit_cpu(settings) -> float:
     """CPU seconds the JIT compiler threads (C1, C2) of Kafka and Elasticsearch have used so far."""
     pids = [p for pids in service_pids(settings).values() for p in pids]
-    return sum(v for (pid, tid), (v, _) in thread_cpu(pids).items() if thread_group(pid, tid).startswith(("C1 ", "C2 ")))
+    return sum(
+        v for (pid, tid), (v, _) in thread_cpu(pids).items() if thread_group(pid, tid).startswith(("C1 ", "C2 "))
+    )
 
 
 class CpuMeter:
@@ -321,7 +336,9 @@ class CpuMeter:
         # every other thread of a worker process: the enrich executor's (nlp.pipe and
         # the Python after it; the pool may use more than one) and faust's consumer thread
         threads = sum(v for (pid, tid), (v, _) in d.items() if pid in worker and pid != tid)
-        svc = {name: sum(v for (pid, _), (v, _) in d.items() if pid in pids[name]) for name in ("kafka", "elasticsearch")}
+        svc = {
+            name: sum(v for (pid, _), (v, _) in d.items() if pid in pids[name]) for name in ("kafka", "elasticsearch")
+        }
         bench = sum(v for (pid, _), (v, _) in d.items() if pid == os.getpid())
         total = main + threads + sum(svc.values()) + bench
         wall = t1 - self.t0
@@ -334,11 +351,13 @@ class CpuMeter:
                     by_group[thread_group(pid, tid)] += v
             top = ", ".join(f"{g} {v:.1f}" for g, v in by_group.most_common(3))
             jvm.append(f"{name}: {top}")
-        return (f"CPU seconds (from /proc): worker threads beside the main one (enrich: nlp.pipe + the Python after it; "
-                f"faust's Kafka consumer thread) {threads:.1f}, worker main threads (parse, faust, bulk) {main:.1f}, "
-                f"(of all worker threads, in the kernel {worker_sys:.1f}), Elasticsearch {svc['elasticsearch']:.1f}, Kafka {svc['kafka']:.1f}, this benchmark {bench:.1f}; "
-                f"total {total:.1f} in {wall:.1f} s = {total / wall:.2f} cores busy\n"
-                f"    busiest service threads (CPU-s): {'; '.join(jvm)}")
+        return (
+            f"CPU seconds (from /proc): worker threads beside the main one (enrich: nlp.pipe + the Python after it; "
+            f"faust's Kafka consumer thread) {threads:.1f}, worker main threads (parse, faust, bulk) {main:.1f}, "
+            f"(of all worker threads, in the kernel {worker_sys:.1f}), Elasticsearch {svc['elasticsearch']:.1f}, Kafka {svc['kafka']:.1f}, this benchmark {bench:.1f}; "
+            f"total {total:.1f} in {wall:.1f} s = {total / wall:.2f} cores busy\n"
+            f"    busiest service threads (CPU-s): {'; '.join(jvm)}"
+        )
 
 
 # ---------------------------------------------------------------- services warm-up
@@ -401,14 +420,20 @@ def warm_services(settings, es, corpus: Corpus, rounds: int = 5, n_docs: int = 2
 # ---------------------------------------------------------------- profile summary
 
 STAGES = [  # (stage, substrings of a frame: the first stage whose marker is on the stack wins)
-    ("start-up (imports, model load, gazetteer, prepare)", ("load_nlp", "prepare (streams/runner.py", "_find_and_load",
-                                                             "Gazetteer.__init__")),
+    (
+        "start-up (imports, model load, gazetteer, prepare)",
+        ("load_nlp", "prepare (streams/runner.py", "_find_and_load", "Gazetteer.__init__"),
+    ),
     ("enrich: spaCy nlp.pipe (NER)", ("spacy/", "thinc/", "spacy_", "/srsly/")),
     ("enrich: our Python after the pipe", ("streams/enrichment/",)),
-    ("parse (streams/parsing, trafilatura, lxml)", ("streams/parsing/", "trafilatura", "lxml", "justext", "courlan",
-                                                    "htmldate")),
-    ("bulk indexing (writer, elasticsearch client)", ("indexers/elasticsearch", "elasticsearch/", "elastic_transport",
-                                                       "aiohttp")),
+    (
+        "parse (streams/parsing, trafilatura, lxml)",
+        ("streams/parsing/", "trafilatura", "lxml", "justext", "courlan", "htmldate"),
+    ),
+    (
+        "bulk indexing (writer, elasticsearch client)",
+        ("indexers/elasticsearch", "elasticsearch/", "elastic_transport", "aiohttp"),
+    ),
     ("record (de)serialisation (streams.records)", ("streams/records.py", "dataclasses.py", "orjson")),
     ("Kafka client (aiokafka)", ("aiokafka", "kafka/")),
     ("faust / mode / asyncio overhead", ("faust/", "mode/", "asyncio/", "venusian", "selectors.py")),
@@ -463,7 +488,9 @@ class Monitor(threading.Thread):
             since = (datetime.now(timezone.utc) - timedelta(seconds=15)).replace(microsecond=0).isoformat()
             try:
                 hits = es.search(
-                    index=self.settings.index_alias, size=10000, _source=["fetched_at", "ingested_at", "source", "word_count"],
+                    index=self.settings.index_alias,
+                    size=10000,
+                    _source=["fetched_at", "ingested_at", "source", "word_count"],
                     query={"range": {"ingested_at": {"gte": since}}},
                 )["hits"]["hits"]
             except Exception:
@@ -485,15 +512,21 @@ class Monitor(threading.Thread):
     def slowest(self, t0: float, k: int = 5) -> list[tuple[float, str, int]]:
         """The ``k`` longest publish-to-visible latencies since ``t0``: ``(seconds, source page, body words)``."""
         with self.lock:
-            out = [(v - f, *self.about.get(i, ("?", 0))) for i, (v, f) in self.seen.items()
-                   if f is not None and f >= t0 - 1e-3]
+            out = [
+                (v - f, *self.about.get(i, ("?", 0)))
+                for i, (v, f) in self.seen.items()
+                if f is not None and f >= t0 - 1e-3
+            ]
         return sorted(out, reverse=True)[:k]
 
     def split_since(self, t0: float) -> tuple[list[float], list[float]]:
         """Latencies since ``t0`` cut at the index agent: ``(publish -> indexing, indexing -> visible)``."""
         with self.lock:
-            rows = [(self.ingested[i] - f, v - self.ingested[i]) for i, (v, f) in self.seen.items()
-                    if f is not None and f >= t0 - 1e-3 and i in self.ingested]
+            rows = [
+                (self.ingested[i] - f, v - self.ingested[i])
+                for i, (v, f) in self.seen.items()
+                if f is not None and f >= t0 - 1e-3 and i in self.ingested
+            ]
         return [a for a, _ in rows], [b for _, b in rows]
 
     def visible_since(self, t0: float) -> list[tuple[float, float]]:
@@ -514,8 +547,9 @@ class DeadLetterCounter:
         from kafka import KafkaConsumer
 
         self.topic = settings.topic_dlq
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                      enable_auto_commit=False)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+        )
 
     def __call__(self) -> int:
         from kafka import TopicPartition
@@ -534,12 +568,19 @@ class DeadLetterCounter:
 def print_latency_detail(monitor: "Monitor", t_phase: float, corpus: Corpus) -> None:
     """Print a phase's latency split at the index agent, and its five slowest articles."""
     before, after = monitor.split_since(t_phase)
-    print(f"  publish -> index agent (parse, enrich, Kafka, batch waits): p50 {pct(before, 50):.2f} s, "
-          f"p99 {pct(before, 99):.2f} s; index agent -> visible (bulk, refresh, polling): "
-          f"p50 {pct(after, 50):.2f} s, p99 {pct(after, 99):.2f} s", flush=True)
+    print(
+        f"  publish -> index agent (parse, enrich, Kafka, batch waits): p50 {pct(before, 50):.2f} s, "
+        f"p99 {pct(before, 99):.2f} s; index agent -> visible (bulk, refresh, polling): "
+        f"p50 {pct(after, 50):.2f} s, p99 {pct(after, 99):.2f} s",
+        flush=True,
+    )
     words = sorted(a.word_count for a in corpus.parsed if a is not None)
-    print("  slowest: " + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
-          + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})", flush=True)
+    print(
+        "  slowest: "
+        + "; ".join(f"{sec:.2f} s {src} ({w} words)" for sec, src, w in monitor.slowest(t_phase))
+        + f"  (body words in the corpus: median {words[len(words) // 2]}, max {words[-1]})",
+        flush=True,
+    )
 
 
 def dead_letter_list(settings) -> list:
@@ -617,26 +658,42 @@ def pct(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=600, help="articles of the throughput phase")
-    ap.add_argument("--processes", type=int, default=4,
-                    help="worker processes (NEWSSTREAM_WORKER_PROCESSES); 2 per core: a long article then holds up a "
-                         "quarter of the partitions, not half")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=4,
+        help="worker processes (NEWSSTREAM_WORKER_PROCESSES); 2 per core: a long article then holds up a "
+        "quarter of the partitions, not half",
+    )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="development set folder")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-burst", action="store_true")
     ap.add_argument("--skip-ner", action="store_true", help="no NER-limit run (no ratio)")
     ap.add_argument("--latency-seconds", type=float, default=60.0)
-    ap.add_argument("--steady", type=float, default=None,
-                    help="offered articles/s of the latency and burst phases (default: half the measured maximum)")
+    ap.add_argument(
+        "--steady",
+        type=float,
+        default=None,
+        help="offered articles/s of the latency and burst phases (default: half the measured maximum)",
+    )
     ap.add_argument("--burst-seconds", type=float, default=5.0)
     ap.add_argument("--with-plugins", action="store_true", help="run the installed consumer-agent plugins too")
     ap.add_argument("--keep-logs", action="store_true", help="keep the worker log (its folder is printed)")
     ap.add_argument("--profile", type=Path, default=None, help="py-spy the worker; collapsed stacks into this folder")
     ap.add_argument("--no-warm-up", action="store_true", help="measure without warming up Kafka and Elasticsearch")
-    ap.add_argument("--warm-articles", type=int, default=300,
-                    help="articles per warm-up round through the worker before the throughput phase (not measured)")
-    ap.add_argument("--warm-rounds", type=int, default=5,
-                    help=f"at most this many warm-up rounds; they stop once the services' JIT compilers used "
-                         f"< {JIT_QUIET_CPU_S} CPU-s in a round")
+    ap.add_argument(
+        "--warm-articles",
+        type=int,
+        default=300,
+        help="articles per warm-up round through the worker before the throughput phase (not measured)",
+    )
+    ap.add_argument(
+        "--warm-rounds",
+        type=int,
+        default=5,
+        help=f"at most this many warm-up rounds; they stop once the services' JIT compilers used "
+        f"< {JIT_QUIET_CPU_S} CPU-s in a round",
+    )
     args = ap.parse_args(argv)
 
     from streams.publish import ensure_topics, producer
@@ -653,25 +710,35 @@ def main(argv: list[str] | None = None) -> int:
     rejected_pages = sum(1 for a in corpus.parsed if a is None)
     print(f"machine: {machine()}")
     print(f"services: {services_age_line(settings)}")
-    print(f"articles: {d} distinct pages ({rejected_pages} rejected by the parser, {corpus.dropped} dropped: "
-          f"copies would share an id) from {args.data.resolve()} and {EXAMPLES.relative_to(REPO)}; "
-          f"N={args.n} (cycled); prepared in {corpus.prepare_seconds:.1f} s")
-    print(f"worker: {p} process(es), {max(2, p)} partitions, enrich_batch_size={settings.enrich_batch_size}, "
-          f"bulk_max_docs={settings.bulk_max_docs}, refresh_interval={settings.refresh_interval}, "
-          f"model {settings.spacy_model}; plugins' consumer agents: {'yes' if args.with_plugins else 'no'}",
-          flush=True)
+    print(
+        f"articles: {d} distinct pages ({rejected_pages} rejected by the parser, {corpus.dropped} dropped: "
+        f"copies would share an id) from {args.data.resolve()} and {EXAMPLES.relative_to(REPO)}; "
+        f"N={args.n} (cycled); prepared in {corpus.prepare_seconds:.1f} s"
+    )
+    print(
+        f"worker: {p} process(es), {max(2, p)} partitions, enrich_batch_size={settings.enrich_batch_size}, "
+        f"bulk_max_docs={settings.bulk_max_docs}, refresh_interval={settings.refresh_interval}, "
+        f"model {settings.spacy_model}; plugins' consumer agents: {'yes' if args.with_plugins else 'no'}",
+        flush=True,
+    )
 
     if not args.no_warm_up:
-        print(f"services warmed up in {warm_services(settings, es, corpus):.1f} s "
-              "(5 x 2000 documents bulk-indexed and searched, 2000 messages through Kafka)", flush=True)
+        print(
+            f"services warmed up in {warm_services(settings, es, corpus):.1f} s "
+            "(5 x 2000 documents bulk-indexed and searched, 2000 messages through Kafka)",
+            flush=True,
+        )
 
     ner = None
     if not args.skip_ner:
         ner = ner_limit(corpus, args.n, p, settings.spacy_model)
         wall, n_ner, n_texts, chars, ner_cpu, ner_sys = ner
-        print(f"NER limit: bare nlp.pipe, {p} processes: {n_ner} articles ({n_texts} texts, {chars / 1e6:.1f} M chars) "
-              f"in {wall:.1f} s = {n_ner / wall:.2f} articles/s ({args.n / wall:.2f} per offered article); "
-              f"{ner_cpu:.1f} CPU-s ({ner_sys:.1f} in the kernel)", flush=True)
+        print(
+            f"NER limit: bare nlp.pipe, {p} processes: {n_ner} articles ({n_texts} texts, {chars / 1e6:.1f} M chars) "
+            f"in {wall:.1f} s = {n_ner / wall:.2f} articles/s ({args.n / wall:.2f} per offered article); "
+            f"{ner_cpu:.1f} CPU-s ({ner_sys:.1f} in the kernel)",
+            flush=True,
+        )
 
     only = [] if args.with_plugins else ["parse", "enrich", "index"]
     prefix = None
@@ -679,8 +746,19 @@ def main(argv: list[str] | None = None) -> int:
         args.profile = args.profile.resolve()  # the worker runs in a scratch folder
         args.profile.mkdir(parents=True, exist_ok=True)
         out = args.profile / f"pyspy-p{p}-n{args.n}.txt"
-        prefix = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--threads", "--rate", "50",
-                  "--format", "raw", "-o", str(out), "--"]
+        prefix = [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--subprocesses",
+            "--threads",
+            "--rate",
+            "50",
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+            "--",
+        ]
     worker = Worker(env, scratch / "worker.log", only=only, cwd=scratch, prefix=prefix)
     monitor = dl_count = None
     pipe_rate_ner = 0.0
@@ -713,8 +791,11 @@ def main(argv: list[str] | None = None) -> int:
             if count(es, settings.index_alias) < expected:
                 print(f"  WARNING: warm-up round {rnd + 1} not all searchable after 300 s", flush=True)
             jit = jit_cpu(settings) - jit0
-            print(f"  warm-up round {rnd + 1}: {n_warm} articles searchable after {time.monotonic() - t0:.1f} s; "
-                  f"the services' JIT compiler threads meanwhile {jit:.1f} CPU-s", flush=True)
+            print(
+                f"  warm-up round {rnd + 1}: {n_warm} articles searchable after {time.monotonic() - t0:.1f} s; "
+                f"the services' JIT compiler threads meanwhile {jit:.1f} CPU-s",
+                flush=True,
+            )
             if jit < JIT_QUIET_CPU_S:
                 break
         else:
@@ -767,18 +848,26 @@ def main(argv: list[str] | None = None) -> int:
         cpu_line = meter.report()
         max_rate = args.n / secs
         marks = {q: next((t for t, c in progress if c >= q * args.n / 100), secs) for q in (10, 50, 90)}
-        print(f"  accounted for: 10% after {marks[10]:.1f} s, 50% after {marks[50]:.1f} s, 90% after {marks[90]:.1f} s, "
-              f"100% after {secs:.1f} s; rate from 10% to 90%: {0.8 * args.n / (marks[90] - marks[10]):.2f} articles/s",
-              flush=True)
-        print(f"throughput: {args.n} articles published in {t_published:.1f} s; all accounted for after {secs:.1f} s "
-              f"({docs} searchable, {dls} dead letters): {max_rate:.2f} articles/s "
-              f"({docs / secs:.2f} documents/s)", flush=True)
+        print(
+            f"  accounted for: 10% after {marks[10]:.1f} s, 50% after {marks[50]:.1f} s, 90% after {marks[90]:.1f} s, "
+            f"100% after {secs:.1f} s; rate from 10% to 90%: {0.8 * args.n / (marks[90] - marks[10]):.2f} articles/s",
+            flush=True,
+        )
+        print(
+            f"throughput: {args.n} articles published in {t_published:.1f} s; all accounted for after {secs:.1f} s "
+            f"({docs} searchable, {dls} dead letters): {max_rate:.2f} articles/s "
+            f"({docs / secs:.2f} documents/s)",
+            flush=True,
+        )
         print(f"  {cpu_line}", flush=True)
         pipe_rate_ner = (args.n - sum(1 for i in range(args.n) if corpus.rejected(i))) / secs
         if ner:
             ner_rate = ner[1] / ner[0]
-            print(f"ratio pipeline/NER-only (NER limit measured before): {pipe_rate_ner / ner_rate:.3f} "
-                  f"(articles that reach NER per second: {pipe_rate_ner:.2f} vs {ner_rate:.2f})", flush=True)
+            print(
+                f"ratio pipeline/NER-only (NER limit measured before): {pipe_rate_ner / ner_rate:.3f} "
+                f"(articles that reach NER per second: {pipe_rate_ner:.2f} vs {ner_rate:.2f})",
+                flush=True,
+            )
 
         monitor = Monitor(settings, worker)
         monitor.start()
@@ -791,7 +880,9 @@ def main(argv: list[str] | None = None) -> int:
             dl0 = dl_count()
             i0 = next_i
             sender = Sender(prod, settings.topic_raw)
-            next_i, pub_secs = publish_at(sender, corpus, next_i, lambda e: steady if e < args.latency_seconds else None)
+            next_i, pub_secs = publish_at(
+                sender, corpus, next_i, lambda e: steady if e < args.latency_seconds else None
+            )
             sent = sender.delivered
             if sender.failed:
                 print(f"  {sender.failed} sends refused by the producer: {dict(sender.errors)}")
@@ -801,11 +892,14 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.5)
             lat = [v - f for v, f in monitor.visible_since(t_phase)]
             dl_phase = dl_count() - dl0
-            print(f"latency at {steady:.2f} articles/s offered ({'set by --steady' if args.steady else 'half the maximum'}) for {pub_secs:.0f} s: {sent} sent, "
-                  f"{len(lat)} searchable, {dl_phase} dead letters; publish -> visible to search "
-                  f"(polled every 0.2 s, refresh {settings.refresh_interval} included): "
-                  f"p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, p99 {pct(lat, 99):.2f} s, "
-                  f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
+            print(
+                f"latency at {steady:.2f} articles/s offered ({'set by --steady' if args.steady else 'half the maximum'}) for {pub_secs:.0f} s: {sent} sent, "
+                f"{len(lat)} searchable, {dl_phase} dead letters; publish -> visible to search "
+                f"(polled every 0.2 s, refresh {settings.refresh_interval} included): "
+                f"p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, p99 {pct(lat, 99):.2f} s, "
+                f"max {max(lat) if lat else float('nan'):.2f} s",
+                flush=True,
+            )
             print_latency_detail(monitor, t_phase, corpus)
 
         # ---- burst: steady 10 s, 10x for burst-seconds, steady until drained
@@ -815,8 +909,10 @@ def main(argv: list[str] | None = None) -> int:
             i0 = next_i
             state = {"backlog": 0, "drained_at": None, "dl": 0, "sent": 0}
             b0, b1 = 10.0, 10.0 + args.burst_seconds
-            print(f"burst: {steady:.2f}/s for {b0:.0f} s, {10 * steady:.2f}/s for {args.burst_seconds:.0f} s, "
-                  f"then {steady:.2f}/s until the backlog drains (at most 240 s)")
+            print(
+                f"burst: {steady:.2f}/s for {b0:.0f} s, {10 * steady:.2f}/s for {args.burst_seconds:.0f} s, "
+                f"then {steady:.2f}/s until the backlog drains (at most 240 s)"
+            )
             print("     t  offered/s  published  searchable  dead  backlog")
 
             def schedule(e: float):
@@ -839,8 +935,10 @@ def main(argv: list[str] | None = None) -> int:
                     state["backlog"], state["dl"] = backlog, dl
                     if e > b1 and state["drained_at"] is None and backlog <= max(3, 3 * steady):
                         state["drained_at"] = e
-                    print(f"  {e:5.1f}  {schedule(e) or 0:9.2f}  {sender.delivered:9d}  {vis:10d}  {dl:4d}  {backlog:7d}",
-                          flush=True)
+                    print(
+                        f"  {e:5.1f}  {schedule(e) or 0:9.2f}  {sender.delivered:9d}  {vis:10d}  {dl:4d}  {backlog:7d}",
+                        flush=True,
+                    )
                     t_next += 2.0
                     stop_report.wait(max(0.0, t_next - time.time()))
 
@@ -855,26 +953,36 @@ def main(argv: list[str] | None = None) -> int:
             sent = sender.delivered
             if sender.failed:
                 print(f"  {sender.failed} sends refused by the producer: {dict(sender.errors)}")
-            dl_now = dead_letter_list(settings)[len(dl_base):]
+            dl_now = dead_letter_list(settings)[len(dl_base) :]
             expected_dl = sum(1 for i in range(i0, next_i) if corpus.rejected(i))
             reasons = Counter(f"{x.stage}: {x.reason}" for x in dl_now)
             drained = state["drained_at"]
-            print(f"burst: {sent} sent in {pub_secs:.0f} s; backlog back to the steady level "
-                  f"(<= {max(3, 3 * steady):.0f} articles in flight) "
-                  + (f"{drained - b1:.1f} s after the burst ended" if drained else "NOT reached")
-                  + f"; dead letters {len(dl_now)} (explained by content: {expected_dl})"
-                  + (f"; reasons: {dict(reasons)}" if reasons else ""), flush=True)
+            print(
+                f"burst: {sent} sent in {pub_secs:.0f} s; backlog back to the steady level "
+                f"(<= {max(3, 3 * steady):.0f} articles in flight) "
+                + (f"{drained - b1:.1f} s after the burst ended" if drained else "NOT reached")
+                + f"; dead letters {len(dl_now)} (explained by content: {expected_dl})"
+                + (f"; reasons: {dict(reasons)}" if reasons else ""),
+                flush=True,
+            )
             lat = [v - f for v, f in monitor.visible_since(t_phase)]
-            print(f"burst latency publish -> visible: p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, "
-                  f"max {max(lat) if lat else float('nan'):.2f} s", flush=True)
+            print(
+                f"burst latency publish -> visible: p50 {pct(lat, 50):.2f} s, p95 {pct(lat, 95):.2f} s, "
+                f"max {max(lat) if lat else float('nan'):.2f} s",
+                flush=True,
+            )
             print_latency_detail(monitor, t_phase, corpus)
 
         mem = worker.sample_memory()
         if not args.profile and mem:
             mib = {pid: kib / 1024 for pid, kib in mem.items()}
-            print(f"peak RSS (VmHWM) of the worker's {len(mib)} processes: sum {sum(mib.values()):.0f} MiB, "
-                  f"max {max(mib.values()):.0f} MiB (" + ", ".join(f"{v:.0f}" for v in sorted(mib.values(), reverse=True))
-                  + " MiB)", flush=True)
+            print(
+                f"peak RSS (VmHWM) of the worker's {len(mib)} processes: sum {sum(mib.values()):.0f} MiB, "
+                f"max {max(mib.values()):.0f} MiB ("
+                + ", ".join(f"{v:.0f}" for v in sorted(mib.values(), reverse=True))
+                + " MiB)",
+                flush=True,
+            )
         prod.close()
     finally:
         if monitor:
@@ -901,11 +1009,17 @@ def main(argv: list[str] | None = None) -> int:
         again = ner_limit(corpus, args.n, p, settings.spacy_model)
         before, after = ner[1] / ner[0], again[1] / again[0]
         mean = (before + after) / 2
-        print(f"NER limit again, after the worker stopped: {again[1]} articles in {again[0]:.1f} s = {after:.2f} "
-              f"articles/s, {again[4]:.1f} CPU-s, {again[5]:.1f} in the kernel (before: {before:.2f} articles/s, {ner[4]:.1f} CPU-s)", flush=True)
-        print(f"ratio pipeline/NER-only: {pipe_rate_ner / mean:.3f} against the mean NER limit {mean:.2f} articles/s "
-              f"({pipe_rate_ner / before:.3f} against the run before, {pipe_rate_ner / after:.3f} against the run "
-              f"after); target >= 0.85", flush=True)
+        print(
+            f"NER limit again, after the worker stopped: {again[1]} articles in {again[0]:.1f} s = {after:.2f} "
+            f"articles/s, {again[4]:.1f} CPU-s, {again[5]:.1f} in the kernel (before: {before:.2f} articles/s, {ner[4]:.1f} CPU-s)",
+            flush=True,
+        )
+        print(
+            f"ratio pipeline/NER-only: {pipe_rate_ner / mean:.3f} against the mean NER limit {mean:.2f} articles/s "
+            f"({pipe_rate_ner / before:.3f} against the run before, {pipe_rate_ner / after:.3f} against the run "
+            f"after); target >= 0.85",
+            flush=True,
+        )
     if args.profile:
         print(f"profile: {out} (py-spy 0.4.3, 50 samples/s, all processes, idle threads excluded)")
         if out.exists():

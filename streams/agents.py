@@ -168,7 +168,9 @@ class Pipeline:
 
     async def dead_letter(self, stage: str, event, exc: BaseException | None = None, **kw) -> None:
         """Send ``event``'s message to the dead-letter topic with the reason."""
-        letter = deadletter.from_event(stage, event, exc, max_original_bytes=deadletter.original_budget(self.settings), **kw)
+        letter = deadletter.from_event(
+            stage, event, exc, max_original_bytes=deadletter.original_budget(self.settings), **kw
+        )
         await self._send_letter(stage, event, letter.to_bytes())
 
     async def _send_letter(self, stage: str, event, value: bytes) -> None:
@@ -208,8 +210,11 @@ class Pipeline:
             sent = _sent.get() or []
             # the futures resolve in callbacks after the flush: wait for each
             results = await asyncio.gather(*(fut for fut, _, _, _ in sent), return_exceptions=True)
-            failed = [(stage, event, letter, res) for (_, stage, event, letter), res in zip(sent, results)
-                      if isinstance(res, Exception)]
+            failed = [
+                (stage, event, letter, res)
+                for (_, stage, event, letter), res in zip(sent, results)
+                if isinstance(res, Exception)
+            ]
             sent.clear()
             if not failed:
                 return
@@ -221,8 +226,13 @@ class Pipeline:
             if letters:  # one pause per round, however many letters were refused
                 if self.app.should_stop:
                     raise asyncio.CancelledError("stopping with a dead letter Kafka refused")
-                log.error("%s: Kafka refused a dead letter (%d in this batch; %r); sending again in %.0f s",
-                          letters[0][0], len(letters), letters[0][3], pause)
+                log.error(
+                    "%s: Kafka refused a dead letter (%d in this batch; %r); sending again in %.0f s",
+                    letters[0][0],
+                    len(letters),
+                    letters[0][3],
+                    pause,
+                )
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
                 for stage, event, letter, _ in letters:
@@ -361,7 +371,13 @@ class Pipeline:
         offsets = [e.message.offset for e in events]
         log.info(
             "indexed batch: count=%d failed=%d partitions=%s offsets=%d..%d attempts=%d seconds=%.3f",
-            result.indexed, len(result.failures), parts, min(offsets), max(offsets), result.attempts, result.seconds,
+            result.indexed,
+            len(result.failures),
+            parts,
+            min(offsets),
+            max(offsets),
+            result.attempts,
+            result.seconds,
         )
 
     # -------------------------------------------------------------- registration
@@ -372,8 +388,14 @@ class Pipeline:
         plan = [  # the index agent overlaps its bulk requests with taking the next batch
             ("parse", self.topics.raw, self.parse_batch, 100, s.batch_max_seconds, False),
             ("enrich", self.topics.parsed, self.enrich_batch, s.enrich_batch_size, s.batch_max_seconds, False),
-            ("index", self.topics.enriched, self.index_batch, s.bulk_max_docs * s.bulk_max_in_flight,
-             s.bulk_max_seconds, True),
+            (
+                "index",
+                self.topics.enriched,
+                self.index_batch,
+                s.bulk_max_docs * s.bulk_max_in_flight,
+                s.bulk_max_seconds,
+                True,
+            ),
         ]
         for name, topic, handler, max_n, within, overlap in plan:
             if only and name not in only:
@@ -481,4 +503,3 @@ class Pipeline:
                 else:
                     future.cancel()
                     future.add_done_callback(_retrieve)
-

@@ -24,7 +24,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from streams.settings import Settings, get_settings
 
 app = typer.Typer(help="newsstream: Kafka -> parse -> enrich -> Elasticsearch, for news.", no_args_is_help=True)
-services_app = typer.Typer(help="Local Apache Kafka and Elasticsearch, fetched from Maven Central.", no_args_is_help=True)
+services_app = typer.Typer(
+    help="Local Apache Kafka and Elasticsearch, fetched from Maven Central.", no_args_is_help=True
+)
 dlq_app = typer.Typer(help="Inspect and replay the dead-letter topic.", no_args_is_help=True)
 agents_app = typer.Typer(help="The agents and enrichers a worker runs.", no_args_is_help=True)
 kibana_app = typer.Typer(help="Kibana saved objects.", no_args_is_help=True)
@@ -126,7 +128,8 @@ def publish(
                 value = encode_raw(item)
                 if len(value) > limit:
                     error = pub.InputError(
-                        str(path), f"{len(value)} bytes is over the message limit of {limit} (NEWSSTREAM_MAX_MESSAGE_BYTES)"
+                        str(path),
+                        f"{len(value)} bytes is over the message limit of {limit} (NEWSSTREAM_MAX_MESSAGE_BYTES)",
                     )
                     errors.append(error)
                     progress.console.print(f"[red]error:[/] {error}", highlight=False, markup=False)
@@ -154,7 +157,9 @@ def publish(
 
 @app.command()
 def worker(
-    only: Optional[list[str]] = typer.Option(None, "--only", help="run only these agents (parse, enrich, index, or a plugin's)"),
+    only: Optional[list[str]] = typer.Option(
+        None, "--only", help="run only these agents (parse, enrich, index, or a plugin's)"
+    ),
     loglevel: str = typer.Option("info", help="log level"),
 ) -> None:
     """Run the agents (a faust worker) until interrupted."""
@@ -290,7 +295,9 @@ def search(
     except NotFoundError:
         _fail(f"no index {settings.index_alias!r} yet: run a worker (newsstream worker) to create it")
     except BadRequestError as exc:
-        _fail(f"Elasticsearch refused the query: {exc.message}: {exc.body.get('error', {}).get('root_cause', [{}])[0].get('reason', '')}")
+        _fail(
+            f"Elasticsearch refused the query: {exc.message}: {exc.body.get('error', {}).get('root_cause', [{}])[0].get('reason', '')}"
+        )
     print_hits(total, hits, as_json)
 
 

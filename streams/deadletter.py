@@ -69,6 +69,11 @@ def from_event(
     )
     log.warning(
         "dead letter: stage=%s topic=%s partition=%s offset=%s reason=%s error=%s",
-        stage, msg.topic, msg.partition, msg.offset, reason, error,
+        stage,
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        reason,
+        error,
     )
     return letter

@@ -84,7 +84,11 @@ def run_demo(settings: Settings, folder: Path, timeout: float = 600.0, echo=prin
             try:
                 resp = es.search(
                     index=settings.index_alias,
-                    query={"bool": {"filter": [{"ids": {"values": list(ids)}}, {"range": {"ingested_at": {"gte": started_at}}}]}},
+                    query={
+                        "bool": {
+                            "filter": [{"ids": {"values": list(ids)}}, {"range": {"ingested_at": {"gte": started_at}}}]
+                        }
+                    },
                     size=len(ids),
                     source=False,
                 )

@@ -157,7 +157,9 @@ def _normalise_fields(name: str, fields: dict) -> dict[str, dict[str, Any]]:
         elif ftype in FIELD_TYPES:
             out[fname] = {"type": ftype}
         else:
-            raise PluginError(f"enricher {name}: field {fname!r} has unknown type {ftype!r} (one of {sorted(FIELD_TYPES)})")
+            raise PluginError(
+                f"enricher {name}: field {fname!r} has unknown type {ftype!r} (one of {sorted(FIELD_TYPES)})"
+            )
     return out
 
 
@@ -298,13 +300,41 @@ def describe(settings: Settings) -> list[dict[str, str]]:
     """Rows for ``newsstream agents list``: kind, name, origin, topics, consumer group."""
     group = settings.app_id
     rows = [
-        {"kind": "agent", "name": "parse", "origin": "newsstream (built-in)", "topics": f"{settings.topic_raw} -> {settings.topic_parsed}", "group": group},
-        {"kind": "agent", "name": "enrich", "origin": "newsstream (built-in)", "topics": f"{settings.topic_parsed} -> {settings.topic_enriched}", "group": group},
-        {"kind": "agent", "name": "index", "origin": "newsstream (built-in)", "topics": f"{settings.topic_enriched} -> es:{settings.index_alias}", "group": group},
+        {
+            "kind": "agent",
+            "name": "parse",
+            "origin": "newsstream (built-in)",
+            "topics": f"{settings.topic_raw} -> {settings.topic_parsed}",
+            "group": group,
+        },
+        {
+            "kind": "agent",
+            "name": "enrich",
+            "origin": "newsstream (built-in)",
+            "topics": f"{settings.topic_parsed} -> {settings.topic_enriched}",
+            "group": group,
+        },
+        {
+            "kind": "agent",
+            "name": "index",
+            "origin": "newsstream (built-in)",
+            "topics": f"{settings.topic_enriched} -> es:{settings.index_alias}",
+            "group": group,
+        },
     ]
     for e in load_enrichers(settings):
         fields = ", ".join(f"{k}:{v.get('type', '?')}" for k, v in e.fields.items())
-        rows.append({"kind": "enricher", "name": e.name, "origin": e.origin, "topics": f"in enrich, adds {fields}", "group": group})
+        rows.append(
+            {
+                "kind": "enricher",
+                "name": e.name,
+                "origin": e.origin,
+                "topics": f"in enrich, adds {fields}",
+                "group": group,
+            }
+        )
     for a in load_consumer_agents(settings):
-        rows.append({"kind": "agent", "name": a.name, "origin": a.origin, "topics": a.topic_name(settings), "group": a.group})
+        rows.append(
+            {"kind": "agent", "name": a.name, "origin": a.origin, "topics": a.topic_name(settings), "group": a.group}
+        )
     return rows

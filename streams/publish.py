@@ -69,7 +69,9 @@ def read_articles(path: Path, content_type: str | None = None) -> Iterator[RawAr
     try:
         data = read_bytes(path)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        yield InputError(str(path), f"cannot read: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}")
+        yield InputError(
+            str(path), f"cannot read: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+        )
         return
     name = path.name.lower()
     if name.endswith(".jsonl"):

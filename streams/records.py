@@ -139,7 +139,9 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
             obj = orjson.loads(value)
         except orjson.JSONDecodeError:
             obj = _NOT_JSON  # not JSON after all: a bare page that starts like JSON
-        if obj is not _NOT_JSON and not (isinstance(obj, dict) and ({"html", "text", "url", "content_type"} & obj.keys())):
+        if obj is not _NOT_JSON and not (
+            isinstance(obj, dict) and ({"html", "text", "url", "content_type"} & obj.keys())
+        ):
             raise RecordError("not an article envelope", f"JSON {type(obj).__name__} without 'html' or 'text'")
         if isinstance(obj, dict):
             for name in ("url", "source", "fetched_at", "content_type"):

@@ -91,7 +91,10 @@ def run_plugin_agent(settings: Settings, agent, loglevel: str) -> None:
     app = create_app(settings, app_id=agent.group)
     topics = create_topics(app, settings)
     register_consumer_agent(app, topics, settings, agent)
-    print(f"newsstream worker: consumer agent {agent.name} on {agent.topic_name(settings)}, group {agent.group}", flush=True)
+    print(
+        f"newsstream worker: consumer agent {agent.name} on {agent.topic_name(settings)}, group {agent.group}",
+        flush=True,
+    )
     _run_faust(app, loglevel)
 
 

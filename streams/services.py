@@ -282,9 +282,7 @@ def _ensure_es_user() -> str:
                 f"Elasticsearch refuses to run as root and there is no user {ES_USER!r}; "
                 "run newsstream as an ordinary user, or create that user."
             )
-        subprocess.run(
-            [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER], check=True
-        )
+        subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER], check=True)
     return ES_USER
 
 

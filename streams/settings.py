@@ -82,8 +82,8 @@ class Settings(BaseSettings):
     enrich_batch_size: int = Field(32, description="articles per nlp.pipe batch")
 
     # Plugins not installed as packages: "module:attribute" strings (JSON list)
-    enrichers: list[str] = Field(default_factory=list, description="extra enrichers, e.g. [\"mymod:sentiment\"]")
-    agents: list[str] = Field(default_factory=list, description="extra consumer agents, e.g. [\"mymod:alert\"]")
+    enrichers: list[str] = Field(default_factory=list, description='extra enrichers, e.g. ["mymod:sentiment"]')
+    agents: list[str] = Field(default_factory=list, description='extra consumer agents, e.g. ["mymod:alert"]')
 
     # Local services (newsstream services up)
     services_dir: Path = Field(default_factory=_default_services_dir)

@@ -30,7 +30,10 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess
     this environment; return the finished process with its text stdout and stderr."""
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -77,14 +80,16 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
 
 def settings_from(env: dict[str, str]) -> Settings:
     """Build Settings as a worker started with ``env`` would."""
-    fields = {k[len("NEWSSTREAM_"):].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
+    fields = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
     return Settings(**fields)
 
 
 class Worker:
     """A ``newsstream worker`` child process with its own log file."""
 
-    def __init__(self, env: dict[str, str], log: Path, only: list[str] | None = None, loglevel: str | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, only: list[str] | None = None, loglevel: str | None = None
+    ) -> None:
         self.env = env
         self.log = log
         self.only = only

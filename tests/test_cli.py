@@ -36,7 +36,9 @@ def test_parse_names_bad_files_and_still_parses_the_good_ones(tmp_path):
     jsonl = tmp_path / "batch.jsonl"
     good = orjson.dumps({"content_type": "text", "text": RFI.read_text()})
     jsonl.write_bytes(good + b"\n{broken json\n" + good + b"\n")
-    result = runner.invoke(app, ["parse", str(empty), str(binary), str(notgz), str(jsonl), str(tmp_path / "missing.txt")])
+    result = runner.invoke(
+        app, ["parse", str(empty), str(binary), str(notgz), str(jsonl), str(tmp_path / "missing.txt")]
+    )
     assert result.exit_code == 1
     errors = result.stderr
     assert f"{empty}: empty file" in errors
@@ -44,13 +46,19 @@ def test_parse_names_bad_files_and_still_parses_the_good_ones(tmp_path):
     assert f"{notgz}: cannot read" in errors
     assert f"{jsonl}:2: invalid JSON" in errors
     assert f"{tmp_path / 'missing.txt'}: cannot read: No such file or directory" in errors
-    assert [r["title"] for r in _lines(result.stdout)] == ["US Secretary of State Antony Blinken shows support for Kazakhstan"] * 2
+    assert [r["title"] for r in _lines(result.stdout)] == [
+        "US Secretary of State Antony Blinken shows support for Kazakhstan"
+    ] * 2
 
 
 def test_parse_reads_gzipped_html(tmp_path):
     page = tmp_path / "a.html.gz"
     body = " ".join(["The harbour of Lisbon opened a new ferry terminal on Monday morning."] * 6)
-    page.write_bytes(gzip.compress(f"<html><head><title>Ferry terminal</title></head><body><article><h1>Ferry terminal opens</h1><p>{body}</p><p>{body}</p></article></body></html>".encode()))
+    page.write_bytes(
+        gzip.compress(
+            f"<html><head><title>Ferry terminal</title></head><body><article><h1>Ferry terminal opens</h1><p>{body}</p><p>{body}</p></article></body></html>".encode()
+        )
+    )
     result = runner.invoke(app, ["parse", str(page)])
     assert result.exit_code == 0, result.output
     [record] = _lines(result.stdout)

@@ -187,7 +187,10 @@ def test_kafka_listeners_are_reachable_where_advertised(svc):
         else:  # from the host: through a published port onto that listener
             assert published.get(port) == bound[name][1], f"{name}: {host}:{port} is not published to it"
     # the worker's bootstrap is the in-network listener
-    assert f"kafka:{bound[env['KAFKA_INTER_BROKER_LISTENER_NAME']][1]}" == _env(svc["worker"])["NEWSSTREAM_KAFKA_BOOTSTRAP"]
+    assert (
+        f"kafka:{bound[env['KAFKA_INTER_BROKER_LISTENER_NAME']][1]}"
+        == _env(svc["worker"])["NEWSSTREAM_KAFKA_BOOTSTRAP"]
+    )
 
 
 def test_kibana_setup_imports_the_repos_saved_objects(svc):

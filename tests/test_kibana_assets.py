@@ -335,7 +335,10 @@ def test_import_raises_when_kibana_refuses_some_objects(kibana):
             ],
         },
     )
-    with pytest.raises(KibanaImportError, match=r"imported 7 .* refused 1: dashboard/newsstream-dashboard: missing_references \(lens/gone\)"):
+    with pytest.raises(
+        KibanaImportError,
+        match=r"imported 7 .* refused 1: dashboard/newsstream-dashboard: missing_references \(lens/gone\)",
+    ):
         import_saved_objects(url)
 
 

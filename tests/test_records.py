@@ -30,7 +30,9 @@ def test_bad_raw_values_are_rejected_with_a_reason(value, reason):
 
 
 def test_envelope_and_bare_forms():
-    env = decode_raw(b'{"url": "https://x.test/a", "html": "<p>hi</p>", "fetched_at": "2026-11-30T10:00:00Z", "source": "x"}')
+    env = decode_raw(
+        b'{"url": "https://x.test/a", "html": "<p>hi</p>", "fetched_at": "2026-11-30T10:00:00Z", "source": "x"}'
+    )
     assert (env.content, env.content_type, env.url, env.source) == ("<p>hi</p>", "html", "https://x.test/a", "x")
     bare = decode_raw(b"Title\n\nA paragraph.", {"content_type": b"text", "url": b"https://x.test/b"})
     assert (bare.content, bare.content_type, bare.url) == (b"Title\n\nA paragraph.", "text", "https://x.test/b")
@@ -41,7 +43,9 @@ def test_envelope_and_bare_forms():
 
 def test_encode_raw_round_trips_and_keeps_non_utf8_bytes():
     raw = RawArticle(content="Título\n\nTexto.", content_type="text", url="https://x.test/c")
-    assert decode_raw(encode_raw(raw)) == RawArticle(content="Título\n\nTexto.", content_type="text", url="https://x.test/c")
+    assert decode_raw(encode_raw(raw)) == RawArticle(
+        content="Título\n\nTexto.", content_type="text", url="https://x.test/c"
+    )
     latin1 = RawArticle(content="Título".encode("latin-1"), content_type="text")
     assert encode_raw(latin1) == "Título".encode("latin-1")
 
@@ -56,7 +60,17 @@ def test_records_round_trip_and_reject_non_records():
 
 
 def test_dead_letter_keeps_the_original_bytes_up_to_its_budget():
-    letter = DeadLetter.wrap(stage="parse", reason="r", error="E", topic="t", partition=0, offset=7, value=b"\x00" * 10, key=b"k", max_original_bytes=4)
+    letter = DeadLetter.wrap(
+        stage="parse",
+        reason="r",
+        error="E",
+        topic="t",
+        partition=0,
+        offset=7,
+        value=b"\x00" * 10,
+        key=b"k",
+        max_original_bytes=4,
+    )
     back = DeadLetter.from_bytes(letter.to_bytes())
     assert back.original_bytes() == b"\x00" * 4
     assert (back.original_size, back.original_truncated, back.key, back.offset) == (10, True, "k", 7)

@@ -68,8 +68,7 @@ def _plan(article: ParsedArticle, nlp) -> tuple[list[tuple[str, str]], list[str]
         return [], notes
     if not _language_ok(article.language, nlp.lang):
         notes.append(
-            f"language {article.language!r} is not the model's ({nlp.lang!r}): "
-            "no entities from the text, no keywords"
+            f"language {article.language!r} is not the model's ({nlp.lang!r}): no entities from the text, no keywords"
         )
         return [], notes
     limit = min(nlp.max_length, MAX_NER_CHARS)

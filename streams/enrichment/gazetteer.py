@@ -68,7 +68,20 @@ _ACRONYMS: dict[str, str] = {
     "ROK": "KR",
 }
 # Cities that are also common English words, never read as places alone.
-_CITY_STOP = {"of", "police", "union", "march", "central", "mobile", "reading", "nice", "split", "bath", "hope", "media"}
+_CITY_STOP = {
+    "of",
+    "police",
+    "union",
+    "march",
+    "central",
+    "mobile",
+    "reading",
+    "nice",
+    "split",
+    "bath",
+    "hope",
+    "media",
+}
 # Alternate city names are read only for cities at least this large (they are noisy).
 _ALT_NAME_MIN_POPULATION = 1_000_000
 _LATIN_NAME = re.compile(r"^[A-Z][A-Za-z .'\-]+$")

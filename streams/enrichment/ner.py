@@ -98,7 +98,9 @@ _ORG_WORDS = frozenset(
     times post journal telegraph guardian herald tribune globe magazine gazette observer
     reuters afp ap epa getty shutterstock alamy xinhua sipa""".split()
 )
-_PARTICLES = frozenset({"de", "da", "di", "du", "van", "von", "der", "den", "le", "la", "bin", "al", "el", "ibn", "y", "dos", "das"})
+_PARTICLES = frozenset(
+    {"de", "da", "di", "du", "van", "von", "der", "den", "le", "la", "bin", "al", "el", "ibn", "y", "dos", "das"}
+)
 _CREDIT_PREFIX = re.compile(
     r"^\s*(?:(?:©|\(c\)|copyright\b)\s*:?|(?:photo(?:graph)?s?|image|picture|credits?|source)\s*(?::|by\b))\s*(?:by\b)?\s*",
     re.IGNORECASE,

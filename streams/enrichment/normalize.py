@@ -43,9 +43,12 @@ KEEP_LABELS = frozenset(
 )
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Tie-break order of the vote (earlier wins a tie).
-_PRIORITY = {lab: i for i, lab in enumerate(
-    ["PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "LAW", "WORK_OF_ART", "LANGUAGE"]
-)}
+_PRIORITY = {
+    lab: i
+    for i, lab in enumerate(
+        ["PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "LAW", "WORK_OF_ART", "LANGUAGE"]
+    )
+}
 #: Weight of a mention's vote by where it was found. Rules on the fields that
 #: name people and organisations (authors, publisher, credit) are surer than
 #: the model; the title (often Title Case) less sure than the body.

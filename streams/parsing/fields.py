@@ -49,9 +49,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE
-)
+_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.\-]+)""", re.IGNORECASE)
 # Bytes that never occur in text in any charset we accept (C0 controls but
 # tab, newline, carriage return, form feed and escape).
@@ -88,7 +86,7 @@ def decode_bytes(data: bytes, is_html: bool | None = None) -> tuple[str, str]:
     for bom, name in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(name), name
+                return data[len(bom) :].decode(name), name
             except UnicodeDecodeError as exc:
                 raise ParseRejected("undecodable input", f"BOM says {name}: {exc}") from exc
     head = data[:4096]
@@ -263,10 +261,39 @@ _FURNITURE_PHRASE = re.compile(
 # development set's text pages contain none): the regex then runs only where
 # it can match. tests/parsing checks that both agree on every line of the set.
 _PHRASE_KEYS = (
-    "newsletter", "subscri", "sign", "log", "cookie", "privacy", "terms", "rights", "copyright", "©",
-    "follow", "download", "share", "click", "read", "javascript", "blocker", "browser", "mailbox",
-    "inbox", "sent", "comment", "write", "by", "correspondent", "reprint", "error", "try again",
-    "also", "like this", "join", "order", "personal",
+    "newsletter",
+    "subscri",
+    "sign",
+    "log",
+    "cookie",
+    "privacy",
+    "terms",
+    "rights",
+    "copyright",
+    "©",
+    "follow",
+    "download",
+    "share",
+    "click",
+    "read",
+    "javascript",
+    "blocker",
+    "browser",
+    "mailbox",
+    "inbox",
+    "sent",
+    "comment",
+    "write",
+    "by",
+    "correspondent",
+    "reprint",
+    "error",
+    "try again",
+    "also",
+    "like this",
+    "join",
+    "order",
+    "personal",
 )
 
 
@@ -317,19 +344,82 @@ def looks_like_sentence(line: str) -> bool:
 # dates
 
 _MONTHS = {
-    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
-    "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9,
-    "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+    "jan": 1,
+    "january": 1,
+    "feb": 2,
+    "february": 2,
+    "mar": 3,
+    "march": 3,
+    "apr": 4,
+    "april": 4,
+    "may": 5,
+    "jun": 6,
+    "june": 6,
+    "jul": 7,
+    "july": 7,
+    "aug": 8,
+    "august": 8,
+    "sep": 9,
+    "sept": 9,
+    "september": 9,
+    "oct": 10,
+    "october": 10,
+    "nov": 11,
+    "november": 11,
+    "dec": 12,
+    "december": 12,
     # French, Spanish, Italian, Portuguese, German month names (the common ones)
-    "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6,
-    "juillet": 7, "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11, "décembre": 12,
-    "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
-    "agosto": 8, "septiembre": 9, "octubre": 10, "noviembre": 11, "diciembre": 12,
-    "gennaio": 1, "febbraio": 2, "aprile": 4, "maggio": 5, "giugno": 6, "luglio": 7,
-    "settembre": 9, "ottobre": 10, "dicembre": 12,
-    "janeiro": 1, "fevereiro": 2, "março": 3, "maio": 5, "junho": 6, "julho": 7,
-    "setembro": 9, "outubro": 10, "dezembro": 12,
-    "januar": 1, "februar": 2, "märz": 3, "juni": 6, "juli": 7, "oktober": 10, "dezember": 12,
+    "janvier": 1,
+    "février": 2,
+    "fevrier": 2,
+    "mars": 3,
+    "avril": 4,
+    "mai": 5,
+    "juin": 6,
+    "juillet": 7,
+    "août": 8,
+    "aout": 8,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "décembre": 12,
+    "enero": 1,
+    "febrero": 2,
+    "marzo": 3,
+    "abril": 4,
+    "mayo": 5,
+    "junio": 6,
+    "julio": 7,
+    "agosto": 8,
+    "septiembre": 9,
+    "octubre": 10,
+    "noviembre": 11,
+    "diciembre": 12,
+    "gennaio": 1,
+    "febbraio": 2,
+    "aprile": 4,
+    "maggio": 5,
+    "giugno": 6,
+    "luglio": 7,
+    "settembre": 9,
+    "ottobre": 10,
+    "dicembre": 12,
+    "janeiro": 1,
+    "fevereiro": 2,
+    "março": 3,
+    "maio": 5,
+    "junho": 6,
+    "julho": 7,
+    "setembro": 9,
+    "outubro": 10,
+    "dezembro": 12,
+    "januar": 1,
+    "februar": 2,
+    "märz": 3,
+    "juni": 6,
+    "juli": 7,
+    "oktober": 10,
+    "dezember": 12,
 }
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
 _DATE_PATTERNS = (
@@ -338,7 +428,13 @@ _DATE_PATTERNS = (
     # February 28, 2023 / Feb. 28 2023
     (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b", re.IGNORECASE), "mdy"),
     # 28 February 2023 / 28 de fevereiro de 2023 / 28. Februar 2023
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:de\s+)?({_MONTH_RE})\.?,?\s+(?:de\s+)?((?:19|20)\d\d)\b", re.IGNORECASE), "dmy"),
+    (
+        re.compile(
+            rf"\b(\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:de\s+)?({_MONTH_RE})\.?,?\s+(?:de\s+)?((?:19|20)\d\d)\b",
+            re.IGNORECASE,
+        ),
+        "dmy",
+    ),
     # 28/02/2023 is ambiguous with 02/28/2023: only when the day is > 12
     (re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.]((?:19|20)\d\d)\b"), "numeric"),
 )
@@ -476,9 +572,7 @@ def tag_case(tag: str) -> str:
     elif not all(c.islower() for c in letters):
         return tag
     words = tag.split(" ")
-    return " ".join(
-        w if (i and w in _SMALL_WORDS) else w[:1].upper() + w[1:] for i, w in enumerate(words)
-    )
+    return " ".join(w if (i and w in _SMALL_WORDS) else w[:1].upper() + w[1:] for i, w in enumerate(words))
 
 
 def clean_title(title: str | None, publisher: str | None = None) -> str | None:

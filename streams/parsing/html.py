@@ -30,8 +30,14 @@ _RETRY_BELOW_WORDS = 60  # fewer words from the fast path: retry with the fallba
 # the metadata is read (byline, tags and dates may live there), so the
 # extraction works on a smaller tree: HTML pages parse 5-10% faster, and no field
 # of the 243 development-set pages changes.
-_EXTRACT_OPTIONS = dict(fast=True, include_comments=False, include_tables=False, include_images=False, include_links=False,
-                        prune_xpath=["//aside | //footer | //head"])
+_EXTRACT_OPTIONS = dict(
+    fast=True,
+    include_comments=False,
+    include_tables=False,
+    include_images=False,
+    include_links=False,
+    prune_xpath=["//aside | //footer | //head"],
+)
 
 
 def _text(el: HtmlElement) -> str:
@@ -48,8 +54,8 @@ def _neutralise_paywall(tree: HtmlElement) -> None:
 
 _INERT = etree.XPath(
     '//script[not(contains(@type, "ld+json"))] | //style | //svg | //*[local-name()="svg"] | //template | //comment()'
-    ' | //nav | //menu | //noscript | //iframe | //button | //select | //textarea | //canvas'
-    ' | //audio | //video | //object | //embed'
+    " | //nav | //menu | //noscript | //iframe | //button | //select | //textarea | //canvas"
+    " | //audio | //video | //object | //embed"
 )
 
 
@@ -104,7 +110,9 @@ def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
         if cap_el is None:
             continue
         credit = None
-        for el in cap_el.xpath('.//*[contains(@class, "credit") or contains(@class, "copyright") or contains(@class, "source")]'):
+        for el in cap_el.xpath(
+            './/*[contains(@class, "credit") or contains(@class, "copyright") or contains(@class, "source")]'
+        ):
             credit = _text(el) or None
             break
         caption = _text(cap_el)
@@ -119,10 +127,7 @@ def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
 def _related(tree: HtmlElement, limit: int = 10) -> list[str]:
     """Return titles of in-article "read also" / related-article links."""
     out: list[str] = []
-    xp = (
-        '//*[contains(@class, "related") or contains(@class, "read-also") or contains(@class, "see-also")]'
-        "//a"
-    )
+    xp = '//*[contains(@class, "related") or contains(@class, "read-also") or contains(@class, "see-also")]//a'
     for a in tree.xpath(xp):
         text = _text(a)
         if F.word_count(text) >= 4 and text not in out and not F.is_furniture(text):

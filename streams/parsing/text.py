@@ -94,7 +94,7 @@ def _lines(text: str) -> list[Line]:
         bullet = False
         m = _BULLET.match(stripped)
         if m and len(stripped) > m.end():
-            bullet, stripped = True, stripped[m.end():].strip()
+            bullet, stripped = True, stripped[m.end() :].strip()
         elif stripped in ("*", "+", "•", "-", "o"):
             continue
         if out and not bullet and (pending_join or _ONLY_PUNCT.match(stripped)):
@@ -209,6 +209,7 @@ def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) 
     the rest by such a label are cut from both ends; an article paragraph
     after an "Advertisement" slot is kept.
     """
+
     def label_gap(a: int, b: int) -> bool:  # two lines or more, one a label
         return b - a >= 2 and any(-12 < values[k] <= 0 and not lines[k].bullet for k in range(a, b))
 
@@ -296,15 +297,20 @@ def extract_text(text: str) -> F.Extracted:
             title = line.text
             break
     if title is None:
-        for line in reversed(lines[max(0, start - 12): start]):
-            if _is_headline(line.text) and not line.bullet and not _split_caption(line.text) and not _is_meta_line(line.text):
+        for line in reversed(lines[max(0, start - 12) : start]):
+            if (
+                _is_headline(line.text)
+                and not line.bullet
+                and not _split_caption(line.text)
+                and not _is_meta_line(line.text)
+            ):
                 title = line.text
                 break
 
     caption = credit = publisher = None
     authors: list[str] = []
-    head = lines[max(0, start - 15): start + 3]
-    for i, line in enumerate(lines[max(0, start - 15): end]):
+    head = lines[max(0, start - 15) : start + 3]
+    for i, line in enumerate(lines[max(0, start - 15) : end]):
         split = _split_caption(line.text) if caption is None and line.index < start + 3 else None
         if split and line.text != title:
             caption, credit = split

@@ -68,7 +68,9 @@ def test_unreadable_message_goes_to_dlq_and_the_next_article_is_indexed(pipeline
     assert letter.error == "ParseRejected"
 
     hits = wait_for(lambda: indexed_docs(settings), 180, what="the good article indexed")
-    assert [h["_source"]["title"] for h in hits] == ["US Secretary of State Antony Blinken shows support for Kazakhstan"]
+    assert [h["_source"]["title"] for h in hits] == [
+        "US Secretary of State Antony Blinken shows support for Kazakhstan"
+    ]
 
 
 def test_oversized_records_are_dead_lettered_and_the_stream_goes_on(pipeline_env):
@@ -81,18 +83,29 @@ def test_oversized_records_are_dead_lettered_and_the_stream_goes_on(pipeline_env
     worker = start(NEWSSTREAM_MAX_MESSAGE_BYTES="10000")
     long_article = text_article(
         "Port of Lisbon publishes its yearly report on ferries",
-        [f"Paragraph {i}: the ferries of the port of Lisbon carried many passengers across the river this year." for i in range(150)],
+        [
+            f"Paragraph {i}: the ferries of the port of Lisbon carried many passengers across the river this year."
+            for i in range(150)
+        ],
     )
     assert len(long_article) > 10000
     binary = bytes(range(256)) * 3000  # 768,000 bytes
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=2_000_000)
-    for key, value in ((b"k", long_article), (b"k", binary), (b"k", RFI.read_bytes())):  # one key: one partition, in order
+    for key, value in (
+        (b"k", long_article),
+        (b"k", binary),
+        (b"k", RFI.read_bytes()),
+    ):  # one key: one partition, in order
         producer.send(settings.topic_raw, key=key, value=value).get(timeout=30)
     producer.close()
 
     hits = wait_for(lambda: indexed_docs(settings), 180, what=f"the last article indexed; log:\n{worker.log_tail()}")
-    assert [h["_source"]["title"] for h in hits] == ["US Secretary of State Antony Blinken shows support for Kazakhstan"]
-    letters = wait_for(lambda: (d := read_dead_letters(settings, timeout_s=2)) and len(d) == 2 and d, 60, what="2 dead letters")
+    assert [h["_source"]["title"] for h in hits] == [
+        "US Secretary of State Antony Blinken shows support for Kazakhstan"
+    ]
+    letters = wait_for(
+        lambda: (d := read_dead_letters(settings, timeout_s=2)) and len(d) == 2 and d, 60, what="2 dead letters"
+    )
     big, junk = sorted(letters, key=lambda d: d.offset)
     assert big.stage == "parse" and big.error == "MessageTooLarge"
     assert "output record too large" in big.reason and "NEWSSTREAM_MAX_MESSAGE_BYTES" in big.reason

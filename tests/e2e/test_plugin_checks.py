@@ -16,7 +16,9 @@ def test_unknown_plugin_module_is_a_clear_error():
 
 
 def test_enricher_returning_an_undeclared_field_is_an_error():
-    [sloppy] = [e for e in load_enrichers(Settings(enrichers=["tests.e2e.plugins_for_tests:sloppy"])) if e.name == "sloppy"]
+    [sloppy] = [
+        e for e in load_enrichers(Settings(enrichers=["tests.e2e.plugins_for_tests:sloppy"])) if e.name == "sloppy"
+    ]
     with pytest.raises(PluginError, match=r"undeclared field\(s\) \['oops'\]"):
         sloppy.run(EnrichedArticle(id="a", body="b", content_type="text"))
 

@@ -37,9 +37,7 @@ def _plugin_installed() -> bool:
 def example_plugin():
     """Install the example plugin package (examples/plugin) if it is not installed yet."""
     if not _plugin_installed():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "examples/plugin"], check=True
-        )
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "examples/plugin"], check=True)
     import importlib
 
     importlib.invalidate_caches()
@@ -64,12 +62,19 @@ def test_example_plugin_field_is_indexed_and_alert_sent_for_the_match_only(pipel
     ensure_topics(settings)
     # a plain kafka-python producer, not our CLI: a JSON envelope and a bare text value
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    envelope = {"url": "https://www.rfi.fr/en/blinken-kazakhstan", "content_type": "text", "text": RFI.read_text(), "source": "rfi"}
+    envelope = {
+        "url": "https://www.rfi.fr/en/blinken-kazakhstan",
+        "content_type": "text",
+        "text": RFI.read_text(),
+        "source": "rfi",
+    }
     producer.send(settings.topic_raw, key=b"rfi", value=orjson.dumps(envelope)).get(timeout=30)
     producer.send(settings.topic_raw, key=b"lisbon", value=OTHER).get(timeout=30)
     producer.close()
 
-    hits = wait_for(lambda: (h := indexed_docs(settings)) and len(h) == 2 and h, 180, what=f"2 documents; log:\n{worker.log_tail()}")
+    hits = wait_for(
+        lambda: (h := indexed_docs(settings)) and len(h) == 2 and h, 180, what=f"2 documents; log:\n{worker.log_tail()}"
+    )
     by_title = {h["_source"]["title"]: h["_source"] for h in hits}
     rfi = by_title["US Secretary of State Antony Blinken shows support for Kazakhstan"]
     assert rfi["watchlist"] == ["Antony Blinken"]
@@ -93,7 +98,9 @@ def test_enricher_that_raises_dead_letters_only_its_article(pipeline_env):
         producer.send(settings.topic_raw, key=key, value=value).get(timeout=30)
     producer.close()
 
-    hits = wait_for(lambda: (h := indexed_docs(settings)) and len(h) == 2 and h, 180, what=f"2 documents; log:\n{worker.log_tail()}")
+    hits = wait_for(
+        lambda: (h := indexed_docs(settings)) and len(h) == 2 and h, 180, what=f"2 documents; log:\n{worker.log_tail()}"
+    )
     assert all(h["_source"]["explode_checked"] is True for h in hits)
     letters = wait_for(lambda: read_dead_letters(settings, timeout_s=2), 60, what="the dead letter")
     assert len(letters) == 1

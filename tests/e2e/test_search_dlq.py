@@ -21,15 +21,39 @@ from tests.conftest import read_topic, wait_for
 runner = CliRunner()
 
 ARTICLES = [
-    EnrichedArticle(id="a1", body="Antony Blinken met leaders in Astana to discuss trade.", content_type="text",
-                    title="Blinken in Astana", published_at="2023-02-28", persons=["Antony Blinken"],
-                    places=["Astana"], countries=["KZ"], tags=["Kazakhstan", "Diplomacy"]),
-    EnrichedArticle(id="a2", body="The ferry terminal of Lisbon opened; trade with Africa grows.", content_type="text",
-                    title="Lisbon ferry terminal", published_at="2024-06-01", persons=["Ana Costa"],
-                    places=["Lisbon"], countries=["PT"], tags=["Ferries"]),
-    EnrichedArticle(id="a3", body="Trade talks in Moscow ended without agreement.", content_type="text",
-                    title="Moscow talks", published_at="2021-01-10", persons=["Sergey Lavrov"],
-                    places=["Moscow"], countries=["RU"], tags=["Diplomacy"]),
+    EnrichedArticle(
+        id="a1",
+        body="Antony Blinken met leaders in Astana to discuss trade.",
+        content_type="text",
+        title="Blinken in Astana",
+        published_at="2023-02-28",
+        persons=["Antony Blinken"],
+        places=["Astana"],
+        countries=["KZ"],
+        tags=["Kazakhstan", "Diplomacy"],
+    ),
+    EnrichedArticle(
+        id="a2",
+        body="The ferry terminal of Lisbon opened; trade with Africa grows.",
+        content_type="text",
+        title="Lisbon ferry terminal",
+        published_at="2024-06-01",
+        persons=["Ana Costa"],
+        places=["Lisbon"],
+        countries=["PT"],
+        tags=["Ferries"],
+    ),
+    EnrichedArticle(
+        id="a3",
+        body="Trade talks in Moscow ended without agreement.",
+        content_type="text",
+        title="Moscow talks",
+        published_at="2021-01-10",
+        persons=["Sergey Lavrov"],
+        places=["Moscow"],
+        countries=["RU"],
+        tags=["Diplomacy"],
+    ),
 ]
 
 
@@ -38,7 +62,9 @@ def _index(settings) -> None:
 
     async def write():
         client = AsyncElasticsearch(settings.elasticsearch_url)
-        await BulkWriter(client, settings.index_alias).write([to_document(a.to_dict(), "2026-11-30T00:00:00+00:00") for a in ARTICLES])
+        await BulkWriter(client, settings.index_alias).write(
+            [to_document(a.to_dict(), "2026-11-30T00:00:00+00:00") for a in ARTICLES]
+        )
         await client.close()
 
     asyncio.run(write())
@@ -77,7 +103,9 @@ def test_dlq_show_and_replay(pipeline_env):
     worker = start(only=["parse"])
     ensure_topics(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    producer.send(settings.topic_raw, key=b"empty-envelope", value=orjson.dumps({"url": "https://x.test/a"})).get(timeout=30)
+    producer.send(settings.topic_raw, key=b"empty-envelope", value=orjson.dumps({"url": "https://x.test/a"})).get(
+        timeout=30
+    )
     producer.close()
     wait_for(lambda: read_dead_letters(settings, timeout_s=2), 120, what="the dead letter")
 
@@ -92,7 +120,9 @@ def test_dlq_show_and_replay(pipeline_env):
     raw = read_topic(settings.kafka_bootstrap, settings.topic_raw)
     assert [m.value for m in raw] == [orjson.dumps({"url": "https://x.test/a"})] * 2
     # still unreadable, so it comes back as a second dead letter: nothing is lost
-    wait_for(lambda: len(read_dead_letters(settings, timeout_s=2)) == 2, 120, what="the replayed message dead-lettered again")
+    wait_for(
+        lambda: len(read_dead_letters(settings, timeout_s=2)) == 2, 120, what="the replayed message dead-lettered again"
+    )
     assert runner.invoke(app, ["dlq", "replay", "--stage", "index"], env=env).stdout.startswith("replayed 0")
     # a second replay sends only the letter that came since: the re-dead-lettered one
     worker.stop()  # so that it does not dead-letter the replayed message a third time meanwhile

@@ -25,8 +25,7 @@ RFI_PARAGRAPHS = [
     " Soviet republics in the region.",
     "This visit comes at a time when Kazakhstan, Kyrgyzstan, Uzbekistan, Tajikistan and"
     " Turkmenistan are concerned about Moscow's aggressiveness in Ukraine.",
-    "For the United States, Central Asia is an important region, where Russia and China are"
-    " major players.",
+    "For the United States, Central Asia is an important region, where Russia and China are major players.",
     "Show his support for Central Asia, such is the intention of the American Secretary of State.",
     "As soon as he arrived in Astana, Antony Blinken affirmed that Washington firmly supports"
     ' "the sovereignty of Kazakhstan, its territorial integrity and its independence".',

@@ -85,8 +85,19 @@ def test_development_set_all_enrich(nlp, dev_bodies):
         assert set(o.to_dict()) == names
         assert o.extra == {}
         for e in o.entities:
-            assert e["label"] in {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT",
-                                  "WORK_OF_ART", "LAW", "LANGUAGE"}
+            assert e["label"] in {
+                "PERSON",
+                "NORP",
+                "FAC",
+                "ORG",
+                "GPE",
+                "LOC",
+                "PRODUCT",
+                "EVENT",
+                "WORK_OF_ART",
+                "LAW",
+                "LANGUAGE",
+            }
             assert e["country"] is None or (len(e["country"]) == 2 and e["country"].isupper())
         assert all(c.isupper() and len(c) == 2 for c in o.countries)
         assert len({t.casefold() for t in o.tags}) == len(o.tags)

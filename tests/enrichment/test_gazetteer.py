@@ -15,11 +15,26 @@ def test_fold():
 @pytest.mark.parametrize(
     "name, code",
     [
-        ("Kazakhstan", "KZ"), ("Tajikistan", "TJ"), ("the United States", "US"), ("US", "US"),
-        ("U.S.", "US"), ("USA", "US"), ("UK", "GB"), ("Britain", "GB"), ("Russia", "RU"),
-        ("Russian Federation", "RU"), ("Moldova", "MD"), ("Republic of Moldova", "MD"),
-        ("Georgia", "GE"), ("South Korea", "KR"), ("Côte d'Ivoire", "CI"), ("Ivory Coast", "CI"),
-        ("Türkiye", "TR"), ("Turkey", "TR"), ("CHAD", "TD"), ("Laos", "LA"),
+        ("Kazakhstan", "KZ"),
+        ("Tajikistan", "TJ"),
+        ("the United States", "US"),
+        ("US", "US"),
+        ("U.S.", "US"),
+        ("USA", "US"),
+        ("UK", "GB"),
+        ("Britain", "GB"),
+        ("Russia", "RU"),
+        ("Russian Federation", "RU"),
+        ("Moldova", "MD"),
+        ("Republic of Moldova", "MD"),
+        ("Georgia", "GE"),
+        ("South Korea", "KR"),
+        ("Côte d'Ivoire", "CI"),
+        ("Ivory Coast", "CI"),
+        ("Türkiye", "TR"),
+        ("Turkey", "TR"),
+        ("CHAD", "TD"),
+        ("Laos", "LA"),
     ],
 )
 def test_country_codes(name, code):
@@ -45,8 +60,17 @@ def test_places_precedence_and_cities():
 
 @pytest.mark.parametrize(
     "word, code",
-    [("Russian", "RU"), ("Russians", "RU"), ("American", "US"), ("Americans", "US"), ("Kazakh", "KZ"),
-     ("Chinese", "CN"), ("Uzbek", "UZ"), ("British", "GB"), ("South African", "ZA")],
+    [
+        ("Russian", "RU"),
+        ("Russians", "RU"),
+        ("American", "US"),
+        ("Americans", "US"),
+        ("Kazakh", "KZ"),
+        ("Chinese", "CN"),
+        ("Uzbek", "UZ"),
+        ("British", "GB"),
+        ("South African", "ZA"),
+    ],
 )
 def test_demonyms(word, code):
     assert gazetteer().demonym(word) == code

@@ -24,22 +24,31 @@ def test_key_phrases_ranked_and_trimmed(nlp):
 
 
 def test_key_phrases_skip_lists_and_long_chunks(nlp):
-    doc = nlp("Pack the bottled water\nbaby carrier. Pack the bottled water\nbaby carrier. "
-              "We saw the very long and winding old country road near the farm.")
+    doc = nlp(
+        "Pack the bottled water\nbaby carrier. Pack the bottled water\nbaby carrier. "
+        "We saw the very long and winding old country road near the farm."
+    )
     got = key_phrases(doc)
     assert not any("\n" in k for k in got)
     assert all(len(k.split()) <= 4 for k in got)
 
 
 def test_key_phrases_limit(nlp):
-    doc = nlp(" ".join(f"The {w} policy matters. The {w} policy is new." for w in
-                       ["energy", "water", "health", "tax", "trade", "school", "housing"]))
+    doc = nlp(
+        " ".join(
+            f"The {w} policy matters. The {w} policy is new."
+            for w in ["energy", "water", "health", "tax", "trade", "school", "housing"]
+        )
+    )
     assert len(key_phrases(doc, limit=3)) == 3
 
 
 def test_merge_tags():
     assert merge_tags(["United States", " Russia "], ["united states", "RUSSIA", ""], ["territorial  integrity"]) == [
-        "United States", "Russia", "territorial integrity"]
+        "United States",
+        "Russia",
+        "territorial integrity",
+    ]
 
 
 def test_simhash_shape_and_stability():

@@ -14,14 +14,18 @@ from streams.enrichment.normalize import Mention
     [
         ("AP - Olivier Douliery", [("AP", "ORG"), ("Olivier Douliery", "PERSON")]),
         ("Photo: Jane Doe/Reuters", [("Jane Doe", "PERSON"), ("Reuters", "ORG")]),
-        ("Olivier Douliery/AFP via Getty Images",
-         [("Olivier Douliery", "PERSON"), ("AFP", "ORG"), ("Getty Images", "ORG")]),
+        (
+            "Olivier Douliery/AFP via Getty Images",
+            [("Olivier Douliery", "PERSON"), ("AFP", "ORG"), ("Getty Images", "ORG")],
+        ),
         ("OLIVIER DOULIERY / AFP", [("Olivier Douliery", "PERSON"), ("AFP", "ORG")]),
         ("© AFP", [("AFP", "ORG")]),
         ("AP Photo/Evan Vucci", [("AP Photo", "ORG"), ("Evan Vucci", "PERSON")]),
         ("Picture Alliance/dpa", [("Picture Alliance", "ORG"), ("dpa", "ORG")]),
-        ("Photo by Jean-Pierre de la Roche for The New York Times",
-         [("Jean-Pierre de la Roche", "PERSON"), ("The New York Times", "ORG")]),
+        (
+            "Photo by Jean-Pierre de la Roche for The New York Times",
+            [("Jean-Pierre de la Roche", "PERSON"), ("The New York Times", "ORG")],
+        ),
         ("", []),
         ("-", []),
     ],

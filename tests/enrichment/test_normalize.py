@@ -84,8 +84,15 @@ def _m(name, label, source="body", pos=0):
 
 def test_group_mentions_keys():
     groups = group_mentions(
-        [_m("US", "GPE", "title"), _m("United States", "GPE"), _m("Russians", "NORP"), _m("Russian", "NORP"),
-         _m("Tajikistan", "NORP"), _m("Antony Blinken", "PERSON"), _m("antony blinken", "GPE")]
+        [
+            _m("US", "GPE", "title"),
+            _m("United States", "GPE"),
+            _m("Russians", "NORP"),
+            _m("Russian", "NORP"),
+            _m("Tajikistan", "NORP"),
+            _m("Antony Blinken", "PERSON"),
+            _m("antony blinken", "GPE"),
+        ]
     )
     assert list(groups) == ["country:US", "norp:RU", "country:TJ", "antony blinken"]
     assert groups["country:US"].mentions == 2
@@ -124,9 +131,14 @@ def _groups(*mentions):
 
 def test_fold_short_forms():
     groups = _groups(
-        _m("Antony Blinken", "PERSON", pos=0), _m("Blinken", "GPE", pos=1), _m("Blinken", "PERSON", pos=2),
-        _m("Joe Biden", "PERSON", pos=3), _m("Jill Biden", "PERSON", pos=4), _m("Biden", "PERSON", pos=5),
-        _m("Georgia", "GPE", pos=6), _m("Georgia Smith", "PERSON", pos=7),
+        _m("Antony Blinken", "PERSON", pos=0),
+        _m("Blinken", "GPE", pos=1),
+        _m("Blinken", "PERSON", pos=2),
+        _m("Joe Biden", "PERSON", pos=3),
+        _m("Jill Biden", "PERSON", pos=4),
+        _m("Biden", "PERSON", pos=5),
+        _m("Georgia", "GPE", pos=6),
+        _m("Georgia Smith", "PERSON", pos=7),
     )
     assert fold_short_forms(groups) == {"blinken": "antony blinken"}
     assert groups["antony blinken"].mentions == 3 and groups["antony blinken"].label == "PERSON"
@@ -136,8 +148,12 @@ def test_fold_short_forms():
 
 def test_fold_short_forms_goes_to_the_dominant_person():
     groups = _groups(
-        _m("Tim Cook", "PERSON", pos=0), _m("Tim Cook", "PERSON", pos=1), _m("Tim Cook", "PERSON", pos=2),
-        _m("Hosting Cook", "PERSON", pos=3), _m("Cook", "ORG", pos=4), _m("Cook", "PERSON", pos=5),
+        _m("Tim Cook", "PERSON", pos=0),
+        _m("Tim Cook", "PERSON", pos=1),
+        _m("Tim Cook", "PERSON", pos=2),
+        _m("Hosting Cook", "PERSON", pos=3),
+        _m("Cook", "ORG", pos=4),
+        _m("Cook", "PERSON", pos=5),
     )
     assert fold_short_forms(groups) == {"cook": "tim cook"}
     assert groups["tim cook"].mentions == 5 and groups["hosting cook"].mentions == 1
@@ -151,8 +167,12 @@ def test_fold_short_forms_keeps_a_place_named_like_a_person():
 
 def test_fold_acronyms():
     groups = _groups(
-        _m("United Nations", "ORG"), _m("UN", "ORG"), _m("European Union", "ORG"), _m("EU", "GPE"),
-        _m("US", "GPE"), _m("Ukrainian Security Service", "ORG"),
+        _m("United Nations", "ORG"),
+        _m("UN", "ORG"),
+        _m("European Union", "ORG"),
+        _m("EU", "GPE"),
+        _m("US", "GPE"),
+        _m("Ukrainian Security Service", "ORG"),
     )
     assert fold_acronyms(groups) == {"un": "united nations", "eu": "european union"}
     assert groups["united nations"].mentions == 2
@@ -174,9 +194,14 @@ def test_corroborated():
 def test_build_entities():
     ents = build_entities(
         [
-            _m("Antony Blinken", "PERSON", pos=0), _m("Tajikistan", "NORP", pos=1), _m("Blinken", "GPE", pos=2),
-            _m("US", "GPE", "title", pos=3), _m("Russian", "NORP", pos=4), _m("Central Asia", "LOC", pos=5),
-            _m("Shows Support", "PERSON", "title", pos=6), _m("Régis Genté", "PERSON", "author", pos=7),
+            _m("Antony Blinken", "PERSON", pos=0),
+            _m("Tajikistan", "NORP", pos=1),
+            _m("Blinken", "GPE", pos=2),
+            _m("US", "GPE", "title", pos=3),
+            _m("Russian", "NORP", pos=4),
+            _m("Central Asia", "LOC", pos=5),
+            _m("Shows Support", "PERSON", "title", pos=6),
+            _m("Régis Genté", "PERSON", "author", pos=7),
             _m("Kiev", "GPE", pos=8),
         ]
     )

@@ -9,8 +9,19 @@ import pytest
 from streams.enrichment import enrich, enrich_batch
 
 PLACES = {
-    "Kazakhstan", "Astana", "Central Asia", "Kyrgyzstan", "Uzbekistan", "Tajikistan",
-    "Turkmenistan", "Russia", "Moscow", "Ukraine", "China", "Georgia", "Moldova",
+    "Kazakhstan",
+    "Astana",
+    "Central Asia",
+    "Kyrgyzstan",
+    "Uzbekistan",
+    "Tajikistan",
+    "Turkmenistan",
+    "Russia",
+    "Moscow",
+    "Ukraine",
+    "China",
+    "Georgia",
+    "Moldova",
 }
 
 

@@ -21,13 +21,16 @@ def test_batches_are_capped_and_a_lone_message_is_not_held(pipeline_env):
     ensure_topics(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=50)
     for i in range(250):
-        producer.send(settings.topic_raw, key=f"k{i}".encode(), value=text_article(f"Ferry timetable {i}", [PARAGRAPH] * 3))
+        producer.send(
+            settings.topic_raw, key=f"k{i}".encode(), value=text_article(f"Ferry timetable {i}", [PARAGRAPH] * 3)
+        )
     producer.flush()
     # the backlog is there before the worker starts: the parse agent's batches fill to the cap
     worker = start(only=["parse"], loglevel="debug")
     sizes = wait_for(
         lambda: (s := _parse_batches(worker.log.read_text(errors="replace"))) and sum(s) == 250 and s,
-        120, what=f"250 messages parsed; worker log:\n{worker.log_tail()}",
+        120,
+        what=f"250 messages parsed; worker log:\n{worker.log_tail()}",
     )
     assert max(sizes) == 100  # the parse agent's cap, reached on a backlog
     assert all(n <= 100 for n in sizes)
@@ -38,7 +41,8 @@ def test_batches_are_capped_and_a_lone_message_is_not_held(pipeline_env):
     producer.close()
     sizes = wait_for(
         lambda: (s := _parse_batches(worker.log.read_text(errors="replace"))) and sum(s) == 251 and s,
-        60, what=f"the late message parsed; worker log:\n{worker.log_tail()}",
+        60,
+        what=f"the late message parsed; worker log:\n{worker.log_tail()}",
     )
     assert sizes[-1] == 1
     parsed = read_topic(settings.kafka_bootstrap, settings.topic_parsed)

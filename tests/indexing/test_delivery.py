@@ -66,6 +66,7 @@ def test_same_article_published_twice_is_one_document(pipeline_env):
     for _ in range(2):
         out = run_cli(env, "publish", str(RFI))
         assert out.returncode == 0, out.stderr
+
     # wait until both copies went through the index agent (its log counts them:
     # two copies in one batch are one write of the last, two batches two writes)
     def handled():
@@ -75,7 +76,10 @@ def test_same_article_published_twice_is_one_document(pipeline_env):
     hits = indexed_docs(settings)
     assert len(hits) == 1
     assert hits[0]["_source"]["title"] == "US Secretary of State Antony Blinken shows support for Kazakhstan"
-    assert Elasticsearch(settings.elasticsearch_url).get(index=settings.index_alias, id=hits[0]["_id"])["_version"] in (1, 2)
+    assert Elasticsearch(settings.elasticsearch_url).get(index=settings.index_alias, id=hits[0]["_id"])["_version"] in (
+        1,
+        2,
+    )
 
 
 def test_rejected_documents_dead_lettered_and_the_rest_indexed(pipeline_env):
@@ -84,7 +88,9 @@ def test_rejected_documents_dead_lettered_and_the_rest_indexed(pipeline_env):
     records = [enriched(i, "c1992" if i in (137, 842) else "2024-05-01") for i in range(1000)]
     publish_enriched(settings, records)
     wait_for(lambda: count(settings) == 998, 180, what=f"998 documents; log:\n{worker.log_tail()}")
-    letters = wait_for(lambda: (d := read_dead_letters(settings, timeout_s=2)) and len(d) >= 2 and d, 60, what="2 dead letters")
+    letters = wait_for(
+        lambda: (d := read_dead_letters(settings, timeout_s=2)) and len(d) >= 2 and d, 60, what="2 dead letters"
+    )
     assert len(letters) == 2
     assert sorted(d.key for d in letters) == ["doc-00137", "doc-00842"]
     for d in letters:
@@ -194,7 +200,7 @@ def test_item_level_429_rejections_are_retried(own_elasticsearch):
         for _, d in docs:
             d.pop("extra")
         # eight writers at once against a write pool of one thread and one queue slot
-        results = await asyncio.gather(*(writer.write(docs[w * 400:(w + 1) * 400]) for w in range(8)))
+        results = await asyncio.gather(*(writer.write(docs[w * 400 : (w + 1) * 400]) for w in range(8)))
         await client.close()
         return results
 

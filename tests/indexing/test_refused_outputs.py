@@ -28,19 +28,33 @@ def test_a_dead_letter_kafka_refuses_is_sent_again_until_it_is_taken(pipeline_en
     ensure_topics(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     for i in range(3):
-        producer.send(settings.topic_raw, key=f"g{i}".encode(), value=text_article(f"Ferry news {i}", [f"{PARAGRAPH} Route {i}."] * 3))
+        producer.send(
+            settings.topic_raw,
+            key=f"g{i}".encode(),
+            value=text_article(f"Ferry news {i}", [f"{PARAGRAPH} Route {i}."] * 3),
+        )
     producer.send(settings.topic_raw, key=b"bad", value=b"\x00\x01 binary \x00")
     for i in range(3, 6):
-        producer.send(settings.topic_raw, key=f"g{i}".encode(), value=text_article(f"Ferry news {i}", [f"{PARAGRAPH} Route {i}."] * 3))
+        producer.send(
+            settings.topic_raw,
+            key=f"g{i}".encode(),
+            value=text_article(f"Ferry news {i}", [f"{PARAGRAPH} Route {i}."] * 3),
+        )
     producer.flush()
     producer.close()
     worker = start(only=["parse"])
-    wait_for(lambda: "Kafka refused a dead letter" in worker.log.read_text(errors="replace"), 120,
-             what=f"the refusal logged; worker log:\n{worker.log_tail()}")
+    wait_for(
+        lambda: "Kafka refused a dead letter" in worker.log.read_text(errors="replace"),
+        120,
+        what=f"the refusal logged; worker log:\n{worker.log_tail()}",
+    )
     assert read_dead_letters(settings, timeout_s=2) == []
     _set_max_bytes(admin, settings.topic_dlq, 1_000_000)  # the operator fixes the topic
-    letters = wait_for(lambda: read_dead_letters(settings, timeout_s=2), 90,
-                       what=f"the dead letter written after the fix; worker log:\n{worker.log_tail()}")
+    letters = wait_for(
+        lambda: read_dead_letters(settings, timeout_s=2),
+        90,
+        what=f"the dead letter written after the fix; worker log:\n{worker.log_tail()}",
+    )
     admin.close()
     assert [(d.key, d.stage, d.error) for d in letters] == [("bad", "parse", "ParseRejected")]
     # the other six of the batch were parsed once (the batch was not handled again, only the letter resent)
@@ -57,13 +71,19 @@ def test_an_output_kafka_refuses_dead_letters_its_input(pipeline_env):
     ensure_topics(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     producer.send(settings.topic_raw, key=b"short", value=text_article("Ferry news", [PARAGRAPH]))
-    producer.send(settings.topic_raw, key=b"long", value=text_article(
-        "Ferry report", [f"{PARAGRAPH} Paragraph {i}." for i in range(60)]))
+    producer.send(
+        settings.topic_raw,
+        key=b"long",
+        value=text_article("Ferry report", [f"{PARAGRAPH} Paragraph {i}." for i in range(60)]),
+    )
     producer.flush()
     producer.close()
     worker = start(only=["parse"])
-    letters = wait_for(lambda: read_dead_letters(settings, timeout_s=2), 120,
-                       what=f"the long article dead-lettered; worker log:\n{worker.log_tail()}")
+    letters = wait_for(
+        lambda: read_dead_letters(settings, timeout_s=2),
+        120,
+        what=f"the long article dead-lettered; worker log:\n{worker.log_tail()}",
+    )
     assert [(d.key, d.stage) for d in letters] == [("long", "parse")]
     assert "output refused by Kafka" in letters[0].reason and "MessageSizeTooLarge" in letters[0].reason
     parsed = read_topic(settings.kafka_bootstrap, settings.topic_parsed)

@@ -26,4 +26,6 @@ def ground_truth() -> dict:
 
 @pytest.fixture
 def rfi_raw() -> RawArticle:
-    return RawArticle(content=RFI_SAMPLE.read_bytes(), content_type="text", source="rfi", fetched_at="2023-03-01T08:00:00+00:00")
+    return RawArticle(
+        content=RFI_SAMPLE.read_bytes(), content_type="text", source="rfi", fetched_at="2023-03-01T08:00:00+00:00"
+    )

@@ -49,8 +49,14 @@ def test_clean_title_and_names():
     "text, lang",
     [
         ("The minister said that the talks were going well and that a deal was expected by the end of the week.", "en"),
-        ("Le ministre a déclaré que les discussions se passaient bien et qu'un accord était attendu pour la fin de la semaine.", "fr"),
-        ("Der Minister sagte, dass die Gespräche gut verlaufen und eine Einigung bis zum Ende der Woche erwartet wird.", "de"),
+        (
+            "Le ministre a déclaré que les discussions se passaient bien et qu'un accord était attendu pour la fin de la semaine.",
+            "fr",
+        ),
+        (
+            "Der Minister sagte, dass die Gespräche gut verlaufen und eine Einigung bis zum Ende der Woche erwartet wird.",
+            "de",
+        ),
         ("Министр сказал, что переговоры идут хорошо и что соглашение ожидается к концу недели.", "ru"),
         ("先日、不正に改造したiPhoneを販売したとして、商標法違反の疑いで男性が逮捕されました。", "ja"),
     ],
@@ -73,14 +79,33 @@ def test_sniff_and_furniture():
 
 
 PHRASE_FURNITURE = (
-    "Sign up for our newsletter", "We use cookies to improve your experience", "Privacy policy",
-    "Terms of use", "© 2023 Example Media", "Copyright Reuters", "Follow us on Mastodon",
-    "Download the Example app", "Share this article", "Click here for more", "Please enable JavaScript",
-    "Turn off your ad blocker", "Check your inbox", "No comments yet", "Comments are closed",
-    "Write to Jane Doe at jane.doe@example.com", "Photos by: Jane Doe", "With our correspondent in Kyiv",
-    "Order reprints", "An error has occurred. Please try again", "Also on example.com", "Like this story?",
-    "Join our free mailing list", "This copy is for your personal, non-commercial use",
-    "Thanks for signing up!", "It has been sent to your email", "All Rights Reserved",
+    "Sign up for our newsletter",
+    "We use cookies to improve your experience",
+    "Privacy policy",
+    "Terms of use",
+    "© 2023 Example Media",
+    "Copyright Reuters",
+    "Follow us on Mastodon",
+    "Download the Example app",
+    "Share this article",
+    "Click here for more",
+    "Please enable JavaScript",
+    "Turn off your ad blocker",
+    "Check your inbox",
+    "No comments yet",
+    "Comments are closed",
+    "Write to Jane Doe at jane.doe@example.com",
+    "Photos by: Jane Doe",
+    "With our correspondent in Kyiv",
+    "Order reprints",
+    "An error has occurred. Please try again",
+    "Also on example.com",
+    "Like this story?",
+    "Join our free mailing list",
+    "This copy is for your personal, non-commercial use",
+    "Thanks for signing up!",
+    "It has been sent to your email",
+    "All Rights Reserved",
 )
 
 

@@ -7,8 +7,17 @@ from streams.records import stable_id
 
 FIRST = "The head of American diplomacy Antony Blinken is on tour in Central Asia."
 LAST_END = "to counterbalance Russia and China."
-FURNITURE = ("Advertisement", "Read more", "Newsletter", "subscribe", "Follow", "1 min", "Text by", "Also read",
-             "With our correspondent")
+FURNITURE = (
+    "Advertisement",
+    "Read more",
+    "Newsletter",
+    "subscribe",
+    "Follow",
+    "1 min",
+    "Text by",
+    "Also read",
+    "With our correspondent",
+)
 
 
 def test_rfi_fields(rfi_raw):

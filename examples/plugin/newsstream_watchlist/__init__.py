@@ -22,4 +22,6 @@ async def alert(article, ctx):
     """Publish an alert for every article that names a watched person."""
     if article.extra.get("watchlist"):
         topic = os.environ.get("WATCHLIST_ALERT_TOPIC", "articles.alerts")
-        await ctx.send(topic, {"id": article.id, "title": article.title, "watchlist": article.extra["watchlist"]}, key=article.id)
+        await ctx.send(
+            topic, {"id": article.id, "title": article.title, "watchlist": article.extra["watchlist"]}, key=article.id
+        )
