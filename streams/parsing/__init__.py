@@ -13,7 +13,7 @@ titles, tags, language, furniture phrases). No I/O and no NLP model here;
 trafilatura is imported only when an HTML page is parsed.
 """
 
-from streams.parsing.exceptions import ParseRejected
 from streams.parsing.core import parse
+from streams.parsing.exceptions import ParseRejected
 
 __all__ = ["parse", "ParseRejected"]

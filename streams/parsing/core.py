@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
-from streams.parsing import fields as F
+from streams.parsing.charset import decode_bytes, sniff_content_type
 from streams.parsing.exceptions import ParseRejected
+from streams.parsing.language import detect_language
+from streams.parsing.words import canonical_url, normalise_text, reading_time, word_count
 from streams.records import ParsedArticle, RawArticle, stable_id
 
 MIN_BODY_WORDS = 5  # fewer words than this is no article body
@@ -33,7 +35,7 @@ def parse(raw: RawArticle) -> ParsedArticle:
         raise ParseRejected("empty input", "content is None")
     if isinstance(content, bytes):
         hint = None if raw.content_type is None else raw.content_type == "html"
-        text, _charset = F.decode_bytes(content, is_html=hint)
+        text, _charset = decode_bytes(content, is_html=hint)
     elif isinstance(content, str):
         text = content.lstrip("\ufeff")
         if "\x00" in text:
@@ -42,27 +44,27 @@ def parse(raw: RawArticle) -> ParsedArticle:
         raise ParseRejected("undecodable input", f"content is {type(content).__name__}")
     if not text.strip():
         raise ParseRejected("empty input", "the content is only whitespace")
-    ctype = raw.content_type if raw.content_type in ("html", "text") else F.sniff_content_type(text)
+    ctype = raw.content_type if raw.content_type in ("html", "text") else sniff_content_type(text)
 
     if ctype == "html":
         from streams.parsing.html import extract_html
 
         found = extract_html(text, url=raw.url)
         lang_hint = found.lang_hint
-        canonical = F.canonical_url(found.canonical_url) or F.canonical_url(raw.url)
+        canonical = canonical_url(found.canonical_url) or canonical_url(raw.url)
     else:
         from streams.parsing.text import extract_text
 
         found = extract_text(text)
         lang_hint = None
-        canonical = F.canonical_url(raw.url)
+        canonical = canonical_url(raw.url)
     body = found.body.strip()
-    words = F.word_count(body)
+    words = word_count(body)
     if words < MIN_BODY_WORDS:
         raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
-    language = F.detect_language(body, hint=lang_hint)
+    language = detect_language(body, hint=lang_hint)
     return ParsedArticle(
-        id=stable_id(canonical) if canonical else stable_id(F.normalise_text(body)),
+        id=stable_id(canonical) if canonical else stable_id(normalise_text(body)),
         body=body,
         content_type=ctype,
         url=raw.url or canonical,
@@ -76,7 +78,7 @@ def parse(raw: RawArticle) -> ParsedArticle:
         publisher_tags=found.tags,
         language=language,
         word_count=words,
-        reading_time_min=F.reading_time(words),
+        reading_time_min=reading_time(words),
         source=raw.source,
         fetched_at=raw.fetched_at,
     )

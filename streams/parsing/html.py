@@ -21,7 +21,11 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
-from streams.parsing import fields as F
+from streams.parsing.dates import normalise_date
+from streams.parsing.extracted import Extracted
+from streams.parsing.furniture import is_furniture
+from streams.parsing.metadata import clean_authors, clean_title, tag_case
+from streams.parsing.words import word_count
 
 _RETRY_BELOW_WORDS = 60  # fewer words from the fast path: retry with the fallbacks
 # Asides, footers and the head: trafilatura's extraction deletes them first thing
@@ -98,7 +102,7 @@ def _split_body_paragraphs(tree: HtmlElement, first_paragraph: str) -> list[str]
             if p.tag in ("li",) and p.getparent() is not None and p.getparent().tag not in ("ul", "ol"):
                 continue
             text = _text(p)
-            if text and (p.tag == "p" or F.word_count(text) >= 3):
+            if text and (p.tag == "p" or word_count(text) >= 3):
                 paragraphs.append(text)
     return paragraphs
 
@@ -119,7 +123,7 @@ def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
         if credit and caption.endswith(credit):
             caption = caption[: -len(credit)].strip()
         caption = caption.strip() or None
-        if caption and F.word_count(caption) >= 3:
+        if caption and word_count(caption) >= 3:
             return caption, credit
     return None, None
 
@@ -130,7 +134,7 @@ def _related(tree: HtmlElement, limit: int = 10) -> list[str]:
     xp = '//*[contains(@class, "related") or contains(@class, "read-also") or contains(@class, "see-also")]//a'
     for a in tree.xpath(xp):
         text = _text(a)
-        if F.word_count(text) >= 4 and text not in out and not F.is_furniture(text):
+        if word_count(text) >= 4 and text not in out and not is_furniture(text):
             out.append(text)
         if len(out) >= limit:
             break
@@ -149,14 +153,14 @@ def _clean_lines(text: str, titles: list[str], description: str | None) -> list[
     for _ in range(2):
         if lines and (norm(lines[0]) in heads or (ndesc and norm(lines[0]) == ndesc)):
             lines.pop(0)
-    return [l for l in lines if not F.is_furniture(l)]
+    return [l for l in lines if not is_furniture(l)]
 
 
-def extract_html(text: str, url: str | None = None) -> F.Extracted:
+def extract_html(text: str, url: str | None = None) -> Extracted:
     """Extract the article body and metadata from an HTML page.
 
     ``text`` is the decoded page; ``url`` the page URL if known. Returns
-    :class:`~streams.parsing.fields.Extracted` with ``body == ""`` when no article text was found
+    :class:`~streams.parsing.extracted.Extracted` with ``body == ""`` when no article text was found
     (the caller turns that into a rejection). Never raises on bad markup.
     """
     from trafilatura import bare_extraction
@@ -164,37 +168,37 @@ def extract_html(text: str, url: str | None = None) -> F.Extracted:
 
     tree = load_html(text)
     if tree is None:
-        return F.Extracted(body="")
+        return Extracted(body="")
     _neutralise_paywall(tree)
     _drop_inert(tree)
     doc = bare_extraction(tree, url=url, with_metadata=True, **_EXTRACT_OPTIONS)
-    if doc is None or F.word_count(doc.text or "") < _RETRY_BELOW_WORDS:
+    if doc is None or word_count(doc.text or "") < _RETRY_BELOW_WORDS:
         # the fast path found little: let trafilatura compare with its
         # readability and jusText fallbacks (3x slower, so only here)
         # (the metadata, read from the same tree, is the fast path's: not read again)
         options = {**_EXTRACT_OPTIONS, "fast": False}
         retry = bare_extraction(tree, url=url, with_metadata=doc is None, **options)
-        if retry is not None and (doc is None or F.word_count(retry.text or "") > F.word_count(doc.text or "")):
+        if retry is not None and (doc is None or word_count(retry.text or "") > word_count(doc.text or "")):
             if doc is not None:
                 doc.text = retry.text
             else:
                 doc = retry
     if doc is None:
-        return F.Extracted(body="", lang_hint=tree.get("lang"))
+        return Extracted(body="", lang_hint=tree.get("lang"))
     body_text = doc.text or ""
     paragraphs = [l for l in body_text.split("\n") if l.strip()]
     if paragraphs:
         split = _split_body_paragraphs(tree, paragraphs[0])
-        if split and F.word_count(" ".join(split)) > 1.2 * F.word_count(body_text):
+        if split and word_count(" ".join(split)) > 1.2 * word_count(body_text):
             body_text = "\n".join(split)
     publisher = doc.sitename or None
-    title = F.clean_title(doc.title, publisher)
+    title = clean_title(doc.title, publisher)
     lines = _clean_lines(body_text, [doc.title, title], doc.description)
     caption, credit = _figure(tree)
     tags: list[str] = []
     for tag in (doc.tags or []) + (doc.categories or []):
         for part in tag.split(",") if tag.count(",") >= 2 else [tag]:
-            cased = F.tag_case(part)
+            cased = tag_case(part)
             if cased and cased not in tags and len(cased) < 60:
                 tags.append(cased)
     lang = tree.get("lang") or tree.get("xml:lang")
@@ -202,12 +206,12 @@ def extract_html(text: str, url: str | None = None) -> F.Extracted:
         metas = tree.xpath('//meta[@http-equiv="content-language" or @property="og:locale"]/@content')
         lang = metas[0] if metas else None
     canon = doc.url if doc.url and re.match(r"https?://", doc.url) else None
-    return F.Extracted(
+    return Extracted(
         body="\n\n".join(lines),
         title=title,
-        authors=F.clean_authors(doc.author),
+        authors=clean_authors(doc.author),
         publisher=publisher,
-        published_at=F.normalise_date(doc.date),
+        published_at=normalise_date(doc.date),
         canonical_url=canon,
         image_caption=caption,
         image_credit=credit,

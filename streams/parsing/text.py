@@ -11,7 +11,7 @@ Method (general rules, no per-site tuning):
    dump broke inside a sentence (an opening quote alone at a line end, a line
    of bare closing punctuation, a continuation that starts in lower case);
 2. give every line a value: prose (a sentence end and several words, or a
-   long line) is worth its word count, furniture (:func:`fields.is_furniture`)
+   long line) is worth its word count, furniture (:func:`~streams.parsing.furniture.is_furniture`)
    and short bullets cost, short label-like lines cost a little;
 3. the article is the run of lines with the largest total value (a maximum
    sum segment, as in Finn's Body Text Extraction); furniture and metadata
@@ -25,7 +25,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from streams.parsing import fields as F
+from streams.parsing.dates import find_date
+from streams.parsing.extracted import Extracted
+from streams.parsing.furniture import is_furniture, looks_like_sentence
+from streams.parsing.metadata import byline_names, split_names, tag_case
+from streams.parsing.words import word_count
 
 _BULLET = re.compile(r"^(?:[*+•·▪◦‣○●■□–—-]|o(?=\s)|\d{1,2}[.)](?=\s))\s+")
 _ONLY_PUNCT = re.compile(r"""^[\s"“”'‘’«»().,;:!?…\-–—\]\[]+$""")
@@ -104,10 +108,10 @@ def _lines(text: str) -> list[Line]:
             if glue == "" and prev.text.rstrip().endswith('"') and stripped.startswith('"'):
                 joined = prev.text.rstrip() + stripped.lstrip('"').lstrip()
             prev.text = " ".join(joined.split())
-            prev.words = F.word_count(prev.text)
+            prev.words = word_count(prev.text)
             pending_join = bool(_OPEN_QUOTE_END.search(prev.text))
             continue
-        out.append(Line(stripped, indent, bullet, F.word_count(stripped), len(out)))
+        out.append(Line(stripped, indent, bullet, word_count(stripped), len(out)))
         pending_join = bool(_OPEN_QUOTE_END.search(stripped))
     return out
 
@@ -126,11 +130,11 @@ def _fix_quotes(text: str) -> str:
 
 def _value(line: Line) -> float:
     """Return a line's worth as article text (positive) or furniture (negative)."""
-    if F.is_furniture(line.text, line.words):
+    if is_furniture(line.text, line.words):
         return -12.0
     if _is_meta_line(line.text):
         return _LABEL
-    sentence = F.looks_like_sentence(line.text)
+    sentence = looks_like_sentence(line.text)
     if line.bullet and not (sentence and line.words >= 12):
         return -4.0 - min(line.words, 6)
     if sentence:
@@ -142,10 +146,10 @@ def _value(line: Line) -> float:
 
 def _is_meta_line(text: str) -> bool:
     """Byline, dateline, "Text by", credit-only or reading-time lines."""
-    if F.byline_names(text) or _TEXT_BY.match(text) or _CORRESPONDENT.match(text):
+    if byline_names(text) or _TEXT_BY.match(text) or _CORRESPONDENT.match(text):
         return True
-    words = F.word_count(text)
-    if words <= 12 and _DATE_LINE.match(text) and F.find_date(text) and not F.looks_like_sentence(text):
+    words = word_count(text)
+    if words <= 12 and _DATE_LINE.match(text) and find_date(text) and not looks_like_sentence(text):
         return True
     return False
 
@@ -230,13 +234,13 @@ def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) 
 
 
 def _is_headline(text: str, min_words: int = 3) -> bool:
-    words = F.word_count(text)
-    return min_words <= words <= 30 and not text.rstrip().endswith((",", ";", ":")) and not F.is_furniture(text, words)
+    words = word_count(text)
+    return min_words <= words <= 30 and not text.rstrip().endswith((",", ";", ":")) and not is_furniture(text, words)
 
 
 def _split_caption(text: str) -> tuple[str, str] | None:
     m = _CREDIT_TAIL.match(text)
-    if not m or F.word_count(m.group("caption")) < 4:
+    if not m or word_count(m.group("caption")) < 4:
         return None
     credit = m.group("credit").strip().strip("()").strip()
     credit = re.sub(r"^(?:photo|image|credit|foto|picture)s?\s*[:/]\s*", "", credit, flags=re.IGNORECASE)
@@ -253,16 +257,16 @@ def _tag_items(lines: list[Line], start: int) -> list[str]:
     return items
 
 
-def extract_text(text: str) -> F.Extracted:
+def extract_text(text: str) -> Extracted:
     """Extract the article and its fields from the plain text of a page.
 
     ``text`` is the decoded page text. Returns
-    :class:`~streams.parsing.fields.Extracted` whose ``body`` is ``""`` when
+    :class:`~streams.parsing.extracted.Extracted` whose ``body`` is ``""`` when
     no run of prose was found. Never raises.
     """
     lines = _lines(text)
     if not lines:
-        return F.Extracted(body="")
+        return Extracted(body="")
     values = [_value(l) for l in lines]
     scored = _escalate(values)
     start, end = _best_segment(scored)
@@ -280,7 +284,7 @@ def extract_text(text: str) -> F.Extracted:
         if inner:
             end = inner[0]
     if start >= end or max(values[start:end], default=0) <= 0:
-        return F.Extracted(body="")
+        return Extracted(body="")
 
     start, end = _trim_islands(lines, values, start, end)
 
@@ -292,7 +296,7 @@ def extract_text(text: str) -> F.Extracted:
         if (
             _is_headline(line.text, 2 if i == 0 and line.text[:1].isupper() else 3)
             and not line.bullet
-            and not F.looks_like_sentence(line.text)
+            and not looks_like_sentence(line.text)
         ):
             title = line.text
             break
@@ -318,7 +322,7 @@ def extract_text(text: str) -> F.Extracted:
         m = _TEXT_BY.match(line.text)
         if m:
             who = re.sub(r"\s+(?:follow|suivre|seguir|folgen)\s*$", "", m.group("who"), flags=re.IGNORECASE).strip()
-            names = F.split_names(who)
+            names = split_names(who)
             if names:
                 authors += [n for n in names if n not in authors]
             elif who and publisher is None:
@@ -329,22 +333,22 @@ def extract_text(text: str) -> F.Extracted:
             name = m.group("name").strip()
             if not name and line.index + 1 < len(lines):
                 name = lines[line.index + 1].text
-            names = F.split_names(name)
+            names = split_names(name)
             authors += [n for n in names if n not in authors]
             continue
-        names = F.byline_names(line.text)
+        names = byline_names(line.text)
         if names and line.index < start + 5:
             authors += [n for n in names if n not in authors]
 
     published = None
     for line in head:
-        published = F.find_date(line.text)
+        published = find_date(line.text)
         if published:
             break
     if published is None and caption:
-        published = F.find_date(caption)
+        published = find_date(caption)
     if published is None:
-        published = F.find_date(" ".join(l.text for l in lines[: start + 10]))
+        published = find_date(" ".join(l.text for l in lines[: start + 10]))
 
     # body: the segment's prose, without furniture and metadata lines
     skip = set()
@@ -382,11 +386,11 @@ def extract_text(text: str) -> F.Extracted:
             rest = rm.group("rest").strip()
             nxt = lines[line.index + 1].text if line.index + 1 < len(lines) else ""
             target = rest or nxt
-            if target and _is_headline(target) and target not in related and not F.looks_like_sentence(target):
+            if target and _is_headline(target) and target not in related and not looks_like_sentence(target):
                 related.append(target)
 
     tags = _find_tags(lines, end)
-    return F.Extracted(
+    return Extracted(
         body="\n\n".join(body),
         title=title,
         authors=authors,
@@ -420,7 +424,7 @@ def _find_tags(lines: list[Line], end: int) -> list[str]:
                 blocks.append([line])
     if blocks and blocks[-1][-1].index == len(lines) - 1:
         block = blocks[-1]
-        if 2 <= len(block) <= 15 and all(1 <= l.words <= 4 and not F.is_furniture(l.text, l.words) for l in block):
+        if 2 <= len(block) <= 15 and all(1 <= l.words <= 4 and not is_furniture(l.text, l.words) for l in block):
             return _clean_tags([l.text for l in block])
     return []
 
@@ -428,7 +432,7 @@ def _find_tags(lines: list[Line], end: int) -> list[str]:
 def _clean_tags(items: list[str]) -> list[str]:
     out: list[str] = []
     for item in items:
-        tag = F.tag_case(item.strip(" #"))
-        if tag and tag not in out and F.word_count(tag) <= 5:
+        tag = tag_case(item.strip(" #"))
+        if tag and tag not in out and word_count(tag) <= 5:
             out.append(tag)
     return out

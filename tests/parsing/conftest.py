@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.parsing.parsing_paths import DEV_SET, RFI_SAMPLE
 
 from streams.records import RawArticle
+from tests.parsing.parsing_paths import DEV_SET, RFI_SAMPLE
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import codecs
 
 import pytest
-from tests.parsing.parsing_paths import DATA
 
 from streams.parsing import parse
-from streams.parsing.fields import decode_bytes
+from streams.parsing.charset import decode_bytes
 from streams.records import RawArticle
+from tests.parsing.parsing_paths import DATA
 
 CAFE = "Après des mois de fermeture, les cafés du quartier Côte-des-Neiges ont rouvert leurs portes lundi matin."
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from streams.parsing import fields as F
+from streams.parsing.charset import sniff_content_type
+from streams.parsing.dates import find_date, normalise_date
+from streams.parsing.furniture import _FURNITURE_PHRASE, _phrase_furniture, is_furniture
+from streams.parsing.language import detect_language
+from streams.parsing.metadata import byline_names, clean_title, split_names, tag_case
 
 
 @pytest.mark.parametrize(
@@ -20,29 +24,29 @@ from streams.parsing import fields as F
     ],
 )
 def test_find_date(text, expected):
-    assert F.find_date(text) == expected
+    assert find_date(text) == expected
 
 
 def test_normalise_date():
-    assert F.normalise_date("2019-11-19") == "2019-11-19"
-    assert F.normalise_date("2019-11-19T08:03:00-05:00") == "2019-11-19T08:03:00-05:00"
-    assert F.normalise_date("2019-11-19T00:00:00") == "2019-11-19"
-    assert F.normalise_date("2019-02-30") is None
+    assert normalise_date("2019-11-19") == "2019-11-19"
+    assert normalise_date("2019-11-19T08:03:00-05:00") == "2019-11-19T08:03:00-05:00"
+    assert normalise_date("2019-11-19T00:00:00") == "2019-11-19"
+    assert normalise_date("2019-02-30") is None
 
 
 def test_tag_case():
-    assert F.tag_case("UNITED STATES") == "United States"
-    assert F.tag_case("climate change") == "Climate Change"
-    assert F.tag_case("iPhone") == "iPhone"
-    assert F.tag_case("NATO") == "NATO"
-    assert F.tag_case("war in ukraine") == "War in Ukraine"
+    assert tag_case("UNITED STATES") == "United States"
+    assert tag_case("climate change") == "Climate Change"
+    assert tag_case("iPhone") == "iPhone"
+    assert tag_case("NATO") == "NATO"
+    assert tag_case("war in ukraine") == "War in Ukraine"
 
 
 def test_clean_title_and_names():
-    assert F.clean_title("Is Football Violence a Crime? - WSJ", "WSJ") == "Is Football Violence a Crime?"
-    assert F.byline_names("By Jane Doe and John Roe") == ["Jane Doe", "John Roe"]
-    assert F.split_names("Régis Genté") == ["Régis Genté"]
-    assert F.byline_names("By the way, it rained") == []
+    assert clean_title("Is Football Violence a Crime? - WSJ", "WSJ") == "Is Football Violence a Crime?"
+    assert byline_names("By Jane Doe and John Roe") == ["Jane Doe", "John Roe"]
+    assert split_names("Régis Genté") == ["Régis Genté"]
+    assert byline_names("By the way, it rained") == []
 
 
 @pytest.mark.parametrize(
@@ -62,20 +66,20 @@ def test_clean_title_and_names():
     ],
 )
 def test_detect_language(text, lang):
-    assert F.detect_language(text) == lang
+    assert detect_language(text) == lang
 
 
 def test_language_needs_evidence():
-    assert F.detect_language("12345 67890") is None
-    assert F.detect_language("12345 67890", hint="pt-BR") == "pt"
+    assert detect_language("12345 67890") is None
+    assert detect_language("12345 67890", hint="pt-BR") == "pt"
 
 
 def test_sniff_and_furniture():
-    assert F.sniff_content_type("<!DOCTYPE html><html><body><p>x</p></body></html>") == "html"
-    assert F.sniff_content_type("Title\n\nA paragraph about <b> tags in prose.") == "text"
+    assert sniff_content_type("<!DOCTYPE html><html><body><p>x</p></body></html>") == "html"
+    assert sniff_content_type("Title\n\nA paragraph about <b> tags in prose.") == "text"
     for line in ("Advertisement", "Read more", "Text by: RFI Follow", "1 min", "I subscribe", "  • Share on Twitter"):
-        assert F.is_furniture(line), line
-    assert not F.is_furniture("The head of American diplomacy Antony Blinken is on tour in Central Asia.")
+        assert is_furniture(line), line
+    assert not is_furniture("The head of American diplomacy Antony Blinken is on tour in Central Asia.")
 
 
 PHRASE_FURNITURE = (
@@ -120,12 +124,12 @@ def test_phrase_prefilter_keeps_every_match():
         lines += [l.strip() for l in path.read_text("utf-8", "replace").splitlines() if l.strip()]
     matched = 0
     for line in lines:
-        expected = bool(F._FURNITURE_PHRASE.search(line))
-        assert F._phrase_furniture(line) == expected, line
+        expected = bool(_FURNITURE_PHRASE.search(line))
+        assert _phrase_furniture(line) == expected, line
         matched += expected
     assert matched >= 2 * len(PHRASE_FURNITURE)
     for line in PHRASE_FURNITURE:
-        assert F.is_furniture(line), line
+        assert is_furniture(line), line
 
 
 def test_a_two_word_first_line_is_the_title_not_lost():

@@ -1,0 +1,57 @@
+"""Words and ids: word counts, reading time, the normalised text an id is made from, canonical URLs."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+WORD = re.compile(r"\w+", re.UNICODE)
+# a whitespace-separated token holding a word character: one match per such
+# token (the leading \S* cannot cross whitespace, the trailing one eats the rest)
+_TOKEN_WITH_WORD = re.compile(r"\S*\w\S*")
+READING_WPM = 230  # words per minute, as records.ParsedArticle documents
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def word_count(text: str) -> int:
+    """Count words: whitespace-separated tokens with a letter or digit, and
+    for Chinese, Japanese and Korean (written without spaces) one word per
+    two CJK characters."""
+    n = len(_TOKEN_WITH_WORD.findall(text))
+    cjk = len(_CJK.findall(text))
+    return n + cjk // 2 if cjk else n
+
+
+def reading_time(words: int) -> int:
+    """Return reading minutes at 230 words/min, at least 1 for a non-empty text."""
+    return max(1, round(words / READING_WPM)) if words else 0
+
+
+def normalise_text(text: str) -> str:
+    """Collapse whitespace and NFC-normalise (the text an id is made from)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Return ``url`` without fragment, default port, tracking query keys and
+    trailing slash noise; None when it is not an http(s) URL."""
+    if not url:
+        return None
+    url = url.strip()
+    if not re.match(r"https?://", url, re.IGNORECASE):
+        return None
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not re.match(r"(utm_|fbclid|gclid|mc_|ref$|cmpid|ocid)", k, re.IGNORECASE)
+    ]
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), host, path, urlencode(query), ""))
