@@ -56,7 +56,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from streams.settings import Settings, namespace_env  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+from streams.topics import namespace_env  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "article-extraction"
 
@@ -441,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     ingested = now_iso()
     docs = [to_document(r.to_dict(), ingested) for r in records]
     doc_bytes = sum(len(r.to_bytes()) for r in records)
-    from streams.services import ES_VERSION
+    from streams.local.services import ES_VERSION
 
     print(f"machine: {machine()}; Elasticsearch {ES_VERSION} at {settings.elasticsearch_url}")
     print(

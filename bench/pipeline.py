@@ -75,7 +75,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import threading
@@ -88,7 +87,6 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from indexers.elasticsearch.writer import to_document  # noqa: E402
 from bench.indexing import (  # noqa: E402
     DEFAULT_DATA,
     Worker,
@@ -101,6 +99,7 @@ from bench.indexing import (  # noqa: E402
     proc_tree,
     settings_from,
 )
+from indexers.elasticsearch.writer import to_document  # noqa: E402
 
 EXAMPLES = REPO / "examples" / "articles"
 BENCH_HOST = "https://bench.newsstream.invalid"
@@ -274,7 +273,7 @@ def thread_group(pid: int, tid: int) -> str:
 
 def service_pids(settings) -> dict[str, list[int]]:
     """The process trees of the local Kafka and Elasticsearch (``newsstream services``), by name."""
-    from streams.services import status
+    from streams.local.services import status
 
     return {s.name: proc_tree(s.pid) if s.pid else [] for s in status(settings)}
 
@@ -584,7 +583,7 @@ def print_latency_detail(monitor: "Monitor", t_phase: float, corpus: Corpus) -> 
 
 
 def dead_letter_list(settings) -> list:
-    from streams.dlq import read_dead_letters
+    from streams.delivery.deadletters import read_dead_letters
 
     try:
         return read_dead_letters(settings, timeout_s=5.0)

@@ -29,8 +29,8 @@ import faust
 from faust.exceptions import ProducerSendError
 
 from indexers.elasticsearch.writer import BulkWriter, to_document
-from streams import deadletter
 from streams.app import Topics
+from streams.delivery import deadletters
 from streams.records import EnrichedArticle, ParsedArticle, RecordError, decode_raw, now_iso
 from streams.settings import Settings
 
@@ -168,8 +168,8 @@ class Pipeline:
 
     async def dead_letter(self, stage: str, event, exc: BaseException | None = None, **kw) -> None:
         """Send ``event``'s message to the dead-letter topic with the reason."""
-        letter = deadletter.from_event(
-            stage, event, exc, max_original_bytes=deadletter.original_budget(self.settings), **kw
+        letter = deadletters.from_event(
+            stage, event, exc, max_original_bytes=deadletters.original_budget(self.settings), **kw
         )
         await self._send_letter(stage, event, letter.to_bytes())
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -48,7 +46,7 @@ def _fail(message: str) -> None:
 
 def _require_kafka(settings: Settings) -> None:
     """Fail in seconds, with one line, when no Kafka broker answers."""
-    from streams.services import kafka_healthy
+    from streams.local.services import kafka_healthy
 
     if not kafka_healthy(settings.kafka_bootstrap, timeout=5):
         _fail(f"Kafka is not reachable at {settings.kafka_bootstrap} (try: newsstream services up)")
@@ -60,7 +58,7 @@ def _require_kafka(settings: Settings) -> None:
 @services_app.command("up")
 def services_up() -> None:
     """Fetch (once), start and wait for Kafka and Elasticsearch on loopback."""
-    from streams import services
+    from streams.local import services
 
     try:
         services.up(get_settings(), echo=out.print)
@@ -71,7 +69,7 @@ def services_up() -> None:
 @services_app.command("down")
 def services_down() -> None:
     """Stop the Kafka and Elasticsearch that `services up` started."""
-    from streams import services
+    from streams.local import services
 
     services.down(get_settings(), echo=out.print)
 
@@ -79,7 +77,7 @@ def services_down() -> None:
 @services_app.command("status")
 def services_status() -> None:
     """Say whether each service is healthy, where, and its pid."""
-    from streams import services
+    from streams.local import services
 
     states = services.status(get_settings())
     for s in states:
@@ -311,7 +309,7 @@ def dlq_show(
     as_json: bool = typer.Option(False, "--json", help="one JSON object per dead letter"),
 ) -> None:
     """Print the dead letters on articles.dlq (stage, reason, error, origin)."""
-    from streams.dlq import read_dead_letters
+    from streams.delivery.deadletters import read_dead_letters
 
     settings = get_settings()
     try:
@@ -338,7 +336,7 @@ def dlq_show(
 @dlq_app.command("replay")
 def dlq_replay(stage: Optional[str] = typer.Option(None, help="only dead letters of this stage")) -> None:
     """Send dead letters back to the topic of the stage they failed in."""
-    from streams.dlq import replay
+    from streams.delivery.deadletters import replay
 
     n = replay(get_settings(), stage)
     out.print(f"replayed {n} dead letter(s)")
@@ -385,8 +383,8 @@ def demo(
     timeout: float = typer.Option(600.0, help="seconds to wait for the articles to be searchable"),
 ) -> None:
     """Start the services, publish the bundled articles, run a worker until they are indexed, search."""
-    from streams import services
-    from streams.demo import run_demo
+    from streams.local import services
+    from streams.local.demo import run_demo
 
     settings = get_settings()
     try:

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
-from streams.records import EnrichedArticle, ParsedArticle, RawArticle
+from streams.records import EnrichedArticle, ParsedArticle
 from streams.settings import Settings
+from streams.topics import STAGE_INPUT, STAGE_OUTPUT, resolve, topic_names
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ AGENTS_GROUP = "newsstream.agents"
 #: Elasticsearch mapping dict such as ``{"type": "scaled_float", "scaling_factor": 100}``.
 FIELD_TYPES = {"keyword", "text", "integer", "long", "float", "double", "boolean", "date", "object"}
 
-BUILTIN_AGENTS = ("parse", "enrich", "index")
+BUILTIN_AGENTS = tuple(STAGE_INPUT)
 
 
 class PluginError(RuntimeError):
@@ -125,12 +126,7 @@ class ConsumerAgent:
     is_async: bool = field(default=False)
 
     def topic_name(self, settings: Settings) -> str:
-        return {
-            "raw": settings.topic_raw,
-            "parsed": settings.topic_parsed,
-            "enriched": settings.topic_enriched,
-            "dlq": settings.topic_dlq,
-        }.get(self.topic, self.topic)
+        return resolve(settings, self.topic)
 
 
 def _resolve(spec: str) -> Any:
@@ -264,8 +260,8 @@ def _decoder(agent: ConsumerAgent) -> Callable[[bytes], Any]:
 
 def register_consumer_agent(app, topics, settings: Settings, agent: ConsumerAgent) -> None:
     """Register one consumer agent on ``app`` (an app whose id is the agent's group)."""
-    from streams import deadletter
     from streams.agents import ack, batches
+    from streams.delivery import deadletters
 
     ctx = PluginContext(app, settings)
     decode = _decoder(agent)
@@ -281,12 +277,12 @@ def register_consumer_agent(app, topics, settings: Settings, agent: ConsumerAgen
                         await result
                 except Exception as exc:
                     log.exception("consumer agent %s failed", agent.name)
-                    letter = deadletter.from_event(
+                    letter = deadletters.from_event(
                         agent.name,
                         event,
                         exc,
                         reason=f"{agent.name} error: {exc}"[:500],
-                        max_original_bytes=deadletter.original_budget(settings),
+                        max_original_bytes=deadletters.original_budget(settings),
                     )
                     await topics.dlq.send(key=event.message.key, value=letter.to_bytes())
             await app.producer.flush()
@@ -299,29 +295,14 @@ def register_consumer_agent(app, topics, settings: Settings, agent: ConsumerAgen
 def describe(settings: Settings) -> list[dict[str, str]]:
     """Rows for ``newsstream agents list``: kind, name, origin, topics, consumer group."""
     group = settings.app_id
-    rows = [
-        {
-            "kind": "agent",
-            "name": "parse",
-            "origin": "newsstream (built-in)",
-            "topics": f"{settings.topic_raw} -> {settings.topic_parsed}",
-            "group": group,
-        },
-        {
-            "kind": "agent",
-            "name": "enrich",
-            "origin": "newsstream (built-in)",
-            "topics": f"{settings.topic_parsed} -> {settings.topic_enriched}",
-            "group": group,
-        },
-        {
-            "kind": "agent",
-            "name": "index",
-            "origin": "newsstream (built-in)",
-            "topics": f"{settings.topic_enriched} -> es:{settings.index_alias}",
-            "group": group,
-        },
-    ]
+    names = topic_names(settings)
+    rows = []
+    for stage, source in STAGE_INPUT.items():
+        target = names[STAGE_OUTPUT[stage]] if stage in STAGE_OUTPUT else f"es:{settings.index_alias}"
+        topics = f"{names[source]} -> {target}"
+        rows.append(
+            {"kind": "agent", "name": stage, "origin": "newsstream (built-in)", "topics": topics, "group": group}
+        )
     for e in load_enrichers(settings):
         fields = ", ".join(f"{k}:{v.get('type', '?')}" for k, v in e.fields.items())
         rows.append(

@@ -18,7 +18,7 @@ from typing import Iterator
 
 import orjson
 
-from streams.records import RawArticle, RecordError, decode_raw, encode_raw, stable_id
+from streams.records import RawArticle, RecordError, decode_raw, stable_id
 from streams.settings import Settings
 
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")

@@ -92,24 +92,6 @@ class Settings(BaseSettings):
     services_timeout_seconds: float = 180.0
 
 
-def namespace_env(prefix: str) -> dict[str, str]:
-    """Return the ``NEWSSTREAM_*`` variables that give a pipeline its own names.
-
-    Topics ``<prefix>.raw|parsed|enriched|dlq``, consumer group ``<prefix>``
-    and alias ``<prefix>-articles``: several pipelines (tests, benchmarks,
-    tenants) can then share one Kafka and one Elasticsearch without seeing
-    each other's messages. ``prefix`` must be lower case (index names are).
-    """
-    return {
-        "NEWSSTREAM_TOPIC_RAW": f"{prefix}.raw",
-        "NEWSSTREAM_TOPIC_PARSED": f"{prefix}.parsed",
-        "NEWSSTREAM_TOPIC_ENRICHED": f"{prefix}.enriched",
-        "NEWSSTREAM_TOPIC_DLQ": f"{prefix}.dlq",
-        "NEWSSTREAM_APP_ID": prefix,
-        "NEWSSTREAM_INDEX_ALIAS": f"{prefix}-articles",
-    }
-
-
 def get_settings() -> Settings:
     """Build settings from the current environment."""
     return Settings()

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import Settings, namespace_env
+from streams.settings import Settings
+from streams.topics import namespace_env
 
 ROOT = Path(__file__).resolve().parents[1]
 RFI = ROOT / "examples" / "articles" / "rfi-2023-02-28-blinken-kazakhstan.txt"
@@ -52,7 +53,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "cond
 @pytest.fixture(scope="session")
 def services():
     """Kafka and Elasticsearch on loopback, started once per session; yields base Settings."""
-    from streams import services as svc
+    from streams.local import services as svc
 
     settings = Settings()
     try:

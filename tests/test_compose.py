@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from indexers.kibana import DEFAULT_PATH
-from streams import services
+from streams.local import services
 from streams.settings import Settings
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is needed to parse docker-compose.yml")

@@ -12,7 +12,7 @@ Public API (stable, used by the agents, the CLI and the benchmarks):
 No I/O here beyond loading the model.
 """
 
-from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.core import enrich, enrich_batch, load_nlp
+from streams.enrichment.exceptions import EnrichmentError
 
 __all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]

@@ -28,7 +28,7 @@ from streams.enrichment.fingerprint import simhash
 from streams.enrichment.gazetteer import country_from_tag, country_name, gazetteer
 from streams.enrichment.keywords import key_phrases, merge_tags
 from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp
-from streams.enrichment.normalize import PLACE_LABELS, build_entities
+from streams.enrichment.normalize import build_entities
 from streams.records import EnrichedArticle, ParsedArticle
 
 __all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-
 from kafka import KafkaProducer
 
-from streams.dlq import read_dead_letters
+from streams.delivery.deadletters import read_dead_letters
 from tests.conftest import RFI, indexed_docs, run_cli, text_article, wait_for
 
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.dlq import read_dead_letters
+from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics
 from tests.conftest import RFI, indexed_docs, read_topic, run_cli, text_article, wait_for
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import orjson
 from elasticsearch import AsyncElasticsearch, Elasticsearch
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 from indexers.elasticsearch.template import ensure_index
 from indexers.elasticsearch.writer import BulkWriter, to_document
 from streams.cli import app
-from streams.dlq import read_dead_letters
+from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics
 from streams.records import EnrichedArticle
 from tests.conftest import read_topic, wait_for

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import threading
 import time
 
 import pytest
@@ -20,8 +19,8 @@ from kafka import KafkaProducer
 
 from indexers.elasticsearch.template import ensure_index
 from indexers.elasticsearch.writer import BulkWriter
-from streams import services as svc
-from streams.dlq import read_dead_letters
+from streams.delivery.deadletters import read_dead_letters
+from streams.local import services as svc
 from streams.publish import ensure_topics
 from streams.records import EnrichedArticle
 from tests.conftest import RFI, indexed_docs, run_cli, wait_for

@@ -10,7 +10,7 @@ from __future__ import annotations
 from kafka import KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
-from streams.dlq import read_dead_letters
+from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics
 from tests.conftest import read_topic, text_article, wait_for
 

@@ -45,7 +45,7 @@ ES_VERSION = "9.5.0"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 ES_USER = "newsstream"
 
-DEPLOY_LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
+DEPLOY_LOCAL = Path(__file__).resolve().parents[2] / "deploy" / "local"
 
 
 class ServiceError(RuntimeError):

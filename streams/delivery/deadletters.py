@@ -1,26 +1,98 @@
-"""Reading and replaying the dead-letter topic (``newsstream dlq``).
+"""Dead letters: wrapping a message a stage could not handle, reading and replaying them.
 
-Dead letters are read with a group-less kafka-python consumer from the first
-offset to the end offsets at the time of the call, so reading never moves
-anybody's committed offsets. Replay sends each letter's original bytes back
-to the input topic of the stage it failed in (``parse`` -> articles.raw,
-``enrich`` -> articles.parsed, ``index`` and plugins -> articles.enriched).
-Replaying twice is harmless: documents are written by stable id.
+bytewax and Redpanda Connect treat bad messages as data; so do we. Every
+stage returns the record or a rejection, and a rejection becomes a
+:class:`streams.records.DeadLetter` on the dead-letter topic carrying the
+stage, reason, error class, topic, partition, offset and the original bytes
+(:func:`from_event`).
+
+``newsstream dlq show`` reads them with a group-less kafka-python consumer
+from the first offset to the end offsets at the time of the call, so reading
+never moves anybody's committed offsets (:func:`read_dead_letters`).
+``newsstream dlq replay`` sends each letter's original bytes back to the input
+topic of the stage it failed in (``parse`` -> raw, ``enrich`` -> parsed,
+``index`` and plugins -> enriched; :func:`replay`). Replaying twice is
+harmless: documents are written by stable id.
 """
 
 from __future__ import annotations
 
+import logging
+
 from streams.records import DeadLetter, RecordError
 from streams.settings import Settings
+from streams.topics import STAGE_INPUT, input_topic
+
+log = logging.getLogger(__name__)
 
 
-def stage_topic(settings: Settings, stage: str) -> str:
-    """Return the input topic of ``stage`` (plugins read the enriched topic)."""
-    return {
-        "parse": settings.topic_raw,
-        "enrich": settings.topic_parsed,
-        "index": settings.topic_enriched,
-    }.get(stage, settings.topic_enriched)
+def original_budget(settings) -> int:
+    """Return how many bytes of a failed message a dead letter can carry.
+
+    The letter stores them base64-encoded (4/3 of their size) beside about
+    8 KiB of reason and metadata, and must stay under
+    ``settings.max_message_bytes``.
+    """
+    return max(0, (settings.max_message_bytes - 8192) * 3 // 4)
+
+
+def reason_of(exc: BaseException) -> str:
+    """Return the short reason of a rejection (``exc.reason``) or the exception's message."""
+    reason = getattr(exc, "reason", None)
+    if reason:
+        return str(reason)
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else exc.__class__.__name__
+
+
+def from_event(
+    stage: str,
+    event,
+    exc: BaseException | None = None,
+    *,
+    reason: str = "",
+    error: str = "",
+    detail: str = "",
+    max_original_bytes: int = 4 * 1024 * 1024,
+) -> DeadLetter:
+    """Wrap the faust ``event`` (its message's topic, partition, offset, key, value).
+
+    Either ``exc`` (reason and error class taken from it) or ``reason`` and
+    ``error`` are given.
+    """
+    msg = event.message
+    if exc is not None:
+        reason = reason or reason_of(exc)
+        error = error or exc.__class__.__name__
+        detail = detail or str(exc)
+    letter = DeadLetter.wrap(
+        stage=stage,
+        reason=reason,
+        error=error,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        value=msg.value if isinstance(msg.value, (bytes, bytearray)) else None,
+        key=msg.key,
+        detail=detail,
+        max_original_bytes=max_original_bytes,
+    )
+    log.warning(
+        "dead letter: stage=%s topic=%s partition=%s offset=%s reason=%s error=%s",
+        stage,
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        reason,
+        error,
+    )
+    return letter
+
+
+def replay_topic(settings: Settings, stage: str) -> str:
+    """Return the topic a letter of ``stage`` is replayed to: its stage's input
+    topic; plugins (any other stage) read the enriched topic."""
+    return input_topic(settings, stage if stage in STAGE_INPUT else "index")
 
 
 def read_dead_letters(settings: Settings, timeout_s: float = 10.0) -> list[DeadLetter]:
@@ -108,7 +180,7 @@ def replay(settings: Settings, stage: str | None = None, timeout_s: float = 10.0
                         continue
                     if stage is None or d.stage == stage:
                         key = d.key.encode() if d.key else None
-                        prod.send(stage_topic(settings, d.stage), key=key, value=d.original_bytes())
+                        prod.send(replay_topic(settings, d.stage), key=key, value=d.original_bytes())
                         n += 1
         prod.flush()
         consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in tps})
