@@ -34,8 +34,15 @@ from streams.parsing.words import word_count
 _BULLET = re.compile(r"^(?:[*+•·▪◦‣○●■□–—-]|o(?=\s)|\d{1,2}[.)](?=\s))\s+")
 _ONLY_PUNCT = re.compile(r"""^[\s"“”'‘’«»().,;:!?…\-–—\]\[]+$""")
 _OPEN_QUOTE_END = re.compile(r"""(?:^|\s)["“«„]\s*$""")
+# The patterns below run on every line of a page, which is input: each is
+# linear in the line. Adjacent runs that could share the same characters are
+# possessive (``\s*+:?\s*+``: "Date" followed by 8,000 spaces made
+# ``\s*:?\s*`` try every split of the run, 83 s), a name is "up to its last
+# non-space" (``.*\S``) rather than a lazy ``.+?`` retrying ``\s*$`` at
+# every character, and a separator starts a match only at the start of a
+# whitespace run (``(?<!\s)``).
 _DATE_LINE = re.compile(
-    r"^(?:(?:published|updated|posted|last\s+updated|modified|date)\s*:?\s*)?"
+    r"^(?:(?:published|updated|posted|last\s+updated|modified|date)\s*+:?\s*+)?"
     r"(?:on\s+)?(?:(?:mon|tue|wed|thu|fri|sat|sun)\w*\.?,?\s+)?.{0,40}\b(?:19|20)\d\d\b.{0,30}$",
     re.IGNORECASE,
 )
@@ -52,7 +59,9 @@ _CORRESPONDENT = re.compile(
     r"^(?:with|from|by)\s+our\s+(?:special\s+)?(?:correspondents?|reporters?|envoy|envoys)(?:\s+in\s+[^,]{1,60})?,?\s*(?P<name>.*)$",
     re.IGNORECASE,
 )
-_TEXT_BY = re.compile(r"^(?:text|words|written)\s+by\s*:?\s*(?P<who>.+?)\s*$", re.IGNORECASE)
+_TEXT_BY = re.compile(r"^(?:text|words|written)\s+by\s*+:?\s*+(?P<who>.*\S)\s*$", re.IGNORECASE)
+_FOLLOW_TAIL = re.compile(r"(?<!\s)\s+(?:follow|suivre|seguir|folgen)\s*$", re.IGNORECASE)
+_TAG_SEPARATOR = re.compile(r"(?<!\s)\s*[,;|]\s*")
 _RELATED_MARK = re.compile(
     r"^[►▶»>•*\s]*(?:also\s+read|read\s+also|read\s+more|see\s+also|related(?:\s+\w+)?|more\s+on\s+this|lire\s+aussi|à\s+lire\s+aussi|leer\s+más|lesen\s+sie\s+auch)\s*:?\s*(?P<rest>.*)$",
     re.IGNORECASE,
@@ -321,7 +330,7 @@ def extract_text(text: str) -> Extracted:
             continue
         m = _TEXT_BY.match(line.text)
         if m:
-            who = re.sub(r"\s+(?:follow|suivre|seguir|folgen)\s*$", "", m.group("who"), flags=re.IGNORECASE).strip()
+            who = _FOLLOW_TAIL.sub("", m.group("who")).strip()
             names = split_names(who)
             if names:
                 authors += [n for n in names if n not in authors]
@@ -411,7 +420,7 @@ def _find_tags(lines: list[Line], end: int) -> list[str]:
         m = _TAGS_MARK.match(line.text)
         if m:
             rest = m.group("rest")
-            items = [t for t in re.split(r"\s*[,;|]\s*", rest) if t] if rest else _tag_items(lines, line.index + 1)
+            items = [t for t in _TAG_SEPARATOR.split(rest) if t] if rest else _tag_items(lines, line.index + 1)
             if items:
                 return _clean_tags(items)
     # a bulleted list that ends the page, of short non-furniture items
