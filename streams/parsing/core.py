@@ -40,6 +40,12 @@ def parse(raw: RawArticle) -> ParsedArticle:
         text = content.lstrip("\ufeff")
         if "\x00" in text:
             raise ParseRejected("binary input", "NUL characters in the content")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: no charset writes it
+            raise ParseRejected(
+                "undecodable input", f"lone surrogate U+{ord(text[exc.start]):04X} at character {exc.start}"
+            ) from exc
     else:
         raise ParseRejected("undecodable input", f"content is {type(content).__name__}")
     if not text.strip():

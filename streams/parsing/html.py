@@ -24,6 +24,7 @@ from lxml.html import HtmlElement
 from streams.parsing.dates import normalise_date
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
+from streams.parsing.markup import drop_keeping_tails, extract_large, load_tree, too_large
 from streams.parsing.metadata import clean_authors, clean_title, tag_case
 from streams.parsing.words import word_count
 
@@ -40,7 +41,9 @@ _EXTRACT_OPTIONS = dict(
     include_tables=False,
     include_images=False,
     include_links=False,
-    prune_xpath=["//aside | //footer | //head"],
+    # three expressions, not one union: libxml2 merges a union's node-sets in
+    # time the product of their sizes (see streams.parsing.markup)
+    prune_xpath=["//aside", "//footer", "//head"],
 )
 
 
@@ -56,11 +59,18 @@ def _neutralise_paywall(tree: HtmlElement) -> None:
                 el.set(attr, value.replace("paywall", "pw-open"))
 
 
-_INERT = etree.XPath(
-    '//script[not(contains(@type, "ld+json"))] | //style | //svg | //*[local-name()="svg"] | //template | //comment()'
-    " | //nav | //menu | //noscript | //iframe | //button | //select | //textarea | //canvas"
-    " | //audio | //video | //object | //embed"
+_INERT_TAGS = frozenset(
+    "style svg template nav menu noscript iframe button select textarea canvas audio video object embed".split()
 )
+
+
+def _inert(el) -> bool:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return tag is etree.Comment
+    if tag == "script":
+        return "ld+json" not in (el.get("type") or "")
+    return tag in _INERT_TAGS or tag.rpartition("}")[2] == "svg"
 
 
 def _drop_inert(tree: HtmlElement) -> None:
@@ -71,10 +81,12 @@ def _drop_inert(tree: HtmlElement) -> None:
     trafilatura's regex XPaths and its tree copies then run over a smaller tree
     (HTML pages parse about 10% faster on the development set), and its tag search
     no longer reads a site menu's links as the article's tags. ``input`` elements
-    stay: htmldate reads publication dates from hidden inputs."""
-    for el in _INERT(tree):
-        if el.getparent() is not None:
-            el.drop_tree()  # lxml.html: removes the element, keeps its tail text
+    stay: htmldate reads publication dates from hidden inputs.
+
+    One walk, and each kept node's tail written once: linear in the page (a
+    union XPath over these tags, and ``drop_tree`` one element at a time, are
+    quadratic on a page of thousands of them; see streams.parsing.markup)."""
+    drop_keeping_tails([el for el in tree.iter() if _inert(el)])
 
 
 def _split_body_paragraphs(tree: HtmlElement, first_paragraph: str) -> list[str] | None:
@@ -96,12 +108,21 @@ def _split_body_paragraphs(tree: HtmlElement, first_paragraph: str) -> list[str]
     same = [el for el in tree.iter(container.tag) if el.get("class") == cls]
     if len(same) < 2:
         return None
+    # Nested containers and nested blocks would read the same text again (a
+    # page of same-class containers nested 255 deep gave 128,000 words from
+    # 64 KB, and the time of reading it). Split containers hold at most the
+    # page's own text: past that, this is not an article split over containers.
+    budget = len(tree.text_content())
     paragraphs: list[str] = []
     for el in same:
         for p in el.iter("p", "h2", "h3", "li", "blockquote"):
             if p.tag in ("li",) and p.getparent() is not None and p.getparent().tag not in ("ul", "ol"):
                 continue
-            text = _text(p)
+            raw = p.text_content()
+            budget -= len(raw)
+            if budget < 0:
+                return None
+            text = " ".join(raw.split())
             if text and (p.tag == "p" or word_count(text) >= 3):
                 paragraphs.append(text)
     return paragraphs
@@ -109,7 +130,9 @@ def _split_body_paragraphs(tree: HtmlElement, first_paragraph: str) -> list[str]
 
 def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
     """Return ``(caption, credit)`` of the article's first figure."""
-    for fig in tree.xpath("//article//figure | //main//figure | //figure"):
+    # every figure in document order: what the union of //article//figure,
+    # //main//figure and //figure selected, without libxml2's quadratic union
+    for fig in tree.iter("figure"):
         cap_el = fig.find(".//figcaption")
         if cap_el is None:
             continue
@@ -128,11 +151,30 @@ def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
     return None, None
 
 
+_RELATED_BOX = etree.XPath(
+    '//*[contains(@class, "related") or contains(@class, "read-also") or contains(@class, "see-also")]'
+)
+
+
+def _related_links(tree: HtmlElement):
+    """Yield the links inside related-article boxes, once each, in document order,
+    as ``//box//a`` selects them. That nested step costs libxml2 the product of
+    the boxes and the links; here each outermost box is walked once (boxes come
+    in document order, so a box inside another follows it directly)."""
+    walked = None
+    for box in _RELATED_BOX(tree):
+        if walked is not None and any(anc is walked for anc in box.iterancestors()):
+            continue
+        walked = box
+        for a in box.iter("a"):
+            if a is not box:
+                yield a
+
+
 def _related(tree: HtmlElement, limit: int = 10) -> list[str]:
     """Return titles of in-article "read also" / related-article links."""
     out: list[str] = []
-    xp = '//*[contains(@class, "related") or contains(@class, "read-also") or contains(@class, "see-also")]//a'
-    for a in tree.xpath(xp):
+    for a in _related_links(tree):
         text = _text(a)
         if word_count(text) >= 4 and text not in out and not is_furniture(text):
             out.append(text)
@@ -161,16 +203,24 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
 
     ``text`` is the decoded page; ``url`` the page URL if known. Returns
     :class:`~streams.parsing.extracted.Extracted` with ``body == ""`` when no article text was found
-    (the caller turns that into a rejection). Never raises on bad markup.
+    (the caller turns that into a rejection). A page too large for
+    trafilatura to read in bounded time is read as plain page text
+    (:func:`~streams.parsing.markup.extract_large`).
+
+    Raises:
+        ParseRejected: ``"markup nested too deeply"`` (see
+            :func:`~streams.parsing.markup.load_tree`); nothing else on bad markup.
     """
     from trafilatura import bare_extraction
-    from trafilatura.utils import load_html
 
-    tree = load_html(text)
+    tree = load_tree(text)
     if tree is None:
         return Extracted(body="")
     _neutralise_paywall(tree)
     _drop_inert(tree)
+    oversized = too_large(tree)
+    if oversized:
+        return extract_large(tree, oversized)
     doc = bare_extraction(tree, url=url, with_metadata=True, **_EXTRACT_OPTIONS)
     if doc is None or word_count(doc.text or "") < _RETRY_BELOW_WORDS:
         # the fast path found little: let trafilatura compare with its
@@ -196,10 +246,12 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
     lines = _clean_lines(body_text, [doc.title, title], doc.description)
     caption, credit = _figure(tree)
     tags: list[str] = []
+    seen: set[str] = set()  # a keywords meta can hold thousands: no quadratic "in list"
     for tag in (doc.tags or []) + (doc.categories or []):
         for part in tag.split(",") if tag.count(",") >= 2 else [tag]:
             cased = tag_case(part)
-            if cased and cased not in tags and len(cased) < 60:
+            if cased and cased not in seen and len(cased) < 60:
+                seen.add(cased)
                 tags.append(cased)
     lang = tree.get("lang") or tree.get("xml:lang")
     if not lang:

@@ -49,9 +49,11 @@ def clean_authors(value: str | list[str] | None) -> list[str]:
         return []
     items = value if isinstance(value, list) else _SEMICOLONS.split(value)
     out: list[str] = []
+    seen: set[str] = set()  # a page may list thousands: a set, not "in out", keeps this linear
     for item in items:
         item = re.sub(r"^(?:by|par|von|por)\s+", "", item.strip(), flags=re.IGNORECASE).strip(" ,")
-        if item and item not in out and len(item) < 80 and not re.search(r"https?://|@", item):
+        if item and item not in seen and len(item) < 80 and not re.search(r"https?://|@", item):
+            seen.add(item)
             out.append(item)
     return out
 

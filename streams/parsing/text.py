@@ -233,13 +233,14 @@ def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) 
             runs.pop()
         else:
             break
-    while len(runs) > 1:
-        (s0, e0), (s1, e1) = runs[0], runs[1]
+    first = 0  # an index, not runs.pop(0): that is linear in the runs each time
+    while len(runs) - first > 1:
+        (s0, e0), (s1, e1) = runs[first], runs[first + 1]
         if e0 - s0 == 1 and lines[s0].words < 150 and label_gap(e0, s1):
-            runs.pop(0)
+            first += 1
         else:
             break
-    return (runs[0][0], runs[-1][1]) if runs else (start, end)
+    return (runs[first][0], runs[-1][1]) if runs else (start, end)
 
 
 def _is_headline(text: str, min_words: int = 3) -> bool:
@@ -321,7 +322,7 @@ def extract_text(text: str) -> Extracted:
                 break
 
     caption = credit = publisher = None
-    authors: list[str] = []
+    authors = _Distinct()
     head = lines[max(0, start - 15) : start + 3]
     for i, line in enumerate(lines[max(0, start - 15) : end]):
         split = _split_caption(line.text) if caption is None and line.index < start + 3 else None
@@ -333,7 +334,7 @@ def extract_text(text: str) -> Extracted:
             who = _FOLLOW_TAIL.sub("", m.group("who")).strip()
             names = split_names(who)
             if names:
-                authors += [n for n in names if n not in authors]
+                authors.add_new(names)
             elif who and publisher is None:
                 publisher = who
             continue
@@ -343,11 +344,11 @@ def extract_text(text: str) -> Extracted:
             if not name and line.index + 1 < len(lines):
                 name = lines[line.index + 1].text
             names = split_names(name)
-            authors += [n for n in names if n not in authors]
+            authors.add_new(names)
             continue
         names = byline_names(line.text)
         if names and line.index < start + 5:
-            authors += [n for n in names if n not in authors]
+            authors.add_new(names)
 
     published = None
     for line in head:
@@ -365,7 +366,7 @@ def extract_text(text: str) -> Extracted:
         m = _CORRESPONDENT.match(line.text)
         if m and not m.group("name").strip() and line.index + 1 < end:
             skip.add(line.index + 1)
-    related: list[str] = []
+    related = _Distinct()
     body: list[str] = []
     author_set = set(authors)
     for line in lines[start:end]:
@@ -375,8 +376,7 @@ def extract_text(text: str) -> Extracted:
         if rm:
             rest = rm.group("rest").strip()
             target = rest or (lines[line.index + 1].text if line.index + 1 < len(lines) else "")
-            if target and _is_headline(target) and target not in related:
-                related.append(target)
+            if target and _is_headline(target) and related.add_new([target]):
                 if not rest:
                     skip.add(line.index + 1)
             continue
@@ -395,19 +395,19 @@ def extract_text(text: str) -> Extracted:
             rest = rm.group("rest").strip()
             nxt = lines[line.index + 1].text if line.index + 1 < len(lines) else ""
             target = rest or nxt
-            if target and _is_headline(target) and target not in related and not looks_like_sentence(target):
-                related.append(target)
+            if target and _is_headline(target) and not looks_like_sentence(target):
+                related.add_new([target])
 
     tags = _find_tags(lines, end)
     return Extracted(
         body="\n\n".join(body),
         title=title,
-        authors=authors,
+        authors=list(authors),
         publisher=publisher,
         published_at=published,
         image_caption=caption,
         image_credit=credit,
-        related=related,
+        related=list(related),
         tags=tags,
     )
 
@@ -439,9 +439,29 @@ def _find_tags(lines: list[Line], end: int) -> list[str]:
 
 
 def _clean_tags(items: list[str]) -> list[str]:
-    out: list[str] = []
+    out = _Distinct()
     for item in items:
         tag = tag_case(item.strip(" #"))
-        if tag and tag not in out and word_count(tag) <= 5:
-            out.append(tag)
-    return out
+        if tag and word_count(tag) <= 5:
+            out.add_new([tag])
+    return list(out)
+
+
+class _Distinct(list[str]):
+    """Distinct strings in first-seen order. A page may hold thousands of
+    bylines, tags or "Also read" lines: membership is a set kept beside the
+    list, not a scan of it, so collecting them is linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def add_new(self, new: list[str]) -> bool:
+        """Append the strings of ``new`` not yet here; return whether any was."""
+        added = False
+        for item in new:
+            if item not in self._seen:
+                self._seen.add(item)
+                self.append(item)
+                added = True
+        return added

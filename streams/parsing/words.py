@@ -41,17 +41,24 @@ def normalise_text(text: str) -> str:
 
 def canonical_url(url: str | None) -> str | None:
     """Return ``url`` without fragment, default port, tracking query keys and
-    trailing slash noise; None when it is not an http(s) URL."""
+    trailing slash noise; None when it is not an http(s) URL (a page's
+    canonical link is input: an unclosed ``[`` IPv6 host or a port over
+    65535 is no URL, not an error)."""
     if not url:
         return None
     url = url.strip()
     if not re.match(r"https?://", url, re.IGNORECASE):
         return None
-
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
     host = (parts.hostname or "").lower()
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+    if not host:
+        return None
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
