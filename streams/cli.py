@@ -118,7 +118,7 @@ def publish(
     ) as progress:
         task = progress.add_task("publish", total=len(files))
         for path in files:
-            for item in pub.read_articles(path, content_type):
+            for item in pub.read_articles(path, content_type, limit):
                 if isinstance(item, pub.InputError):
                     errors.append(item)
                     progress.console.print(f"error: {item}", highlight=False, markup=False)
@@ -130,7 +130,7 @@ def publish(
                         f"{len(value)} bytes is over the message limit of {limit} (NEWSSTREAM_MAX_MESSAGE_BYTES)",
                     )
                     errors.append(error)
-                    progress.console.print(f"[red]error:[/] {error}", highlight=False, markup=False)
+                    progress.console.print(f"error: {error}", highlight=False, markup=False)
                     continue
                 futures.append((path, producer.send(topic, key=pub.article_key(item), value=value)))
             progress.advance(task)
@@ -185,8 +185,9 @@ def _print_records(files: list[Path], content_type: Optional[str], transform) ->
     if not inputs:
         _fail("no input files found in " + ", ".join(map(str, files)))
     failed = False
+    limit = get_settings().max_message_bytes
     for path in inputs:
-        for item in pub.read_articles(path, content_type):
+        for item in pub.read_articles(path, content_type, limit):
             if isinstance(item, pub.InputError):
                 err.print(f"error: {item}", highlight=False, markup=False)
                 failed = True
