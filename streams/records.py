@@ -21,9 +21,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -127,8 +129,17 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
     * anything else: the bare bytes of a page, HTML or plain text; the optional
       message headers ``content_type``, ``url`` and ``source`` describe it.
 
+    Envelopes and headers are checked strictly (:func:`check_url`,
+    :func:`check_text_field`): an envelope that is not valid UTF-8 JSON (an
+    invalid byte, a lone surrogate escape such as ``\\ud800``) is rejected
+    rather than read as a bare page whose text is the envelope.
+
     Raises:
-        RecordError: the value is empty, or is a JSON envelope without content.
+        RecordError: the value is empty; a JSON envelope without content; an
+            invalid envelope (``"invalid envelope"``: not UTF-8, a lone
+            surrogate, broken JSON); an ``"invalid url"`` (not http or https,
+            no host, a control character, too long); a control character in
+            another field; a header that is not UTF-8.
     """
     if not value or not value.strip():
         raise RecordError("empty message", "the value has no bytes")
@@ -137,7 +148,9 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
     if stripped[:1] in (b"{", b"[", b'"') or stripped in (b"null", b"true", b"false") or stripped[:1].isdigit():
         try:
             obj = orjson.loads(value)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as exc:
+            if stripped[:1] == b"{" and _meant_as_envelope(value):
+                raise RecordError("invalid envelope", _envelope_fault(value, exc)) from exc
             obj = _NOT_JSON  # not JSON after all: a bare page that starts like JSON
         if obj is not _NOT_JSON and not (
             isinstance(obj, dict) and ({"html", "text", "url", "content_type"} & obj.keys())
@@ -147,6 +160,10 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
             for name in ("url", "source", "fetched_at", "content_type"):
                 if obj.get(name) is not None and not isinstance(obj[name], str):
                     raise RecordError(f"invalid {name}", f"must be a string, not {type(obj[name]).__name__}")
+                if obj.get(name):
+                    check_text_field(name, obj[name])
+            if obj.get("url"):
+                check_url(obj["url"])
             if obj.get("fetched_at"):
                 _check_datetime(obj["fetched_at"])
             html, text = obj.get("html"), obj.get("text")
@@ -166,20 +183,97 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
 
     def header(name: str) -> str | None:
         raw = headers.get(name)
-        return raw.decode("utf-8", "replace") if raw else None
+        if not raw:
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"invalid {name}", f"header {name} is not UTF-8 (byte {exc.start})") from exc
+        check_text_field(name, text)
+        return text
 
     content_type = header("content_type")
     if content_type and content_type not in ("html", "text"):
         raise RecordError("unknown content_type", f"header content_type={content_type!r}")
+    url = header("url")
+    if url:
+        check_url(url)
     return RawArticle(
         content=value,
         content_type=content_type or None,
-        url=header("url"),
+        url=url,
         source=header("source"),
     )
 
 
 _NOT_JSON = object()
+_ENVELOPE_KEYS = frozenset({"html", "text", "url", "content_type"})
+_ENVELOPE_START = re.compile(rb'\{\s*"[^"\\]{0,100}"\s*:')  # a JSON object's first key: no page opens so
+MAX_URL_CHARS = 8192  # Elasticsearch refuses keyword terms over 32,766 bytes; no real URL comes close
+
+
+def _meant_as_envelope(value: bytes) -> bool:
+    """Whether a value orjson could not read was meant as an envelope: it opens
+    as a JSON object does (``{"url":``, ``{"title":`` ...: a cut-off envelope), or,
+    read leniently (invalid bytes replaced; lone surrogates and raw control
+    characters allowed, as Python's json module can), it is an object with an
+    envelope key."""
+    import json
+
+    if _ENVELOPE_START.match(value.lstrip()):
+        return True
+    try:
+        obj = json.loads(value.decode("utf-8", "replace"), strict=False)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and bool(_ENVELOPE_KEYS & obj.keys())
+
+
+def _envelope_fault(value: bytes, exc: orjson.JSONDecodeError) -> str:
+    """Say what is wrong with an envelope orjson refused."""
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"not UTF-8: byte 0x{value[bad.start]:02x} at offset {bad.start}"
+    if "surrogate" in str(exc).lower():
+        return f"a lone surrogate escape (such as \\ud800) in a string: {exc}"
+    return f"not valid JSON: {exc}"
+
+
+def check_text_field(name: str, text: str) -> None:
+    """Reject control characters (C0, DEL, C1) in an envelope's or header's ``name`` field.
+
+    Raises:
+        RecordError: reason ``"invalid <name>"``, naming the character and its position.
+    """
+    for i, ch in enumerate(text):
+        if ch < " " or "\x7f" <= ch <= "\x9f":
+            raise RecordError(f"invalid {name}", f"control character U+{ord(ch):04X} at position {i}")
+
+
+def check_url(url: str) -> None:
+    """Check an article URL: http or https, a host, a valid port, no control
+    character or whitespace, at most :data:`MAX_URL_CHARS` characters.
+
+    Raises:
+        RecordError: reason ``"invalid url"`` with what is wrong (never the
+            whole URL: it may be long or carry credentials).
+    """
+    if len(url) > MAX_URL_CHARS:
+        raise RecordError("invalid url", f"{len(url)} characters, more than {MAX_URL_CHARS}")
+    check_text_field("url", url)
+    if any(ch.isspace() for ch in url):
+        raise RecordError("invalid url", "whitespace inside the URL")
+    scheme, sep, _ = url.partition(":")
+    if not sep or scheme.lower() not in ("http", "https"):
+        raise RecordError("invalid url", f"scheme {scheme[:20]!r} is not http or https" if sep else "no scheme")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a port out of range)
+    except ValueError as exc:
+        raise RecordError("invalid url", str(exc)) from exc
+    if not parts.hostname:
+        raise RecordError("invalid url", "no host")
 
 
 def _check_datetime(text: str) -> None:
