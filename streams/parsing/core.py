@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from streams.parsing.charset import decode_bytes, sniff_content_type
 from streams.parsing.exceptions import ParseRejected
+from streams.parsing.identity import identity_url
 from streams.parsing.language import detect_language
 from streams.parsing.words import canonical_url, normalise_text, reading_time, word_count
 from streams.records import ParsedArticle, RawArticle, stable_id
@@ -23,7 +24,10 @@ def parse(raw: RawArticle) -> ParsedArticle:
     or None (then sniffed from the first 4 KB). Returns a ParsedArticle whose
     ``body`` has paragraphs separated by a blank line, ``published_at`` is ISO
     8601, ``language`` ISO 639-1, ``reading_time_min`` minutes at 230 words/min
-    and ``id`` the stable id of the canonical URL (else of the normalised body).
+    and ``id`` the stable id of the article's URL as
+    :func:`~streams.parsing.identity.identity_url` picks it (the page's own
+    URL, or its canonical link on the same site; a fragment that is no anchor
+    of the page kept), else of the normalised body.
 
     Raises:
         ParseRejected: reason ``"empty input"``, ``"binary input"``,
@@ -58,19 +62,21 @@ def parse(raw: RawArticle) -> ParsedArticle:
         found = extract_html(text, url=raw.url)
         lang_hint = found.lang_hint
         canonical = canonical_url(found.canonical_url) or canonical_url(raw.url)
+        identity = identity_url(raw.url, found.canonical_url, found.fragment_is_anchor)
     else:
         from streams.parsing.text import extract_text
 
         found = extract_text(text)
         lang_hint = None
         canonical = canonical_url(raw.url)
+        identity = identity_url(raw.url, None)
     body = found.body.strip()
     words = word_count(body)
     if words < MIN_BODY_WORDS:
         raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
     language = detect_language(body, hint=lang_hint)
     return ParsedArticle(
-        id=stable_id(canonical) if canonical else stable_id(normalise_text(body)),
+        id=stable_id(identity) if identity else stable_id(normalise_text(body)),
         body=body,
         content_type=ctype,
         url=raw.url or canonical,

@@ -17,6 +17,7 @@ wrong on news pages (measured on the article-extraction development set, see
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from lxml import etree
 from lxml.html import HtmlElement
@@ -24,6 +25,7 @@ from lxml.html import HtmlElement
 from streams.parsing.dates import normalise_date
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
+from streams.parsing.identity import fragment_of
 from streams.parsing.markup import drop_keeping_tails, extract_large, load_tree, too_large
 from streams.parsing.metadata import clean_authors, clean_title, tag_case
 from streams.parsing.words import word_count
@@ -198,6 +200,17 @@ def _clean_lines(text: str, titles: list[str], description: str | None) -> list[
     return [l for l in lines if not is_furniture(l)]
 
 
+_ANCHOR = etree.XPath("//*[@id = $name or @name = $name]")
+
+
+def _names_an_anchor(tree: HtmlElement, fragment: str) -> bool:
+    """Whether ``fragment`` (as in a URL, maybe percent-encoded) names an element of the page."""
+    if not fragment:
+        return False
+    names = {fragment, unquote(fragment)}
+    return any(bool(_ANCHOR(tree, name=name)) for name in names)
+
+
 def extract_html(text: str, url: str | None = None) -> Extracted:
     """Extract the article body and metadata from an HTML page.
 
@@ -216,11 +229,14 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
     tree = load_tree(text)
     if tree is None:
         return Extracted(body="")
+    anchor = _names_an_anchor(tree, fragment_of(url))
     _neutralise_paywall(tree)
     _drop_inert(tree)
     oversized = too_large(tree)
     if oversized:
-        return extract_large(tree, oversized)
+        large = extract_large(tree, oversized)
+        large.fragment_is_anchor = anchor
+        return large
     doc = bare_extraction(tree, url=url, with_metadata=True, **_EXTRACT_OPTIONS)
     if doc is None or word_count(doc.text or "") < _RETRY_BELOW_WORDS:
         # the fast path found little: let trafilatura compare with its
@@ -234,7 +250,7 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
             else:
                 doc = retry
     if doc is None:
-        return Extracted(body="", lang_hint=tree.get("lang"))
+        return Extracted(body="", lang_hint=tree.get("lang"), fragment_is_anchor=anchor)
     body_text = doc.text or ""
     paragraphs = [l for l in body_text.split("\n") if l.strip()]
     if paragraphs:
@@ -270,4 +286,5 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
         related=_related(tree),
         tags=tags,
         lang_hint=lang,
+        fragment_is_anchor=anchor,
     )
