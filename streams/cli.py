@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -17,6 +18,7 @@ from typing import Optional
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streams.settings import Settings, get_settings
@@ -33,8 +35,12 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(agents_app, name="agents")
 app.add_typer(kibana_app, name="kibana")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# markup off: what is printed holds user text (titles, highlights, file names,
+# URLs) in which "[/]" or "[red]" is text, not markup (a hit's "[/]" crashed
+# search with a MarkupError). The few styled words pass markup=True and
+# escape() what goes inside.
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
 
@@ -82,7 +88,7 @@ def services_status() -> None:
     states = services.status(get_settings())
     for s in states:
         mark = "[green]healthy[/]" if s.healthy else "[red]down[/]"
-        out.print(f"{s.name:14} {mark}  {s.address}  pid={s.pid or '-'}")
+        out.print(f"{escape(s.name):14} {mark}  {escape(s.address)}  pid={s.pid or '-'}", markup=True)
     if not all(s.healthy for s in states):
         raise typer.Exit(1)
 
@@ -238,6 +244,29 @@ def _es(settings: Settings):
     return Elasticsearch(settings.elasticsearch_url, request_timeout=30)
 
 
+_STRICT_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+
+
+def strict_date(text: str) -> str:
+    """Return ``text`` if it is an ISO 8601 calendar date (``YYYY-MM-DD``) or
+    date and time (``YYYY-MM-DDTHH:MM[:SS[.f]][Z|±HH:MM]``) that exists.
+
+    Python's ``date.fromisoformat`` also takes ``20300101`` and ``2030-W01``,
+    and Elasticsearch reads ``20300101`` as epoch milliseconds (a day in
+    1970): those are refused.
+
+    Raises:
+        ValueError: anything else.
+    """
+    import datetime as dt
+
+    text = text.strip()
+    if not _STRICT_DATE.fullmatch(text):
+        raise ValueError(f"not YYYY-MM-DD: {text!r}")
+    dt.datetime.fromisoformat(text.replace("Z", "+00:00"))  # raises on 2030-02-30, 25:00
+    return text
+
+
 def print_hits(total: int, hits: list, as_json: bool) -> None:
     """Print search hits as a readable list or as JSON lines."""
     import dataclasses
@@ -249,7 +278,7 @@ def print_hits(total: int, hits: list, as_json: bool) -> None:
         return
     out.print(f"{total} hit(s)")
     for h in hits:
-        out.print(f"\n[bold]{h.title or '(no title)'}[/]", highlight=False)
+        out.print(f"\n[bold]{escape(h.title or '(no title)')}[/]", highlight=False, markup=True)
         out.print(f"  published: {h.published_at or '-'}   id: {h.id}", highlight=False)
         out.print(f"  persons:   {', '.join(h.persons) or '-'}", highlight=False)
         out.print(f"  places:    {', '.join(h.places) or '-'}", highlight=False)
@@ -270,8 +299,6 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="one JSON object per hit"),
 ) -> None:
     """Search the articles index: hits with title, date, persons, places, tags and highlights."""
-    import datetime as dt
-
     from elastic_transport import ConnectionError as ESConnectionError
     from elasticsearch import BadRequestError, NotFoundError
 
@@ -280,9 +307,9 @@ def search(
     settings = get_settings()
     if since:
         try:
-            dt.date.fromisoformat(since[:10]) if len(since) > 10 else dt.date.fromisoformat(since)
+            since = strict_date(since)
         except ValueError:
-            _fail(f"--since must be a date as YYYY-MM-DD, not {since!r}")
+            _fail(f"--since must be a date as YYYY-MM-DD (or an ISO 8601 date and time), not {since!r}")
     if country and (len(country) != 2 or not country.isalpha()):
         _fail(f"--country must be an ISO 3166-1 alpha-2 code such as KZ, not {country!r}")
     try:
@@ -360,7 +387,7 @@ def agents_list() -> None:
     table = Table("kind", "name", "from", "topics", "consumer group", box=None, pad_edge=False)
     for row in rows:
         table.add_row(row["kind"], row["name"], row["origin"], row["topics"], row["group"])
-    Console(width=200).print(table)
+    Console(width=200, markup=False).print(table)
 
 
 @kibana_app.command("import")
@@ -393,7 +420,7 @@ def demo(
     except services.ServiceError as exc:
         _fail(str(exc))
     total, hits = run_demo(settings, EXAMPLES, timeout=timeout, echo=out.print)
-    out.print(f"\n[bold]newsstream search {query!r}[/]")
+    out.print(f"\n[bold]newsstream search {escape(repr(query))}[/]", markup=True)
     from indexers.elasticsearch.search import search as run_search
 
     total, hits = run_search(_es(settings), settings.index_alias, query)

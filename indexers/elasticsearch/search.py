@@ -62,7 +62,8 @@ def build_query(
     if tag:
         filters.append({"match_phrase": {"tags.text": tag}})
     if since:
-        filters.append({"range": {"published_at": {"gte": since}}})
+        # the format pins how the value is read: never as epoch milliseconds
+        filters.append({"range": {"published_at": {"gte": since, "format": "strict_date_optional_time"}}})
     if not must:
         must.append({"match_all": {}})
     return {"bool": {"must": must, "filter": filters}}
