@@ -157,17 +157,6 @@ def drop_keeping_tails(elements: Iterable[HtmlElement]) -> None:
     for parent in parents.values():
         receiver: HtmlElement | None = None  # None: the parent's own text
         pending: list[str] = []
-
-        def flush() -> None:
-            if not pending:
-                return
-            joined = "".join(pending)
-            if receiver is None:
-                parent.text = (parent.text or "") + joined
-            else:
-                receiver.tail = (receiver.tail or "") + joined
-            pending.clear()
-
         for child in list(parent):
             if id(child) in ids:
                 if child.tail:
@@ -175,11 +164,23 @@ def drop_keeping_tails(elements: Iterable[HtmlElement]) -> None:
                 child.tail = None
                 parent.remove(child)
             else:
-                flush()
+                _reattach(parent, receiver, pending)
                 receiver = child
-        flush()
+        _reattach(parent, receiver, pending)
     # keep the proxies (and so the ids) alive until here
     del doomed
+
+
+def _reattach(parent: HtmlElement, receiver: HtmlElement | None, pending: list[str]) -> None:
+    """Append the ``pending`` tails to ``receiver``'s tail (to ``parent.text`` when None), once."""
+    if not pending:
+        return
+    joined = "".join(pending)
+    if receiver is None:
+        parent.text = (parent.text or "") + joined
+    else:
+        receiver.tail = (receiver.tail or "") + joined
+    pending.clear()
 
 
 def too_large(tree: HtmlElement) -> str | None:

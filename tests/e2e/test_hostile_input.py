@@ -62,7 +62,9 @@ def test_poison_messages_and_invalid_envelopes_are_dead_lettered_and_the_stream_
         what=f"10 articles and the deep page indexed; log:\n{worker.log_tail()}",
     )
     urls = sorted(h["_source"]["url"] for h in hits)
-    assert urls == sorted([f"https://news.example.com/ferries/{i}" for i in range(10)] + ["https://news.example.com/deep"])
+    assert urls == sorted(
+        [f"https://news.example.com/ferries/{i}" for i in range(10)] + ["https://news.example.com/deep"]
+    )
     deep_doc = next(h["_source"] for h in hits if h["_source"]["url"].endswith("/deep"))
     assert deep_doc["word_count"] == 300  # it was rejected as "0 words of body"
     assert not any('"url"' in h["_source"]["body"] or '"text"' in h["_source"]["body"] for h in hits)

@@ -90,7 +90,12 @@ def test_plain_text_pages_keep_the_fragment():
 
 @pytest.mark.parametrize(
     "variant",
-    ["https://example.com/a/", "https://example.com/a?b=2&a=1", "http://EXAMPLE.com:80/a?utm_source=x", "https://x.test/a"],
+    [
+        "https://example.com/a/",
+        "https://example.com/a?b=2&a=1",
+        "http://EXAMPLE.com:80/a?utm_source=x",
+        "https://x.test/a",
+    ],
 )
 def test_the_url_picked_is_normalised_by_canonical_url_alone(variant):
     # issue 17 merges /a and /a/, query orders, http and https by changing canonical_url: the
