@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "article-extraction"
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from streams.parsing import ParseRejected, parse
 from streams.records import RawArticle
@@ -56,7 +56,7 @@ try:
 except ParseRejected as exc:
     outcome = exc.reason
 took = time.perf_counter() - started
-print(json.dumps([len(data), took, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, outcome]))
+print(json.dumps([len(data), took, int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) // 1024, outcome]))
 """
 
 
