@@ -232,9 +232,8 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
     anchor = _names_an_anchor(tree, fragment_of(url))
     _neutralise_paywall(tree)
     _drop_inert(tree)
-    oversized = too_large(tree)
-    if oversized:
-        large = extract_large(tree, oversized)
+    if too_large(tree):
+        large = extract_large(tree)
         large.fragment_is_anchor = anchor
         return large
     doc = bare_extraction(tree, url=url, with_metadata=True, **_EXTRACT_OPTIONS)

@@ -281,10 +281,10 @@ def head_metadata(tree: HtmlElement) -> dict[str, str | None]:
     }
 
 
-def extract_large(tree: HtmlElement, reason: str) -> Extracted:
-    """Extract a page too large for trafilatura (``reason`` from :func:`too_large`):
-    the plain-text extractor on :func:`page_text`, with the head's metadata
-    where the page declares it. Linear in the page."""
+def extract_large(tree: HtmlElement) -> Extracted:
+    """Extract a page too large for trafilatura (:func:`too_large`): the
+    plain-text extractor on :func:`page_text`, with the head's metadata where
+    the page declares it. Linear in the page."""
     from streams.parsing.dates import normalise_date
     from streams.parsing.metadata import clean_authors, clean_title
     from streams.parsing.text import extract_text
