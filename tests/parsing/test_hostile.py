@@ -46,6 +46,7 @@ def test_word_count_is_linear_on_punctuation_runs():
         "Text by" + " " * 50_000 + "x",  # _TEXT_BY's lazy .+?\s*$
         "By" + "\t" * 50_000 + "Jane Doe",  # the byline and name separators
         "Tags: " + " " * 50_000 + "a",
+        "More in" + " " * 50_000 + "]",  # _FURNITURE_WHOLE's \s+ and [\w&' -]{1,30}: 7 s at 4,000 spaces
     ],
 )
 def test_whitespace_runs_in_a_line_are_linear(line):
