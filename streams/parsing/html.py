@@ -26,7 +26,7 @@ from streams.parsing.dates import normalise_date
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
 from streams.parsing.identity import fragment_of
-from streams.parsing.markup import drop_keeping_tails, extract_large, load_tree, too_large
+from streams.parsing.markup import defuse_metadata, drop_keeping_tails, extract_large, load_tree, too_large
 from streams.parsing.metadata import clean_authors, clean_title, tag_case
 from streams.parsing.words import word_count
 
@@ -236,6 +236,7 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
         large = extract_large(tree)
         large.fragment_is_anchor = anchor
         return large
+    defuse_metadata(tree)
     doc = bare_extraction(tree, url=url, with_metadata=True, **_EXTRACT_OPTIONS)
     if doc is None or word_count(doc.text or "") < _RETRY_BELOW_WORDS:
         # the fast path found little: let trafilatura compare with its

@@ -105,6 +105,27 @@ def families(size: int) -> dict[str, tuple[bytes | str, str | None]]:
             html_page("<p>word word word word word word.</p>", '<meta name="date" content="x">' * (n // 31)),
             "html",
         ),
+        "meta content of <": (
+            html_page("<p>" + SENTENCE * 5 + "</p>", '<meta name="date" content="' + "<" * n + '">'),
+            "html",
+        ),
+        "json-ld strings of <": (
+            html_page(
+                "<p>" + SENTENCE * 5 + "</p>",
+                '<script type="application/ld+json">{"@type": "NewsArticle", "author": {"name": "'
+                + "<" * n
+                + '"}, "headline": "<!--' * 3
+                + '"}</script>',
+            ),
+            "html",
+        ),
+        "broken json-ld": (
+            html_page(
+                "<p>" + SENTENCE * 5 + "</p>",
+                '<script type="application/ld+json">{' + '"author":' * (n // 9) + "</script>",
+            ),
+            "html",
+        ),
         "bad canonical port": (
             html_page("<p>" + SENTENCE * 10 + "</p>", '<link rel="canonical" href="http://a.example:99999/x">'),
             "html",
