@@ -128,7 +128,9 @@ page = "<html><head><title>Big</title></head><body><article>" + para * 6000 + "<
 assert 5.5e6 < len(page) < 6.5e6, len(page)
 t = time.perf_counter()
 parsed = parse(RawArticle(content=page.encode(), content_type="html"))
-print(time.perf_counter() - t, int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) // 1024, parsed.word_count)
+took = time.perf_counter() - t
+peak_kib = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+print(took, peak_kib // 1024, parsed.word_count)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
