@@ -326,6 +326,10 @@ def strip_markup(text: str) -> str:
 
 
 MAX_INVALID_JSON_CHARS = 4096  # trafilatura reads a broken JSON-LD with regexes that are quadratic in it
+# A meta content is read by trafilatura's author, title and date patterns, some
+# quadratic in it (its nickname pattern on 16 KB of "(": 1.4 s). Real ones are
+# short (a description ~300 characters, a keyword list a few hundred).
+MAX_META_CHARS = 2000
 
 
 def _defuse_json(node):
@@ -341,7 +345,8 @@ def _defuse_json(node):
 def defuse_metadata(tree: HtmlElement) -> None:
     """Make the strings trafilatura and htmldate read metadata from safe for their
     regular expressions, in linear time: tags and stray ``<`` are stripped
-    from meta contents and from the strings of JSON-LD (re-serialised), and a
+    from meta contents and from the strings of JSON-LD (re-serialised), meta
+    contents are cut at :data:`MAX_META_CHARS` characters, and a
     JSON-LD script that is not valid JSON and longer than
     :data:`MAX_INVALID_JSON_CHARS` is dropped (trafilatura searches a broken
     one with patterns such as ``"author"[^}[]+?"names?".+?"``: 1.7 s on 16 KB,
@@ -351,8 +356,8 @@ def defuse_metadata(tree: HtmlElement) -> None:
 
     for el in tree.iter("meta"):
         content = el.get("content")
-        if content and "<" in content:
-            el.set("content", strip_markup(content))
+        if content and ("<" in content or len(content) > MAX_META_CHARS):
+            el.set("content", strip_markup(content)[:MAX_META_CHARS])
     broken = []
     for el in tree.iter("script"):
         if "json" not in (el.get("type") or "") or not el.text:

@@ -109,6 +109,10 @@ def families(size: int) -> dict[str, tuple[bytes | str, str | None]]:
             html_page("<p>" + SENTENCE * 5 + "</p>", '<meta name="date" content="' + "<" * n + '">'),
             "html",
         ),
+        "meta author of (": (
+            html_page("<p>" + SENTENCE * 5 + "</p>", '<meta name="author" content="' + "(" * n + '">'),
+            "html",
+        ),
         "json-ld strings of <": (
             html_page(
                 "<p>" + SENTENCE * 5 + "</p>",
