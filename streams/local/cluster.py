@@ -1,0 +1,129 @@
+"""One node of the local services at a time: find it, stop it, kill -9 it, start it again.
+
+For fault tests on the local cluster: kill -9 the broker that leads a
+partition, restart the brokers one by one, kill -9 the Elasticsearch node that
+holds primaries. A node is named by ``service`` (``"kafka"`` or
+``"elasticsearch"``) and ``index`` (from 0, in the order of :func:`nodes`;
+Kafka's ``node.id`` is ``index + 1``, the Elasticsearch ``node.name``
+``newsstream-{index + 1}``), within the layout the last ``services up``
+recorded.
+"""
+
+from __future__ import annotations
+
+import time
+
+from streams.local import elasticsearch as es
+from streams.local import kafka, procs, tls
+from streams.local import layout as lay
+from streams.local.exceptions import ServiceError
+from streams.local.fetch import fetch
+from streams.local.layout import Layout, Node
+from streams.settings import Settings
+
+
+def current(settings: Settings) -> Layout:
+    """The layout ``up`` recorded, or the default one (one open node each)."""
+    return lay.load(settings) or Layout()
+
+
+def nodes(settings: Settings) -> list[Node]:
+    """The Kafka brokers, then the Elasticsearch nodes, of the current layout, with their ports."""
+    layout = current(settings)
+    return lay.kafka_nodes(settings, layout) + lay.elasticsearch_nodes(settings, layout)
+
+
+def node(settings: Settings, service: str, index: int) -> tuple[Layout, Node]:
+    """The layout and node ``index`` of ``service``. Raises :class:`ServiceError` when there is none."""
+    layout = current(settings)
+    found = lay.kafka_nodes(settings, layout) if service == "kafka" else lay.elasticsearch_nodes(settings, layout)
+    if service not in ("kafka", "elasticsearch") or not 0 <= index < len(found):
+        raise ServiceError(f"no {service} node {index}: the layout has {len(found)} (indexes count from 0)")
+    return layout, found[index]
+
+
+def pid(settings: Settings, service: str, index: int) -> int | None:
+    """The pid of node ``index`` if newsstream started it and it runs."""
+    return procs.read_pid(settings, node(settings, service, index)[1].name)
+
+
+# ---------------------------------------------------------------- waiting
+
+
+def wait_kafka(settings: Settings, layout: Layout, n: Node, timeout: float) -> None:
+    """Wait until broker ``n`` answers and, in a cluster, is registered (unfenced) with the controller."""
+
+    def alive() -> bool:
+        return procs.read_pid(settings, n.name) is not None or procs.port_open(n.host, n.ports["plaintext"])
+
+    log = procs.log_path(settings, n.name)
+    procs.wait_until(lambda: kafka.healthy(n.address), f"Kafka {n.name}", alive, log, timeout)
+    if layout.kafka_brokers > 1:
+        procs.wait_until(
+            lambda: n.node_id in kafka.broker_ids(n.address), f"Kafka {n.name} (joining)", alive, log, timeout
+        )
+
+
+def wait_elasticsearch(settings: Settings, layout: Layout, n: Node, timeout: float) -> None:
+    """Wait until node ``n`` answers yellow or green health and, in a cluster, all nodes have joined."""
+
+    def alive() -> bool:
+        return procs.read_pid(settings, n.name) is not None or procs.port_open(n.host, n.ports["http"])
+
+    m = layout.elasticsearch_nodes
+    procs.wait_until(
+        lambda: es.health(n.address, timeout=5, wait_for_nodes=m if m > 1 else 0) is not None,
+        f"Elasticsearch {n.name}",
+        alive,
+        procs.log_path(settings, n.name),
+        timeout,
+    )
+
+
+# ---------------------------------------------------------------- one node
+
+
+def stop_node(settings: Settings, service: str, index: int, timeout: float = 60.0) -> bool:
+    """Stop one node cleanly (SIGTERM: a broker hands its leaderships over first). True if it ran."""
+    return procs.stop(settings, node(settings, service, index)[1].name, timeout)
+
+
+def kill_node(settings: Settings, service: str, index: int) -> int | None:
+    """kill -9 one node and its process group (no shutdown of any kind); return the pid, or None."""
+    return procs.kill(settings, node(settings, service, index)[1].name)
+
+
+def start_node(settings: Settings, service: str, index: int, timeout: float | None = None, echo=print) -> int:
+    """Start one stopped or killed node of the current layout again and wait until it has rejoined.
+
+    Returns its pid (the running one's when it already runs).
+
+    Raises:
+        ServiceError: it does not come back within ``timeout`` s (default
+            ``settings.services_timeout_seconds``).
+    """
+    layout, n = node(settings, service, index)
+    timeout = settings.services_timeout_seconds if timeout is None else timeout
+    running = procs.read_pid(settings, n.name)
+    if running is None:
+        libs, es_home = fetch(settings, echo)
+        echo(f"starting {n.name} on {n.address} ...")
+        if service == "kafka":
+            password = tls.read_credentials(settings).kafka_password if layout.secure else ""
+            kafka.write_config(settings, layout, n, tls.tls_dir(settings), password)
+            running = kafka.start(settings, layout, n, libs)
+        else:
+            running = es.start(settings, layout, n, es_home)
+    t0 = time.monotonic()
+    if service == "kafka":
+        wait_kafka(settings, layout, n, timeout)
+    else:
+        wait_elasticsearch(settings, layout, n, timeout)
+    echo(f"{n.name} is up on {n.address} ({time.monotonic() - t0:.0f} s)")
+    return running
+
+
+def restart_node(settings: Settings, service: str, index: int, timeout: float | None = None, echo=print) -> int:
+    """:func:`stop_node` then :func:`start_node` (one step of a rolling restart); returns the new pid."""
+    stop_node(settings, service, index)
+    return start_node(settings, service, index, timeout, echo)

@@ -1,0 +1,147 @@
+"""The processes ``services up`` starts: pid files, start, stop, kill -9, waiting for health.
+
+Each process runs detached in a session of its own (so a signal to its
+process group reaches a launcher's children too, such as Elasticsearch's
+server JVM), writes its output to ``SERVICES_DIR/logs/NAME.log`` and its pid
+to ``SERVICES_DIR/run/NAME.pid``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from streams.local.exceptions import ServiceError
+from streams.settings import Settings
+
+
+def pidfile(settings: Settings, name: str) -> Path:
+    return settings.services_dir / "run" / f"{name}.pid"
+
+
+def log_path(settings: Settings, name: str) -> Path:
+    return settings.services_dir / "logs" / f"{name}.log"
+
+
+def read_pid(settings: Settings, name: str) -> int | None:
+    """The pid of process ``name`` if it runs, else None (an exited child of ours is reaped)."""
+    try:
+        pid = int(pidfile(settings, name).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:  # reap it if it is our exited child, or it lingers as a zombie
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def running(settings: Settings) -> list[str]:
+    """Names of the processes with a pid file whose process still runs."""
+    run = settings.services_dir / "run"
+    names = sorted(p.stem for p in run.glob("*.pid")) if run.is_dir() else []
+    return [n for n in names if read_pid(settings, n) is not None]
+
+
+def spawn(settings: Settings, name: str, cmd: list[str], env: dict, cwd: Path, user: str | None = None) -> int:
+    """Start ``cmd`` detached as process ``name`` (as ``user`` when given); return its pid."""
+    (settings.services_dir / "run").mkdir(parents=True, exist_ok=True)
+    (settings.services_dir / "logs").mkdir(parents=True, exist_ok=True)
+    kwargs: dict = {}
+    if user:
+        pw = pwd.getpwnam(user)
+        kwargs = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+    with open(log_path(settings, name), "ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            **kwargs,
+        )
+    pidfile(settings, name).write_text(str(proc.pid))
+    return proc.pid
+
+
+def _wait_gone(settings: Settings, name: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while read_pid(settings, name) is not None:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def stop(settings: Settings, name: str, timeout: float = 60.0) -> bool:
+    """Stop process ``name`` (SIGTERM to its group, SIGKILL after ``timeout`` s). Returns True if it ran."""
+    pid = read_pid(settings, name)
+    if pid is None:
+        pidfile(settings, name).unlink(missing_ok=True)
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    if not _wait_gone(settings, name, timeout):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _wait_gone(settings, name, 30)
+    pidfile(settings, name).unlink(missing_ok=True)
+    return True
+
+
+def kill(settings: Settings, name: str) -> int | None:
+    """SIGKILL process ``name`` and its group at once (no shutdown at all); return the pid, or None."""
+    pid = read_pid(settings, name)
+    if pid is None:
+        return None
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _wait_gone(settings, name, 30)
+    pidfile(settings, name).unlink(missing_ok=True)
+    return pid
+
+
+def port_open(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_until(check: Callable[[], bool], what: str, alive: Callable[[], bool], log: Path, timeout: float) -> None:
+    """Poll ``check`` each second until it is true.
+
+    Raises:
+        ServiceError: ``alive()`` turned false (with the log's tail), or
+            ``timeout`` seconds passed.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if not alive():
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise ServiceError(f"{what} exited while starting; log {log}:\n{tail}")
+        time.sleep(1)
+    raise ServiceError(f"{what} not healthy after {timeout:.0f} s; see {log}")
