@@ -36,8 +36,20 @@ from streams.local.tls import KAFKA_SASL_MECHANISMS, USER, SecureCredentials
 from streams.settings import Settings
 
 
+def _any_port_open(bootstrap: str) -> bool:
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        if port.isdigit() and procs.port_open(host.strip("[]") or "127.0.0.1", int(port)):
+            return True
+    return False
+
+
 def healthy(bootstrap: str, timeout: float = 5.0) -> bool:
-    """Return True when a Kafka broker at ``bootstrap`` answers a metadata request."""
+    """Return True when a Kafka broker at ``bootstrap`` answers a metadata request.
+
+    False at once when no address accepts a connection (the client would retry until ``timeout``)."""
+    if not _any_port_open(bootstrap):
+        return False
     try:
         from kafka import KafkaAdminClient
 

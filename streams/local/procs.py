@@ -90,22 +90,33 @@ def _wait_gone(settings: Settings, name: str, timeout: float) -> bool:
 
 def stop(settings: Settings, name: str, timeout: float = 60.0) -> bool:
     """Stop process ``name`` (SIGTERM to its group, SIGKILL after ``timeout`` s). Returns True if it ran."""
-    pid = read_pid(settings, name)
-    if pid is None:
-        pidfile(settings, name).unlink(missing_ok=True)
-        return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    if not _wait_gone(settings, name, timeout):
+    return bool(stop_all(settings, [name], timeout))
+
+
+def stop_all(settings: Settings, names: list[str], timeout: float = 60.0) -> list[str]:
+    """Stop processes ``names`` together: SIGTERM to every group at once, SIGKILL to those still running
+    after ``timeout`` s. Returns the names that ran.
+
+    Together, because the last KRaft node stopped alone has no quorum left and waits out its
+    controlled shutdown (60 s measured) before it exits."""
+    pids = {n: read_pid(settings, n) for n in names}
+    ran = [n for n, pid in pids.items() if pid is not None]
+    for name in ran:
         try:
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(pids[name], signal.SIGTERM)  # type: ignore[arg-type]
         except ProcessLookupError:
             pass
-        _wait_gone(settings, name, 30)
-    pidfile(settings, name).unlink(missing_ok=True)
-    return True
+    deadline = time.monotonic() + timeout
+    for name in ran:
+        if not _wait_gone(settings, name, max(0.0, deadline - time.monotonic())):
+            try:
+                os.killpg(pids[name], signal.SIGKILL)  # type: ignore[arg-type]
+            except ProcessLookupError:
+                pass
+            _wait_gone(settings, name, 30)
+    for name in names:
+        pidfile(settings, name).unlink(missing_ok=True)
+    return ran
 
 
 def kill(settings: Settings, name: str) -> int | None:

@@ -328,9 +328,9 @@ def _names(settings: Settings, service: str) -> list[str]:
 
 
 def stop(settings: Settings, name: str, timeout: float = 60.0) -> bool:
-    """Stop what ``up`` started of ``name``: every node of ``kafka`` or ``elasticsearch``, the ``proxy``,
-    or one process (``kafka-2``). SIGTERM, then SIGKILL after ``timeout`` s. Returns True if any ran."""
-    return any(procs.stop(settings, n, timeout) for n in _names(settings, name))
+    """Stop what ``up`` started of ``name``: every node of ``kafka`` or ``elasticsearch`` (together), the
+    ``proxy``, or one process (``kafka-2``). SIGTERM, then SIGKILL after ``timeout`` s. True if any ran."""
+    return bool(procs.stop_all(settings, _names(settings, name), timeout))
 
 
 def down(settings: Settings, echo=print) -> None:
@@ -338,10 +338,12 @@ def down(settings: Settings, echo=print) -> None:
 
     The data, certificates and credentials stay for the next ``up``.
     """
-    names = ["proxy", *_names(settings, "elasticsearch"), *_names(settings, "kafka")]
-    names += [n for n in procs.running(settings) if n not in names]
-    for name in names:
-        if procs.stop(settings, name):
+    procs.stop_all(settings, ["proxy"])
+    services = _names(settings, "elasticsearch") + _names(settings, "kafka")
+    others = [n for n in procs.running(settings) if n not in services]
+    ran = procs.stop_all(settings, services + others)
+    for name in services + others:
+        if name in ran:
             echo(f"{name}: stopped")
         elif name in ("kafka", "elasticsearch"):
             echo(f"{name}: not running (started by newsstream)")
