@@ -19,6 +19,7 @@ from streams.local import layout as lay
 from streams.local.exceptions import ServiceError
 from streams.local.fetch import fetch
 from streams.local.layout import Layout, Node
+from streams.local.tls import SecureCredentials
 from streams.settings import Settings
 
 
@@ -45,6 +46,52 @@ def node(settings: Settings, service: str, index: int) -> tuple[Layout, Node]:
 def pid(settings: Settings, service: str, index: int) -> int | None:
     """The pid of node ``index`` if newsstream started it and it runs."""
     return procs.read_pid(settings, node(settings, service, index)[1].name)
+
+
+def kafka_bootstrap_servers(settings: Settings, listener: str = "plaintext") -> str:
+    """``host:port`` of every broker on ``listener`` (``plaintext``, ``sasl_ssl``, ``ssl``), comma-separated."""
+    return lay.bootstrap_servers(settings, current(settings), listener)
+
+
+def elasticsearch_urls(settings: Settings, secure: bool = False) -> list[str]:
+    """The URL of every Elasticsearch node (``https://`` through the proxy when ``secure``)."""
+    found = lay.elasticsearch_nodes(settings, current(settings))
+    if secure:
+        return [f"https://{n.host}:{n.ports['https']}" for n in found]
+    return [n.address for n in found]
+
+
+def secure_credentials(settings: Settings) -> SecureCredentials:
+    """The passwords, API key, CA and endpoints of ``up(secure=True)``. Raises :class:`ServiceError` before it."""
+    return tls.read_credentials(settings)
+
+
+def sibling(settings: Settings, name: str = "cluster", offset: int = 50, echo=print) -> Settings:
+    """Settings for a second set of services beside ``settings``' (for example a test cluster).
+
+    Its base ports are ``offset`` above (see :mod:`streams.local.layout` for
+    what a layout uses above its base ports), its services folder is
+    ``settings.services_dir / name``, and it shares the Kafka and
+    Elasticsearch that :func:`fetch` unpacked for ``settings`` (fetched now if
+    needed).
+    """
+    libs, es_home = fetch(settings, echo)
+    khost, kport = lay.kafka_base(settings)
+    ehost, eport = lay.elasticsearch_base(settings)
+    child = settings.model_copy(
+        update={
+            "kafka_bootstrap": f"{khost}:{kport + offset}",
+            "elasticsearch_url": f"http://{ehost}:{eport + offset}",
+            "services_dir": settings.services_dir / name,
+        }
+    )
+    child.services_dir.mkdir(parents=True, exist_ok=True)
+    for target in (libs.parent, es_home):
+        link = child.services_dir / target.name
+        if not link.exists():
+            link.unlink(missing_ok=True)
+            link.symlink_to(target.resolve(), target_is_directory=True)
+    return child
 
 
 # ---------------------------------------------------------------- waiting
@@ -127,3 +174,38 @@ def restart_node(settings: Settings, service: str, index: int, timeout: float | 
     """:func:`stop_node` then :func:`start_node` (one step of a rolling restart); returns the new pid."""
     stop_node(settings, service, index)
     return start_node(settings, service, index, timeout, echo)
+
+
+# ---------------------------------------------------------------- who is who
+
+
+def elasticsearch_master(settings: Settings) -> int | None:
+    """Index of the Elasticsearch node that is the elected master, asked of each node in turn, or None."""
+    found = lay.elasticsearch_nodes(settings, current(settings))
+    for n in found:
+        name = es.master_name(n.address, timeout=3)
+        if name:
+            return next((m.index for m in found if m.node_name == name), None)
+    return None
+
+
+def partition_leaders(settings: Settings, topic: str) -> dict[int, int]:
+    """``{partition: index of the leading broker}`` of ``topic`` (-1 while a partition has no leader).
+
+    Raises:
+        ServiceError: the topic does not exist or no broker answers.
+    """
+    from kafka import KafkaAdminClient
+
+    bootstrap = lay.bootstrap_servers(settings, current(settings))
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, bootstrap_timeout_ms=10000)
+        try:
+            (described,) = admin.describe_topics([topic])
+        finally:
+            admin.close()
+    except Exception as exc:  # noqa: BLE001 - reported in one line
+        raise ServiceError(f"cannot describe topic {topic!r} at {bootstrap}: {exc}") from None
+    if described.get("error_code"):
+        raise ServiceError(f"cannot describe topic {topic!r} at {bootstrap}: error code {described['error_code']}")
+    return {p["partition_index"]: (p["leader_id"] - 1 if p["leader_id"] >= 0 else -1) for p in described["partitions"]}

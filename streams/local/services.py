@@ -33,7 +33,20 @@ from dataclasses import dataclass, field
 from streams.local import cluster, kafka, procs, proxy, tls
 from streams.local import elasticsearch as es
 from streams.local import layout as lay
-from streams.local.cluster import current, kill_node, nodes, restart_node, start_node, stop_node
+from streams.local.cluster import (
+    current,
+    elasticsearch_master,
+    elasticsearch_urls,
+    kafka_bootstrap_servers,
+    kill_node,
+    nodes,
+    partition_leaders,
+    restart_node,
+    secure_credentials,
+    sibling,
+    start_node,
+    stop_node,
+)
 from streams.local.cluster import pid as node_pid
 from streams.local.exceptions import ServiceError
 from streams.local.fetch import ES_ARTIFACT, ES_VERSION, KAFKA_VERSION, fetch, find_java
@@ -53,6 +66,7 @@ __all__ = [
     "current",
     "down",
     "elasticsearch_healthy",
+    "elasticsearch_master",
     "elasticsearch_urls",
     "fetch",
     "find_java",
@@ -61,6 +75,7 @@ __all__ = [
     "kill_node",
     "node_pid",
     "nodes",
+    "partition_leaders",
     "restart_node",
     "secure_credentials",
     "sibling",
@@ -86,52 +101,6 @@ class ServiceState:
     pid: int | None
     detail: str = ""
     node: Node | None = field(default=None, repr=False)
-
-
-def kafka_bootstrap_servers(settings: Settings, listener: str = "plaintext") -> str:
-    """``host:port`` of every broker on ``listener`` (``plaintext``, ``sasl_ssl``, ``ssl``), comma-separated."""
-    return lay.bootstrap_servers(settings, current(settings), listener)
-
-
-def elasticsearch_urls(settings: Settings, secure: bool = False) -> list[str]:
-    """The URL of every Elasticsearch node (``https://`` through the proxy when ``secure``)."""
-    found = lay.elasticsearch_nodes(settings, current(settings))
-    if secure:
-        return [f"https://{n.host}:{n.ports['https']}" for n in found]
-    return [n.address for n in found]
-
-
-def secure_credentials(settings: Settings) -> SecureCredentials:
-    """The passwords, API key, CA and endpoints of ``up(secure=True)``. Raises :class:`ServiceError` before it."""
-    return tls.read_credentials(settings)
-
-
-def sibling(settings: Settings, name: str = "cluster", offset: int = 50, echo=print) -> Settings:
-    """Settings for a second set of services beside ``settings``' (for example a test cluster).
-
-    Its base ports are ``offset`` above (see :mod:`streams.local.layout` for
-    what a layout uses above its base ports), its services folder is
-    ``settings.services_dir / name``, and it shares the Kafka and
-    Elasticsearch that :func:`fetch` unpacked for ``settings`` (fetched now if
-    needed).
-    """
-    libs, es_home = fetch(settings, echo)
-    khost, kport = lay.kafka_base(settings)
-    ehost, eport = lay.elasticsearch_base(settings)
-    child = settings.model_copy(
-        update={
-            "kafka_bootstrap": f"{khost}:{kport + offset}",
-            "elasticsearch_url": f"http://{ehost}:{eport + offset}",
-            "services_dir": settings.services_dir / name,
-        }
-    )
-    child.services_dir.mkdir(parents=True, exist_ok=True)
-    for target in (libs.parent, es_home):
-        link = child.services_dir / target.name
-        if not link.exists():
-            link.unlink(missing_ok=True)
-            link.symlink_to(target.resolve(), target_is_directory=True)
-    return child
 
 
 # ---------------------------------------------------------------- up

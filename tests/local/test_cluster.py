@@ -66,6 +66,8 @@ def test_a_topic_with_replication_factor_3_survives_kill_9_of_its_leader(cluster
             producer.send(topic, key=str(i).encode(), value=f"before-{i}".encode())
         producer.flush(timeout=60)
         leader = _partitions(admin, topic)[0]["leader_id"]
+        leaders = svc.partition_leaders(settings, topic)
+        assert leaders == {p["partition_index"]: p["leader_id"] - 1 for p in _partitions(admin, topic)}
         t0 = time.monotonic()
         assert svc.kill_node(settings, "kafka", leader - 1) is not None
         assert svc.node_pid(settings, "kafka", leader - 1) is None
@@ -107,6 +109,8 @@ def test_an_elasticsearch_node_killed_and_restarted_rejoins_with_its_replica(clu
     urls = svc.elasticsearch_urls(settings)
     es = Elasticsearch(urls, request_timeout=60)
     master = es.cat.master(format="json")[0]["node"]
+    assert svc.nodes(settings)[3 + svc.elasticsearch_master(settings)].node_name == master
+    # a two-node cluster survives losing the node outside its voting configuration: not the master
     victim = next(n for n in svc.nodes(settings) if n.service == "elasticsearch" and n.node_name != master)
     survivor = Elasticsearch(next(u for u in urls if u != victim.address), request_timeout=60)
     try:
