@@ -239,20 +239,36 @@ def write_config(settings: Settings, layout: Layout, node: Node, tls: Path | Non
 # ---------------------------------------------------------------- start
 
 
-def start(settings: Settings, layout: Layout, node: Node, libs: Path) -> int:
-    """Format the node's storage once (config written first) and start it. Returns its pid."""
+def format_storage(settings: Settings, layout: Layout, nodes: list[Node], libs: Path) -> None:
+    """Format the storage of those ``nodes`` that have none (configs written first), all at once.
+
+    Raises:
+        ServiceError: the storage tool failed (with its output).
+    """
     import subprocess
 
     java = find_java(17, "NEWSSTREAM_KAFKA_JAVA_HOME")
+    env = {**os.environ, "LOG_DIR": str(settings.services_dir / "logs")}
+    running = []
+    for node in nodes:
+        if (data_dir(settings, layout, node) / "meta.properties").exists():
+            continue
+        cmd = [str(java), "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format", "-t", _cluster_id(settings, layout)]
+        cmd += ["-c", str(config_path(settings, layout, node))]
+        running.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env))
+    for proc in running:  # one JVM each: together they take the time of one
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            raise ServiceError(f"formatting Kafka storage failed: {out[-3000:]}")
+
+
+def start(settings: Settings, layout: Layout, node: Node, libs: Path) -> int:
+    """Format the node's storage if needed (config written first) and start it. Returns its pid."""
+    format_storage(settings, layout, [node], libs)
+    java = find_java(17, "NEWSSTREAM_KAFKA_JAVA_HOME")
     conf = config_path(settings, layout, node)
-    data = data_dir(settings, layout, node)
     cp = f"{libs}/*"
     env = {**os.environ, "LOG_DIR": str(settings.services_dir / "logs")}
-    if not (data / "meta.properties").exists():
-        cmd = [str(java), "-cp", cp, "kafka.tools.StorageTool", "format", "-t", _cluster_id(settings, layout), "-c"]
-        proc = subprocess.run([*cmd, str(conf)], check=False, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            raise ServiceError(f"formatting Kafka storage failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     heap = lay.heap(settings, "kafka", layout.kafka_brokers)
     cmd = [
         str(java),

@@ -235,8 +235,10 @@ def up(
             echo(f"starting Elasticsearch {ES_VERSION} node {n.node_name} on {n.address} ...")
             es.start(settings, layout, n, es_home, es_extra, bootstrap=bootstrap)  # type: ignore[arg-type]
     for n in k_start:
-        echo(f"starting Apache Kafka {KAFKA_VERSION} node {n.node_id} on {n.address} ...")
         kafka.write_config(settings, layout, n, tls.tls_dir(settings), creds.kafka_password if creds else "")
+    kafka.format_storage(settings, layout, k_start, libs)  # type: ignore[arg-type]
+    for n in k_start:
+        echo(f"starting Apache Kafka {KAFKA_VERSION} node {n.node_id} on {n.address} ...")
         kafka.start(settings, layout, n, libs)  # type: ignore[arg-type]
     if layout.secure and creds:
         conf = settings.services_dir / "proxy" / "nginx.conf"
