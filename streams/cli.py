@@ -61,10 +61,10 @@ def services_up(
         False, "--secure", help="also Kafka SASL_SSL/SSL listeners and HTTPS with credentials for Elasticsearch"
     ),
     kafka_brokers: Optional[int] = typer.Option(
-        None, "--kafka-brokers", min=1, max=3, help="KRaft nodes, 1-3 (default: as running, else 1)"
+        None, "--kafka-brokers", min=1, max=3, help="KRaft nodes, 1-3 (default: as the last `up`, else 1)"
     ),
     elasticsearch_nodes: Optional[int] = typer.Option(
-        None, "--elasticsearch-nodes", min=1, max=3, help="Elasticsearch nodes, 1-3 (default: as running, else 1)"
+        None, "--elasticsearch-nodes", min=1, max=3, help="Elasticsearch nodes, 1-3 (default: as the last `up`, else 1)"
     ),
 ) -> None:
     """Fetch (once), start and wait for Kafka and Elasticsearch on loopback."""
