@@ -37,12 +37,16 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import AsyncElasticsearch, helpers
+
+from indexers.elasticsearch.client import async_client
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,34 @@ class BulkWriter:
             raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
         self.max_in_flight = max_in_flight
         self.should_stop = should_stop
+
+    @classmethod
+    def from_settings(cls, settings: Settings, should_stop: Callable[[], bool] = lambda: False) -> BulkWriter:
+        """Set up the writer of the worker's index agent: its own async client
+        (:func:`indexers.elasticsearch.client.async_client`; no client-side
+        retries, the writer retries) and the bulk and retry settings.
+        Close it with :meth:`close`."""
+        client = async_client(settings, request_timeout=60, retry_on_timeout=False, max_retries=0)
+        return cls(
+            client,
+            settings.index_alias,
+            max_docs=settings.bulk_max_docs,
+            max_bytes=settings.bulk_max_bytes,
+            max_in_flight=settings.bulk_max_in_flight,
+            initial_backoff=settings.bulk_retry_initial_seconds,
+            max_backoff=settings.bulk_retry_max_seconds,
+            should_stop=should_stop,
+        )
+
+    async def close(self) -> None:
+        """Close the client (its HTTP session would otherwise be reported as unclosed at exit).
+
+        Never raises: a failed close at shutdown loses nothing.
+        """
+        try:
+            await self.client.close()
+        except Exception:
+            log.debug("closing the Elasticsearch client failed", exc_info=True)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.max_backoff, self.initial_backoff * (2 ** max(0, attempt - 1)))

@@ -11,6 +11,8 @@ import codecs
 import re
 import unicodedata
 
+from charset_normalizer import from_bytes
+
 from streams.parsing.exceptions import ParseRejected
 
 _BOMS = (
@@ -81,8 +83,6 @@ def decode_bytes(data: bytes, is_html: bool | None = None) -> tuple[str, str]:
                     pass  # the declaration lies: fall through to detection
     if utf8 is not None:
         return utf8, "utf-8"
-    from charset_normalizer import from_bytes  # imported lazily: only for legacy pages
-
     matches = from_bytes(data)
     best = matches.best()
     if best is None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kafka import KafkaProducer
-
+from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
 from tests.conftest import RFI, indexed_docs, run_cli, text_article, wait_for
 
@@ -50,7 +49,7 @@ def test_unreadable_message_goes_to_dlq_and_the_next_article_is_indexed(pipeline
     from streams.publish import ensure_topics
 
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = kafka.producer(settings)
     bad = b"\x00\x01\x02\xff\xfe binary junk \x00"
     producer.send(settings.topic_raw, key=b"bad-1", value=bad).get(timeout=30)
     producer.send(settings.topic_raw, key=b"good-1", value=RFI.read_bytes()).get(timeout=30)
@@ -89,7 +88,7 @@ def test_oversized_records_are_dead_lettered_and_the_stream_goes_on(pipeline_env
     )
     assert len(long_article) > 10000
     binary = bytes(range(256)) * 3000  # 768,000 bytes
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=2_000_000)
+    producer = kafka.producer(settings, max_request_size=2_000_000)
     for key, value in (
         (b"k", long_article),
         (b"k", binary),

@@ -7,8 +7,8 @@ import sys
 
 import orjson
 import pytest
-from kafka import KafkaProducer
 
+from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics
 from tests.conftest import RFI, indexed_docs, read_topic, run_cli, text_article, wait_for
@@ -61,7 +61,7 @@ def test_example_plugin_field_is_indexed_and_alert_sent_for_the_match_only(pipel
     worker = start()
     ensure_topics(settings)
     # a plain kafka-python producer, not our CLI: a JSON envelope and a bare text value
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = kafka.producer(settings)
     envelope = {
         "url": "https://www.rfi.fr/en/blinken-kazakhstan",
         "content_type": "text",
@@ -81,7 +81,7 @@ def test_example_plugin_field_is_indexed_and_alert_sent_for_the_match_only(pipel
     assert rfi["url"] == "https://www.rfi.fr/en/blinken-kazakhstan"
     assert by_title["Harbour authority opens new ferry terminal in Lisbon"]["watchlist"] == []
 
-    alerts = wait_for(lambda: read_topic(settings.kafka_bootstrap, env["WATCHLIST_ALERT_TOPIC"]), 120, what="an alert")
+    alerts = wait_for(lambda: read_topic(settings, env["WATCHLIST_ALERT_TOPIC"]), 120, what="an alert")
     assert len(alerts) == 1
     alert = orjson.loads(alerts[0].value)
     assert alert == {"id": rfi["id"], "title": rfi["title"], "watchlist": ["Antony Blinken"]}
@@ -91,7 +91,7 @@ def test_enricher_that_raises_dead_letters_only_its_article(pipeline_env):
     env, settings, start = pipeline_env
     worker = start(NEWSSTREAM_ENRICHERS='["tests.e2e.plugins_for_tests:explode"]')
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = kafka.producer(settings)
     bomb = text_article("EXPLODE: a title the test enricher refuses", OTHER.decode().split("\n\n")[1:])
     for key, value in ((b"a", OTHER), (b"bomb", bomb), (b"c", RFI.read_bytes())):
         # one partition key order does not matter: all three must come out somewhere

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch import AsyncElasticsearch
 
+from indexers.elasticsearch.client import connection_options, sync_client
 from indexers.elasticsearch.template import ensure_index
 from indexers.elasticsearch.writer import BulkWriter
 from tests.conftest import indexed_docs
@@ -48,14 +49,14 @@ class CountingClient(AsyncElasticsearch):
 
 def write(settings, docs, **kw):
     async def run():
-        client = CountingClient(settings.elasticsearch_url, request_timeout=60)
+        client = CountingClient(**connection_options(settings), request_timeout=60)
         CountingClient.in_flight = CountingClient.most_in_flight = CountingClient.requests = 0
         try:
             return await BulkWriter(client, settings.index_alias, **kw).write(docs)
         finally:
             await client.close()
 
-    ensure_index(Elasticsearch(settings.elasticsearch_url), settings.index_alias)
+    ensure_index(sync_client(settings), settings.index_alias)
     return asyncio.run(run())
 
 
