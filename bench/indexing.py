@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -56,8 +57,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from streams.settings import Settings  # noqa: E402
-from streams.topics import namespace_env  # noqa: E402
+from streams.settings import Settings
+from streams.topics import namespace_env
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "article-extraction"
 
@@ -134,7 +135,7 @@ class Worker:
         self.started = 0.0
         self.hwm: dict[int, int] = {}
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         cmd = [*self.prefix, sys.executable, "-m", "streams.cli", "worker"]
         for name in self.only:
             cmd += ["--only", name]
@@ -206,9 +207,9 @@ def indexed_batches(log_text: str) -> list[tuple[float, int, int, float]]:
 
 
 def es_client(settings: Settings):
-    from elasticsearch import Elasticsearch
+    from indexers.elasticsearch.client import sync_client
 
-    return Elasticsearch(settings.elasticsearch_url, request_timeout=60)
+    return sync_client(settings, request_timeout=60)
 
 
 def count(es, alias: str) -> int:
@@ -230,11 +231,11 @@ def delete_aliases(es, aliases: list[str]) -> None:
 
 
 def delete_topics(settings: Settings, extra: list[str] | None = None) -> None:
-    from kafka import KafkaAdminClient
+    from streams import kafka
 
     names = [settings.topic_raw, settings.topic_parsed, settings.topic_enriched, settings.topic_dlq, *(extra or [])]
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = kafka.admin(settings)
         existing = set(admin.list_topics())
         # and faust's own topics of the run's consumer groups (<app_id>...-__assignor-__leader)
         gone = [t for t in existing if t in names or t.startswith(settings.app_id)]
@@ -248,11 +249,10 @@ def delete_topics(settings: Settings, extra: list[str] | None = None) -> None:
 def machine() -> str:
     model = "?"
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1024 / 1024
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        mem = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal")) / 1024 / 1024
     except (OSError, StopIteration):
         mem = 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -320,11 +320,10 @@ def enriched_articles(data: Path, n: int) -> list:
 
 
 async def _run_direct(settings: Settings, alias: str, docs: list, which: str) -> float:
-    from elasticsearch import AsyncElasticsearch
-
+    from indexers.elasticsearch.client import async_client
     from indexers.elasticsearch.writer import BulkWriter, bare_async_bulk
 
-    client = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=60, retry_on_timeout=False, max_retries=0)
+    client = async_client(settings, request_timeout=60, retry_on_timeout=False, max_retries=0)
     try:
         t0 = time.perf_counter()
         if which == "ours":
@@ -395,7 +394,7 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
         if total < n:
             print(f"  WARNING end-to-end run {r}: only {total} of {n} indexed per the log", file=sys.stderr)
         ends = [ts for ts, *_ in batches]
-        gaps = [b - a for a, b in zip(ends, ends[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(ends)]
         bulk = sum(s for *_, s in batches)
         print(
             f"    run {r + 1}: {len(batches)} batches (sizes {', '.join(str(c) for _, c, _, _ in batches[:12])}"
@@ -408,7 +407,8 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
 
 
 def publish_enriched(settings: Settings, records: list) -> float:
-    from streams.publish import ensure_topics, producer
+    from streams.kafka import producer
+    from streams.publish import ensure_topics
 
     ensure_topics(settings)
     prod = producer(settings)

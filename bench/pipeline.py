@@ -80,14 +80,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.indexing import (  # noqa: E402
+from bench.indexing import (
     DEFAULT_DATA,
     Worker,
     count,
@@ -99,7 +99,7 @@ from bench.indexing import (  # noqa: E402
     proc_tree,
     settings_from,
 )
-from indexers.elasticsearch.writer import to_document  # noqa: E402
+from indexers.elasticsearch.writer import to_document
 
 EXAMPLES = REPO / "examples" / "articles"
 BENCH_HOST = "https://bench.newsstream.invalid"
@@ -374,10 +374,10 @@ def warm_services(settings, es, corpus: Corpus, rounds: int = 5, n_docs: int = 2
     through a scratch topic. Everything is deleted afterwards.
     """
     from elasticsearch import helpers
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
     from indexers.elasticsearch.template import ensure_index
-    from streams.publish import producer
+    from streams import kafka
     from streams.records import EnrichedArticle
 
     t0 = time.monotonic()
@@ -396,13 +396,13 @@ def warm_services(settings, es, corpus: Corpus, rounds: int = 5, n_docs: int = 2
             es.indices.refresh(index=alias)
             for word in ("government", "Kazakhstan", "ferry", "election", "warm-up"):
                 es.search(index=alias, query={"multi_match": {"query": word, "fields": ["title", "body"]}}, size=10)
-        prod = producer(settings)
+        prod = kafka.producer(settings)
         for i in range(n_docs):
             key, value = corpus.message(20_000_000 + i)
             prod.send(topic, key=key, value=value)
         prod.flush()
         prod.close()
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+        consumer = kafka.consumer(settings, None)
         parts = [TopicPartition(topic, k) for k in sorted(consumer.partitions_for_topic(topic) or {0})]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
@@ -454,14 +454,14 @@ def summarise_profile(path: Path) -> list[tuple[str, int, float]]:
                 break
         totals[stage] += int(n)
     total = sum(totals.values()) or 1
-    return [(name, totals[name], totals[name] / total) for name, _ in STAGES + [("other", ())] if totals[name]]
+    return [(name, totals[name], totals[name] / total) for name, _ in [*STAGES, ("other", ())] if totals[name]]
 
 
 # ---------------------------------------------------------------- the run
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 def parse_iso(s: str) -> float:
@@ -484,7 +484,7 @@ class Monitor(threading.Thread):
         es = es_client(self.settings)
         n = 0
         while not self.stop_flag.is_set():
-            since = (datetime.now(timezone.utc) - timedelta(seconds=15)).replace(microsecond=0).isoformat()
+            since = (datetime.now(UTC) - timedelta(seconds=15)).replace(microsecond=0).isoformat()
             try:
                 hits = es.search(
                     index=self.settings.index_alias,
@@ -543,12 +543,10 @@ class DeadLetterCounter:
     """
 
     def __init__(self, settings) -> None:
-        from kafka import KafkaConsumer
+        from streams import kafka
 
         self.topic = settings.topic_dlq
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-        )
+        self.consumer = kafka.consumer(settings, None)
 
     def __call__(self) -> int:
         from kafka import TopicPartition
@@ -564,7 +562,7 @@ class DeadLetterCounter:
         self.consumer.close()
 
 
-def print_latency_detail(monitor: "Monitor", t_phase: float, corpus: Corpus) -> None:
+def print_latency_detail(monitor: Monitor, t_phase: float, corpus: Corpus) -> None:
     """Print a phase's latency split at the index agent, and its five slowest articles."""
     before, after = monitor.split_since(t_phase)
     print(
@@ -650,7 +648,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(q / 100 * len(values) + 0.5)) - 1))
+    k = min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))
     return values[k]
 
 
@@ -695,7 +693,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    from streams.publish import ensure_topics, producer
+    from streams.kafka import producer
+    from streams.publish import ensure_topics
 
     p = args.processes
     env = isolated_env("pipe", NEWSSTREAM_WORKER_PROCESSES=str(p), NEWSSTREAM_PARTITIONS=str(max(2, p)))

@@ -37,9 +37,8 @@ log = logging.getLogger(__name__)
 
 def _headers(event: Any) -> dict[str, bytes]:
     headers = event.message.headers or {}
-    if isinstance(headers, dict):
-        return {k: v for k, v in headers.items() if isinstance(v, (bytes, bytearray))}
-    return {k: v for k, v in headers if isinstance(v, (bytes, bytearray))}
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return {k: bytes(v) for k, v in pairs if isinstance(v, (bytes, bytearray))}
 
 
 class Pipeline:

@@ -27,9 +27,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -185,7 +185,7 @@ def _as_consumer(obj: Any, name: str, origin: str, settings: Settings) -> Consum
     return ConsumerAgent(name, origin, meta["topic"], group, obj, inspect.iscoroutinefunction(obj))
 
 
-def _found(group: str, specs: list[str], kind: str):
+def _found(group: str, specs: list[str], kind: str) -> Iterator[tuple[Any, str, str]]:
     """Yield ``(object, name, origin)`` of every plugin of an entry-point ``group``, then of ``specs``."""
     for ep in entry_points(group=group):
         dist = getattr(ep, "dist", None)
@@ -215,7 +215,10 @@ def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
 
 def load_consumer_agents(settings: Settings) -> list[ConsumerAgent]:
     """Load every consumer agent (entry points, then ``settings.agents``)."""
-    found = [_as_consumer(*p, settings) for p in _found(AGENTS_GROUP, settings.agents, "consumer agent")]
+    found = [
+        _as_consumer(obj, name, origin, settings)
+        for obj, name, origin in _found(AGENTS_GROUP, settings.agents, "consumer agent")
+    ]
     names = [a.name for a in found]
     clashes = {n for n in names if names.count(n) > 1 or n in BUILTIN_AGENTS}
     if clashes:

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 
 import orjson
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from streams import kafka
-from streams.records import RawArticle, RecordError, decode_raw, stable_id
+from streams.records import ContentType, RawArticle, RecordError, decode_raw, stable_id
 from streams.settings import Settings
 from streams.topics import topic_names
 
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
-KNOWN_SUFFIXES = HTML_SUFFIXES + (".txt", ".text", ".json", ".jsonl")
+KNOWN_SUFFIXES = (*HTML_SUFFIXES, ".txt", ".text", ".json", ".jsonl")
 
 
 @dataclass
@@ -40,7 +40,7 @@ class InputError:
         return f"{self.where}: {self.reason}"
 
 
-def content_type_of(path: Path) -> str:
+def content_type_of(path: Path) -> ContentType:
     """Return ``"html"`` for ``.html``/``.htm``/``.html.gz`` files, else ``"text"``."""
     name = path.name.lower()
     return "html" if name.endswith(HTML_SUFFIXES) else "text"
@@ -68,7 +68,7 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
-def read_articles(path: Path, content_type: str | None = None) -> Iterator[RawArticle | InputError]:
+def read_articles(path: Path, content_type: ContentType | None = None) -> Iterator[RawArticle | InputError]:
     """Yield the raw articles of one file, or an :class:`InputError` per unreadable file or line."""
     try:
         data = read_bytes(path)

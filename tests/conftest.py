@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elasticsearch import NotFoundError
@@ -84,7 +85,8 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
 
 def settings_from(env: dict[str, str]) -> Settings:
     """Build Settings as a worker started with ``env`` would."""
-    fields = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
+    # strings, as in the environment: pydantic-settings parses them
+    fields: dict[str, Any] = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
     return Settings(**fields)
 
 
@@ -121,7 +123,7 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float = 60) -> None:
-        if self.alive():
+        if self.proc is not None and self.alive():
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
@@ -129,7 +131,7 @@ class Worker:
                 self.kill()
 
     def kill(self) -> None:
-        if self.alive():
+        if self.proc is not None and self.alive():
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
 

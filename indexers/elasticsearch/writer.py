@@ -36,8 +36,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -185,6 +185,15 @@ class BulkWriter:
         item_attempts: dict[int, int] = {}
         pending = list(versions.values())  # groups of positions, one group per _id
         attempt = 0
+        gate = asyncio.Semaphore(self.max_in_flight)  # every attempt's requests are done before the next
+
+        async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
+            async with gate:
+                try:
+                    return await _bulk_chunk(self.client, chunk)
+                except (TimeoutError, TransportConnectionError, ConnectionTimeout, ConnectionError) as exc:
+                    return exc
+
         while pending:
             attempt += 1
             result.attempts = attempt
@@ -193,14 +202,6 @@ class BulkWriter:
                 [actions[pos] for pos in chunk]
                 for chunk in _chunks_by_bytes(pending, sizes, self.max_docs, self.max_bytes)
             ]
-            gate = asyncio.Semaphore(self.max_in_flight)
-
-            async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
-                async with gate:
-                    try:
-                        return await _bulk_chunk(self.client, chunk)
-                    except (TransportConnectionError, ConnectionTimeout, ConnectionError, asyncio.TimeoutError) as exc:
-                        return exc
 
             answers = await asyncio.gather(*(send(chunk) for chunk in chunks))
             for chunk, items in zip(chunks, answers):

@@ -8,6 +8,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from streams.records import ContentType, is_content_type
 from streams.settings import Settings
 
 out = Console(soft_wrap=True)
@@ -31,7 +32,8 @@ def require_kafka(settings: Settings) -> None:
         fail(f"Kafka is not reachable at {settings.kafka_bootstrap} (try: newsstream services up)")
 
 
-def check_content_type(content_type: str | None) -> None:
-    """Fail unless ``content_type`` is None, ``html`` or ``text``."""
-    if content_type not in (None, "html", "text"):
-        fail(f"--content-type must be html or text, not {content_type!r}")
+def content_type_option(content_type: str | None) -> ContentType | None:
+    """Return ``--content-type`` (None, ``html`` or ``text``); fail on anything else."""
+    if content_type is None or is_content_type(content_type):
+        return content_type
+    fail(f"--content-type must be html or text, not {content_type!r}")

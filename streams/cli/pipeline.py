@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streams.cli.common import check_content_type, err, fail, out, require_kafka
+from streams.cli.common import content_type_option, err, fail, out, require_kafka
 from streams.records import ParsedArticle
 from streams.settings import get_settings
 
@@ -26,7 +26,7 @@ def publish(
     from streams.records import encode_raw
 
     settings = get_settings()
-    check_content_type(content_type)
+    ctype = content_type_option(content_type)
     files = pub.expand(paths)
     if not files:
         fail("no input files found in " + ", ".join(map(str, paths)))
@@ -41,7 +41,7 @@ def publish(
     ) as progress:
         task = progress.add_task("publish", total=len(files))
         for path in files:
-            for item in pub.read_articles(path, content_type):
+            for item in pub.read_articles(path, ctype):
                 if isinstance(item, pub.InputError):
                     errors.append(item)
                     progress.console.print(f"error: {item}", highlight=False, markup=False)
@@ -93,13 +93,13 @@ def _print_records(files: list[Path], content_type: str | None, transform: Calla
     from streams.parsing import ParseRejected
     from streams.parsing import parse as parse_article
 
-    check_content_type(content_type)
+    ctype = content_type_option(content_type)
     inputs = pub.expand(files)
     if not inputs:
         fail("no input files found in " + ", ".join(map(str, files)))
     failed = False
     for path in inputs:
-        for item in pub.read_articles(path, content_type):
+        for item in pub.read_articles(path, ctype):
             if isinstance(item, pub.InputError):
                 err.print(f"error: {item}", highlight=False, markup=False)
                 failed = True

@@ -21,9 +21,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.types import ChannelT
 
 from streams.delivery.outbox import Outbox
 
@@ -36,7 +37,7 @@ Batch = list[tuple[bytes, Any]]
 Handler = Callable[[Batch], Awaitable[None]]
 
 
-async def batches(stream: faust.StreamT, max_n: int, within: float) -> AsyncIterator[Batch]:
+async def batches(stream: faust.Stream, max_n: int, within: float) -> AsyncIterator[Batch]:
     """Yield batches of ``(value, event)``: at most ``max_n``, handed over at most
     ``within`` seconds after the batch's first message arrived.
 
@@ -73,19 +74,21 @@ async def batches(stream: faust.StreamT, max_n: int, within: float) -> AsyncIter
         if len(buffer) >= max_n:
             full.set()
             consumed.clear()
-            await stream.wait(consumed)  # never more than max_n in a batch
+            # never more than max_n in a batch; mode's typing names only its own
+            # Event, but it waits on anything with .wait() (faust's noack_take does this)
+            await stream.wait(consumed)  # type: ignore[arg-type]
         return value
 
     enable_acks = stream.enable_acks
     stream.enable_acks = False  # the caller acks
     stream.add_processor(add_to_buffer)
-    stream._enable_passive(aiter(stream.channel))  # type: ignore[attr-defined]  # private, as noack_take does
+    stream._enable_passive(cast(ChannelT, aiter(stream.channel)))  # private: as noack_take does
     try:
         while not stream.should_stop:
             if not buffer:
-                await stream.wait_for_stopped(nonempty)
+                await stream.wait_for_stopped(nonempty)  # type: ignore[arg-type]  # (as above)
             if buffer and not full.is_set():
-                await stream.wait_for_stopped(full, timeout=within)
+                await stream.wait_for_stopped(full, timeout=within)  # type: ignore[arg-type]  # (as above)
             if not buffer:
                 continue
             handover = consuming = asyncio.get_running_loop().create_future()
@@ -106,10 +109,10 @@ async def batches(stream: faust.StreamT, max_n: int, within: float) -> AsyncIter
         # reproduced; faust's noack_take does restore them).
         if stream.should_stop:
             stream.enable_acks = enable_acks
-        stream._processors.remove(add_to_buffer)  # type: ignore[attr-defined]  # private, as noack_take does
+        stream._processors.remove(add_to_buffer)  # private: as noack_take does
 
 
-async def ack(stream: faust.StreamT, batch: Batch) -> None:
+async def ack(stream: faust.Stream, batch: Batch) -> None:
     """Acknowledge every event of ``batch`` (their offsets become committable)."""
     for _, event in batch:
         await stream.ack(event)
@@ -133,7 +136,7 @@ async def one_by_one(outbox: Outbox, name: str, handler: Handler, batch: Batch) 
             await outbox.settle()
 
 
-async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.StreamT, batch: Batch) -> None:
+async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.Stream, batch: Batch) -> None:
     """Handle one batch, settle its outputs, then ack it (see the module's delivery rules)."""
     started = time.monotonic()
     outbox.begin()  # this task's record of what the batch sends (see Outbox.settle)
@@ -173,7 +176,8 @@ def agent(
     (the index agent closes its Elasticsearch client there).
     """
 
-    async def run(stream: faust.StreamT) -> None:
+    async def run(agent_stream: faust.StreamT) -> None:
+        stream = cast(faust.Stream, agent_stream)  # what faust gives an agent
         try:
             if overlap:
                 await _overlapped(outbox, name, handler, stream, max_n, within)
@@ -196,7 +200,7 @@ def _retrieve(future: asyncio.Future) -> None:
 
 
 async def _overlapped(
-    outbox: Outbox, name: str, handler: Handler, stream: faust.StreamT, max_n: int, within: float
+    outbox: Outbox, name: str, handler: Handler, stream: faust.Stream, max_n: int, within: float
 ) -> None:
     """The ``overlap`` loop of :func:`agent`: one batch written, the next ones taken meanwhile."""
     source = batches(stream, max_n, within).__aiter__()

@@ -77,7 +77,7 @@ def from_event(
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
-        value=msg.value if isinstance(msg.value, (bytes, bytearray)) else None,
+        value=bytes(msg.value) if isinstance(msg.value, (bytes, bytearray)) else None,
         key=msg.key,
         detail=detail,
         max_original_bytes=max_original_bytes,

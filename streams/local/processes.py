@@ -70,14 +70,14 @@ def ensure_es_user() -> str:
             raise ServiceError(
                 f"Elasticsearch refuses to run as root and there is no user {ES_USER!r}; "
                 "run newsstream as an ordinary user, or create that user."
-            )
+            ) from None
         subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER], check=True)
     return ES_USER
 
 
 def chown_tree(path: Path, user: str) -> None:
     pw = pwd.getpwnam(user)
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chown(root, pw.pw_uid, pw.pw_gid)
         for f in files:
             os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid, follow_symlinks=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
+from streams.publish import ensure_topics
 from tests.conftest import RFI, indexed_docs, run_cli, text_article, wait_for
 
 
@@ -44,10 +45,8 @@ def test_published_article_is_parsed_enriched_and_indexed(pipeline_env):
 
 
 def test_unreadable_message_goes_to_dlq_and_the_next_article_is_indexed(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     start()
-    from streams.publish import ensure_topics
-
     ensure_topics(settings)
     producer = kafka.producer(settings)
     bad = b"\x00\x01\x02\xff\xfe binary junk \x00"
@@ -74,9 +73,7 @@ def test_unreadable_message_goes_to_dlq_and_the_next_article_is_indexed(pipeline
 def test_oversized_records_are_dead_lettered_and_the_stream_goes_on(pipeline_env):
     """A parsed record over the message limit, and a binary message whose dead letter
     would be over it: both dead-lettered (the second with its bytes cut), the next article indexed."""
-    env, settings, start = pipeline_env
-    from streams.publish import ensure_topics
-
+    _env, settings, start = pipeline_env
     ensure_topics(settings)  # topics accept the default 8 MiB; the worker below is told 10 kB
     worker = start(NEWSSTREAM_MAX_MESSAGE_BYTES="10000")
     long_article = text_article(

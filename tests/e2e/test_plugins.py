@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, distribution
 
 import orjson
 import pytest
@@ -24,8 +26,6 @@ OTHER = text_article(
 
 
 def _plugin_installed() -> bool:
-    from importlib.metadata import PackageNotFoundError, distribution
-
     try:
         distribution("newsstream-watchlist")
         return True
@@ -38,8 +38,6 @@ def example_plugin():
     """Install the example plugin package (examples/plugin) if it is not installed yet."""
     if not _plugin_installed():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "examples/plugin"], check=True)
-    import importlib
-
     importlib.invalidate_caches()
     assert _plugin_installed()
 
@@ -88,7 +86,7 @@ def test_example_plugin_field_is_indexed_and_alert_sent_for_the_match_only(pipel
 
 
 def test_enricher_that_raises_dead_letters_only_its_article(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     worker = start(NEWSSTREAM_ENRICHERS='["tests.e2e.plugins_for_tests:explode"]')
     ensure_topics(settings)
     producer = kafka.producer(settings)

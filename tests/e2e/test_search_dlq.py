@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from indexers.elasticsearch.client import async_client, sync_client
 from indexers.elasticsearch.template import ensure_index
-from streams import kafka
 from indexers.elasticsearch.writer import BulkWriter, to_document
+from streams import kafka
 from streams.cli import app
 from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics

@@ -16,7 +16,7 @@ def _parse_batches(log_text: str) -> list[int]:
 
 
 def test_batches_are_capped_and_a_lone_message_is_not_held(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     ensure_topics(settings)
     producer = kafka.producer(settings, linger_ms=50)
     for i in range(250):

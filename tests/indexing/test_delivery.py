@@ -17,8 +17,8 @@ import pytest
 
 from indexers.elasticsearch.client import async_client, sync_client
 from indexers.elasticsearch.template import ensure_index
-from streams import kafka
 from indexers.elasticsearch.writer import BulkWriter
+from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
 from streams.local import services as svc
 from streams.local.processes import read_pid
@@ -83,7 +83,7 @@ def test_same_article_published_twice_is_one_document(pipeline_env):
 
 
 def test_rejected_documents_dead_lettered_and_the_rest_indexed(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     worker = start(only=["index"], NEWSSTREAM_BULK_MAX_DOCS="250")
     records = [enriched(i, "c1992" if i in (137, 842) else "2024-05-01") for i in range(1000)]
     publish_enriched(settings, records)
@@ -106,7 +106,7 @@ def test_rejected_documents_dead_lettered_and_the_rest_indexed(pipeline_env):
 
 
 def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     n = 6000
     publish_enriched(settings, [enriched(i) for i in range(n)])
     first = start(only=["index"], NEWSSTREAM_BULK_MAX_DOCS="100")
@@ -137,7 +137,7 @@ def own_elasticsearch(services):
         svc.up(services, echo=lambda m: None)
 
 
-_DEFAULT_QUEUE = [None]
+_DEFAULT_QUEUE: list[int | None] = [None]
 
 
 def _write_queue(settings) -> int:
@@ -148,7 +148,7 @@ def _write_queue(settings) -> int:
 
 
 def test_elasticsearch_stopped_while_articles_flow(own_elasticsearch, pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     _DEFAULT_QUEUE[0] = _write_queue(settings)
     worker = start(only=["index"], NEWSSTREAM_BULK_RETRY_MAX_SECONDS="2")
     publish_enriched(settings, [enriched(i) for i in range(300)])
@@ -165,7 +165,7 @@ def test_elasticsearch_stopped_while_articles_flow(own_elasticsearch, pipeline_e
 
 
 def test_worker_stopped_while_elasticsearch_is_away_exits_and_loses_nothing(own_elasticsearch, pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     _DEFAULT_QUEUE[0] = _DEFAULT_QUEUE[0] or _write_queue(settings)
     worker = start(only=["index"], NEWSSTREAM_BULK_RETRY_MAX_SECONDS="1")
     publish_enriched(settings, [enriched(i) for i in range(100)])

@@ -22,7 +22,7 @@ def _set_max_bytes(admin: KafkaAdminClient, topic: str, n: int) -> None:
 
 
 def test_a_dead_letter_kafka_refuses_is_sent_again_until_it_is_taken(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     admin = kafka.admin(settings)
     admin.create_topics([NewTopic(settings.topic_dlq, 1, 1, topic_configs={"max.message.bytes": "200"})])
     ensure_topics(settings)
@@ -63,7 +63,7 @@ def test_a_dead_letter_kafka_refuses_is_sent_again_until_it_is_taken(pipeline_en
 
 
 def test_an_output_kafka_refuses_dead_letters_its_input(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     admin = kafka.admin(settings)
     # the parsed topic takes small records only: a long article's parsed record is refused by the broker
     admin.create_topics([NewTopic(settings.topic_parsed, 1, 1, topic_configs={"max.message.bytes": "3000"})])
@@ -93,7 +93,7 @@ def test_an_output_kafka_refuses_dead_letters_its_input(pipeline_env):
 def test_a_plugin_agents_dead_letter_kafka_refuses_is_sent_again_until_it_is_taken(pipeline_env):
     """A consumer agent plugin leaves through the same outbox as the built-in agents: its
     refused dead letter is retried (and its batch not acknowledged) until Kafka takes it."""
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     checked = f"{settings.app_id}.checked"  # deleted with the test's topics
     admin = kafka.admin(settings)
     admin.create_topics([NewTopic(settings.topic_dlq, 1, 1, topic_configs={"max.message.bytes": "200"})])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-
 from indexers.elasticsearch.client import sync_client
 from indexers.elasticsearch.template import cluster_has_analysis_common, ensure_index, index_template, mappings
 from streams.records import EnrichedArticle

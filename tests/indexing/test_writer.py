@@ -79,7 +79,7 @@ def test_one_request_at_a_time_when_max_in_flight_is_one(pipeline_env):
 
 def test_max_in_flight_below_one_is_refused():
     with pytest.raises(ValueError, match="max_in_flight must be at least 1"):
-        BulkWriter(None, "articles", max_in_flight=0)
+        BulkWriter(None, "articles", max_in_flight=0)  # type: ignore[arg-type]  # refused before any client is used
 
 
 def test_the_last_version_of_an_id_in_a_batch_is_the_one_indexed(pipeline_env):
