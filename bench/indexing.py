@@ -52,6 +52,7 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -79,7 +80,8 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
 
 def settings_from(env: dict[str, str]) -> Settings:
     """Settings as a worker started with ``env`` (on top of this environment) builds them."""
-    fields = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
+    # strings, as in the environment: pydantic-settings parses them
+    fields: dict[str, Any] = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
     return Settings(**fields)
 
 
@@ -165,8 +167,10 @@ class Worker:
         while time.monotonic() - t0 < timeout:
             if len(rx.findall(self.text())) >= count:
                 return time.monotonic() - t0
-            if not self.alive():
-                raise RuntimeError(f"worker exited ({self.proc.returncode}); log tail:\n{self.text()[-3000:]}")
+            if self.proc is None or not self.alive():
+                raise RuntimeError(
+                    f"worker exited ({self.proc and self.proc.returncode}); log tail:\n{self.text()[-3000:]}"
+                )
             time.sleep(0.2)
         raise TimeoutError(f"no {count}x {pattern!r} in the worker log after {timeout:.0f} s:\n{self.text()[-3000:]}")
 
@@ -180,7 +184,7 @@ class Worker:
         return dict(self.hwm)
 
     def stop(self, timeout: float = 60) -> None:
-        if not self.alive():
+        if self.proc is None or not self.alive():
             return
         self.sample_memory()
         self.proc.send_signal(signal.SIGTERM)
@@ -354,7 +358,7 @@ def run_direct(settings: Settings, es, alias: str, docs: list, which: str) -> fl
     return asyncio.run(_run_direct(settings, alias, docs, which))
 
 
-def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[float, float, float]:
+def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[float, float | None, float]:
     """One end-to-end run over the already published topic; returns
     ``(log-based seconds, visibility-based seconds, worker start-up seconds)``."""
     run_env = {
@@ -365,7 +369,8 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
     alias = run_env["NEWSSTREAM_INDEX_ALIAS"]
     worker = Worker(run_env, scratch / f"worker-index-{r}.log", only=["index"], cwd=scratch).start()
     try:
-        first_t = first_n = None
+        first_t: float | None = None
+        first_n: int | None = None
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             c = count(es, alias)
@@ -390,7 +395,11 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
         startup = t_start - (time.time() - (time.monotonic() - worker.started))
         log_secs = (t_end or batches[-1][0]) - t_start
         # scaled to N documents; not measurable when the first count already sees all N
-        vis_secs = (all_t - first_t) * n / (n - first_n) if first_n < n else None
+        vis_secs = (
+            (all_t - first_t) * n / (n - first_n)
+            if first_t is not None and first_n is not None and first_n < n
+            else None
+        )
         if total < n:
             print(f"  WARNING end-to-end run {r}: only {total} of {n} indexed per the log", file=sys.stderr)
         ends = [ts for ts, *_ in batches]

@@ -82,6 +82,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -100,6 +101,7 @@ from bench.indexing import (
     settings_from,
 )
 from indexers.elasticsearch.writer import to_document
+from streams.records import RawArticle
 
 EXAMPLES = REPO / "examples" / "articles"
 BENCH_HOST = "https://bench.newsstream.invalid"
@@ -108,7 +110,7 @@ BENCH_HOST = "https://bench.newsstream.invalid"
 # ---------------------------------------------------------------- articles
 
 
-def load_distinct(data: Path) -> list[tuple[str, object]]:
+def load_distinct(data: Path) -> list[tuple[str, RawArticle]]:
     """``(file name, RawArticle)`` of every development-set page and example article."""
     from streams.publish import read_articles
 
@@ -120,7 +122,7 @@ def load_distinct(data: Path) -> list[tuple[str, object]]:
     out = []
     for p in paths:
         for raw in read_articles(p):
-            if hasattr(raw, "content"):
+            if isinstance(raw, RawArticle):
                 out.append((p.name, raw))
     return out
 
@@ -128,7 +130,7 @@ def load_distinct(data: Path) -> list[tuple[str, object]]:
 class Corpus:
     """The distinct pages and how to make copy c of page k with a distinct id."""
 
-    def __init__(self, distinct: list[tuple[str, object]]) -> None:
+    def __init__(self, distinct: list[tuple[str, RawArticle]]) -> None:
         from streams.parsing import ParseRejected, parse
         from streams.parsing.html import extract_html
 
@@ -139,7 +141,8 @@ class Corpus:
         for name, raw in distinct:
             canon = None
             if raw.content_type == "html":
-                found = extract_html(raw.content.decode("utf-8", "replace"), url=self._url(name, 0))
+                html = raw.content if isinstance(raw.content, str) else raw.content.decode("utf-8", "replace")
+                found = extract_html(html, url=self._url(name, 0))
                 canon = found.canonical_url
                 if canon and canon.startswith(BENCH_HOST):
                     canon = None
@@ -165,8 +168,6 @@ class Corpus:
 
     @staticmethod
     def _variant(page, c: int, fetched_at: str | None = None):
-        from streams.records import RawArticle
-
         name, raw, canon = page
         content = raw.content
         if canon:
@@ -198,7 +199,7 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
     from streams.records import ParsedArticle
 
     nlp = load_nlp(model)
-    texts = []
+    texts: list[str] = []
     for a in articles:
         plan, _notes = core._plan(ParsedArticle.from_dict(a), nlp)
         texts.extend(text for _src, text in plan)
@@ -216,8 +217,8 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
 def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float, int, int, int, float, float]:
     """Bare nlp.pipe in ``processes`` parallel processes;
     ``(wall seconds, articles, texts, chars, CPU seconds, of them in the kernel)``."""
-    items = [corpus.parsed[i % len(corpus.pages)] for i in range(n)]
-    items = [a.to_dict() for a in items if a is not None]
+    chosen = [corpus.parsed[i % len(corpus.pages)] for i in range(n)]
+    items = [a.to_dict() for a in chosen if a is not None]
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(processes), ctx.Queue()
     procs = [ctx.Process(target=_ner_child, args=(model, items[k::processes], barrier, out)) for k in range(processes)]
@@ -905,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
             t_phase = time.time()
             dl_base = dead_letter_list(settings)
             i0 = next_i
-            state = {"backlog": 0, "drained_at": None, "dl": 0, "sent": 0}
+            state: dict[str, Any] = {"backlog": 0, "drained_at": None, "dl": 0, "sent": 0}
             b0, b1 = 10.0, 10.0 + args.burst_seconds
             print(
                 f"burst: {steady:.2f}/s for {b0:.0f} s, {10 * steady:.2f}/s for {args.burst_seconds:.0f} s, "
@@ -987,7 +988,7 @@ def main(argv: list[str] | None = None) -> int:
             monitor.stop_flag.set()
         if dl_count:
             dl_count.close()
-        if args.profile and worker.alive():
+        if args.profile and worker.proc is not None and worker.alive():
             os.killpg(worker.proc.pid, signal.SIGINT)  # py-spy writes its output when its child exits
             try:
                 worker.proc.wait(timeout=120)
