@@ -1,4 +1,4 @@
-"""How the agents cut the stream into batches (streams.agents.batches), on the real Kafka."""
+"""How the agents cut the stream into batches (streams.delivery.batching.batches), on the real Kafka."""
 
 from __future__ import annotations
 
