@@ -27,6 +27,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -41,8 +42,10 @@ def load_bodyscore(tools: Path):
     if not path.is_file():
         raise FileNotFoundError(f"no bodyscore.py in {tools}")
     spec = importlib.util.spec_from_file_location("bodyscore", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path} as a module")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    spec.loader.exec_module(module)
     return module
 
 
@@ -71,7 +74,9 @@ def score(bodyscore, truth: dict, preds: dict[str, str]) -> tuple[tuple[float, f
     return bodyscore.prf(rows), per_page
 
 
-def run_ours(pages: dict[str, bytes], truth: dict, content_type: str) -> tuple[dict[str, str], float, int]:
+def run_ours(
+    pages: dict[str, bytes], truth: dict, content_type: Literal["html", "text"]
+) -> tuple[dict[str, str], float, int]:
     """Parse every page with our parser; return ``(bodies, seconds, failures)``."""
     from streams.parsing import ParseRejected, parse
     from streams.records import RawArticle
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line("trafilatura 2.3.1 (default)", their_prf, f"  {len(html) / tsecs:6.1f} pages/s"))
         dumps["html-ours"], dumps["html-trafilatura"] = ours, theirs
         if args.worst:
-            for key in sorted(ours_pp, key=ours_pp.get)[: args.worst]:
+            for key in sorted(ours_pp, key=ours_pp.__getitem__)[: args.worst]:
                 print(f"    {ours_pp[key]:.3f} {key}")
     if args.mode in ("text", "both"):
         ours, secs, fails = run_ours(text, truth, "text")
@@ -144,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line("whole page text", whole_prf))
         dumps["text-ours"] = ours
         if args.worst:
-            for key in sorted(ours_pp, key=ours_pp.get)[: args.worst]:
+            for key in sorted(ours_pp, key=ours_pp.__getitem__)[: args.worst]:
                 print(f"    {ours_pp[key]:.3f} {key}")
     if args.dump:
         args.dump.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import time
 
-from streams.local import elasticsearch as es
-from streams.local import kafka, procs, tls
+from kafka import KafkaAdminClient
+
+from streams.local import elasticsearch_nodes as es
+from streams.local import kafka_nodes, processes, tls
 from streams.local import layout as lay
 from streams.local.exceptions import ServiceError
-from streams.local.fetch import fetch
+from streams.local.fetch import Echo, fetch
 from streams.local.layout import Layout, Node
 from streams.local.tls import SecureCredentials
 from streams.settings import Settings
@@ -45,7 +47,7 @@ def node(settings: Settings, service: str, index: int) -> tuple[Layout, Node]:
 
 def pid(settings: Settings, service: str, index: int) -> int | None:
     """The pid of node ``index`` if newsstream started it and it runs."""
-    return procs.read_pid(settings, node(settings, service, index)[1].name)
+    return processes.read_pid(settings, node(settings, service, index)[1].name)
 
 
 def kafka_bootstrap_servers(settings: Settings, listener: str = "plaintext") -> str:
@@ -66,7 +68,7 @@ def secure_credentials(settings: Settings) -> SecureCredentials:
     return tls.read_credentials(settings)
 
 
-def sibling(settings: Settings, name: str = "cluster", offset: int = 50, echo=print) -> Settings:
+def sibling(settings: Settings, name: str = "cluster", offset: int = 50, echo: Echo = print) -> Settings:
     """Settings for a second set of services beside ``settings``' (for example a test cluster).
 
     Its base ports are ``offset`` above (see :mod:`streams.local.layout` for
@@ -101,13 +103,13 @@ def wait_kafka(settings: Settings, layout: Layout, n: Node, timeout: float) -> N
     """Wait until broker ``n`` answers and, in a cluster, is registered (unfenced) with the controller."""
 
     def alive() -> bool:
-        return procs.read_pid(settings, n.name) is not None or procs.port_open(n.host, n.ports["plaintext"])
+        return processes.read_pid(settings, n.name) is not None or processes.port_open(n.host, n.ports["plaintext"])
 
-    log = procs.log_path(settings, n.name)
-    procs.wait_until(lambda: kafka.healthy(n.address), f"Kafka {n.name}", alive, log, timeout)
+    log = processes.log_path(settings, n.name)
+    processes.wait_until(lambda: kafka_nodes.healthy(n.address), f"Kafka {n.name}", alive, log, timeout)
     if layout.kafka_brokers > 1:
-        procs.wait_until(
-            lambda: n.node_id in kafka.broker_ids(n.address), f"Kafka {n.name} (joining)", alive, log, timeout
+        processes.wait_until(
+            lambda: n.node_id in kafka_nodes.broker_ids(n.address), f"Kafka {n.name} (joining)", alive, log, timeout
         )
 
 
@@ -115,14 +117,14 @@ def wait_elasticsearch(settings: Settings, layout: Layout, n: Node, timeout: flo
     """Wait until node ``n`` answers yellow or green health and, in a cluster, all nodes have joined."""
 
     def alive() -> bool:
-        return procs.read_pid(settings, n.name) is not None or procs.port_open(n.host, n.ports["http"])
+        return processes.read_pid(settings, n.name) is not None or processes.port_open(n.host, n.ports["http"])
 
     m = layout.elasticsearch_nodes
-    procs.wait_until(
+    processes.wait_until(
         lambda: es.health(n.address, timeout=5, wait_for_nodes=m if m > 1 else 0) is not None,
         f"Elasticsearch {n.name}",
         alive,
-        procs.log_path(settings, n.name),
+        processes.log_path(settings, n.name),
         timeout,
     )
 
@@ -132,15 +134,15 @@ def wait_elasticsearch(settings: Settings, layout: Layout, n: Node, timeout: flo
 
 def stop_node(settings: Settings, service: str, index: int, timeout: float = 60.0) -> bool:
     """Stop one node cleanly (SIGTERM: a broker hands its leaderships over first). True if it ran."""
-    return procs.stop(settings, node(settings, service, index)[1].name, timeout)
+    return processes.stop(settings, node(settings, service, index)[1].name, timeout)
 
 
 def kill_node(settings: Settings, service: str, index: int) -> int | None:
     """kill -9 one node and its process group (no shutdown of any kind); return the pid, or None."""
-    return procs.kill(settings, node(settings, service, index)[1].name)
+    return processes.kill(settings, node(settings, service, index)[1].name)
 
 
-def start_node(settings: Settings, service: str, index: int, timeout: float | None = None, echo=print) -> int:
+def start_node(settings: Settings, service: str, index: int, timeout: float | None = None, echo: Echo = print) -> int:
     """Start one stopped or killed node of the current layout again and wait until it has rejoined.
 
     Returns its pid (the running one's when it already runs).
@@ -151,14 +153,14 @@ def start_node(settings: Settings, service: str, index: int, timeout: float | No
     """
     layout, n = node(settings, service, index)
     timeout = settings.services_timeout_seconds if timeout is None else timeout
-    running = procs.read_pid(settings, n.name)
+    running = processes.read_pid(settings, n.name)
     if running is None:
         libs, es_home = fetch(settings, echo)
         echo(f"starting {n.name} on {n.address} ...")
         if service == "kafka":
             password = tls.read_credentials(settings).kafka_password if layout.secure else ""
-            kafka.write_config(settings, layout, n, tls.tls_dir(settings), password)
-            running = kafka.start(settings, layout, n, libs)
+            kafka_nodes.write_config(settings, layout, n, tls.tls_dir(settings), password)
+            running = kafka_nodes.start(settings, layout, n, libs)
         else:
             running = es.start(settings, layout, n, es_home)
     t0 = time.monotonic()
@@ -170,7 +172,7 @@ def start_node(settings: Settings, service: str, index: int, timeout: float | No
     return running
 
 
-def restart_node(settings: Settings, service: str, index: int, timeout: float | None = None, echo=print) -> int:
+def restart_node(settings: Settings, service: str, index: int, timeout: float | None = None, echo: Echo = print) -> int:
     """:func:`stop_node` then :func:`start_node` (one step of a rolling restart); returns the new pid."""
     stop_node(settings, service, index)
     return start_node(settings, service, index, timeout, echo)
@@ -195,8 +197,6 @@ def partition_leaders(settings: Settings, topic: str) -> dict[int, int]:
     Raises:
         ServiceError: the topic does not exist or no broker answers.
     """
-    from kafka import KafkaAdminClient
-
     bootstrap = lay.bootstrap_servers(settings, current(settings))
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, bootstrap_timeout_ms=10000)
@@ -204,7 +204,7 @@ def partition_leaders(settings: Settings, topic: str) -> dict[int, int]:
             (described,) = admin.describe_topics([topic])
         finally:
             admin.close()
-    except Exception as exc:  # noqa: BLE001 - reported in one line
+    except Exception as exc:  # reported in one line
         raise ServiceError(f"cannot describe topic {topic!r} at {bootstrap}: {exc}") from None
     if described.get("error_code"):
         raise ServiceError(f"cannot describe topic {topic!r} at {bootstrap}: error code {described['error_code']}")

@@ -9,6 +9,7 @@
   and ``--secure`` puts nginx in front). Needs Java 21 or newer.
 
 Downloads are cached in ``~/.m2`` and unpacked into ``settings.services_dir``.
+:class:`ServiceError` is importable from here too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from streams.local.exceptions import ServiceError
@@ -25,6 +27,11 @@ from streams.settings import Settings
 KAFKA_VERSION = "4.1.1"
 ES_VERSION = "9.5.0"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
+
+__all__ = ["DEPLOY_LOCAL", "Echo", "ES_ARTIFACT", "ES_VERSION", "KAFKA_VERSION", "ServiceError", "fetch", "find_java"]
+
+#: Where progress lines go: ``print``, a rich console's ``print``, or a test's collector.
+Echo = Callable[[str], object]
 
 DEPLOY_LOCAL = Path(__file__).resolve().parents[2] / "deploy" / "local"
 
@@ -92,7 +99,7 @@ def _run_mvn(args: list[str], log: Path) -> None:
         raise ServiceError(f"Maven failed ({' '.join(args[:2])}); see {log}")
 
 
-def fetch(settings: Settings, echo=print) -> tuple[Path, Path]:
+def fetch(settings: Settings, echo: Echo = print) -> tuple[Path, Path]:
     """Fetch Kafka's jars and Elasticsearch's distribution, once, into the services folder.
 
     Returns ``(kafka_libs_dir, elasticsearch_home)``. Raises :class:`ServiceError`.

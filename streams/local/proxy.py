@@ -24,13 +24,14 @@ from __future__ import annotations
 import os
 import shutil
 import ssl
+import subprocess
 import urllib.error
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
 
 from streams.local import layout as lay
-from streams.local import procs
+from streams.local import processes
 from streams.local.exceptions import ServiceError
 from streams.local.layout import Layout
 from streams.local.tls import SecureCredentials
@@ -147,8 +148,6 @@ def start(settings: Settings, layout: Layout, creds: SecureCredentials, tls: Pat
     Raises:
         ServiceError: nginx is missing or rejects the configuration (with its message).
     """
-    import subprocess
-
     nginx = find_nginx()
     work = settings.services_dir / "proxy"
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -166,7 +165,7 @@ def start(settings: Settings, layout: Layout, creds: SecureCredentials, tls: Pat
     check = subprocess.run([*base, "-t", "-q"], check=False, capture_output=True, text=True)
     if check.returncode != 0:
         raise ServiceError(f"nginx rejects {conf}: {check.stderr.strip()[-1500:]}")
-    return procs.spawn(settings, NAME, base, dict(os.environ), work)
+    return processes.spawn(settings, NAME, base, dict(os.environ), work)
 
 
 def healthy(url: str, creds: SecureCredentials, timeout: float = 5.0) -> bool:

@@ -9,8 +9,8 @@ small heaps, as processes whose pids are kept in ``SERVICES_DIR/run``.
   ``settings.kafka_bootstrap`` and one Elasticsearch node on
   ``settings.elasticsearch_url``, open (no TLS, no credentials).
 * ``kafka_brokers=N`` / ``elasticsearch_nodes=M`` (1..3): a KRaft cluster of N
-  nodes (:mod:`streams.local.kafka`) and an Elasticsearch cluster of M
-  (:mod:`streams.local.elasticsearch`).
+  nodes (:mod:`streams.local.kafka_nodes`) and an Elasticsearch cluster of M
+  (:mod:`streams.local.elasticsearch_nodes`).
 * ``secure=True`` adds, to the same processes, Kafka SASL_SSL and SSL
   listeners and an HTTPS proxy with password and API key checks in front of
   each Elasticsearch node (:mod:`streams.local.proxy`); the open endpoints stay.
@@ -30,8 +30,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from streams.local import cluster, kafka, procs, proxy, tls
-from streams.local import elasticsearch as es
+from indexers.elasticsearch import client as es_client
+from streams import kafka as streams_kafka
+from streams.local import cluster, kafka_nodes, processes, proxy, tls
+from streams.local import elasticsearch_nodes as es
 from streams.local import layout as lay
 from streams.local.cluster import (
     current,
@@ -49,7 +51,7 @@ from streams.local.cluster import (
 )
 from streams.local.cluster import pid as node_pid
 from streams.local.exceptions import ServiceError
-from streams.local.fetch import ES_ARTIFACT, ES_VERSION, KAFKA_VERSION, fetch, find_java
+from streams.local.fetch import ES_ARTIFACT, ES_VERSION, KAFKA_VERSION, Echo, fetch, find_java
 from streams.local.layout import Layout, Node
 from streams.local.tls import SecureCredentials
 from streams.settings import Settings
@@ -86,9 +88,15 @@ __all__ = [
     "up",
 ]
 
-kafka_healthy = kafka.healthy
-elasticsearch_healthy = es.healthy
-_read_pid = procs.read_pid  # the delivery tests ask whether newsstream started Elasticsearch
+
+def kafka_healthy(settings: Settings, timeout: float = 5.0) -> bool:
+    """Return True when a Kafka broker of ``settings`` answers a metadata request (as every client connects)."""
+    return streams_kafka.healthy(settings, timeout)
+
+
+def elasticsearch_healthy(settings: Settings, timeout: float = 5.0) -> bool:
+    """Return True when the Elasticsearch cluster of ``settings`` is yellow or green (as every client connects)."""
+    return es_client.healthy(settings, timeout)
 
 
 @dataclass
@@ -108,7 +116,7 @@ class ServiceState:
 
 def _resolve(settings: Settings, secure: bool, kafka_brokers: int | None, es_nodes: int | None) -> Layout:
     recorded = lay.load(settings)
-    live = procs.running(settings)
+    live = processes.running(settings)
     want = Layout(
         kafka_brokers or (recorded.kafka_brokers if recorded else 1),
         es_nodes or (recorded.elasticsearch_nodes if recorded else 1),
@@ -144,24 +152,24 @@ def _creds(settings: Settings, layout: Layout) -> SecureCredentials:
     return tls.read_credentials(settings)
 
 
-def _plan_kafka(settings: Settings, layout: Layout, echo) -> tuple[list[Node], list[Node]]:
+def _plan_kafka(settings: Settings, layout: Layout, echo: Echo) -> tuple[list[Node], list[Node]]:
     """Brokers to start and brokers to wait for (already starting on their port)."""
     start, wait = [], []
     for n in lay.kafka_nodes(settings, layout):
-        ours = procs.read_pid(settings, n.name) is not None
-        if ours and layout.secure and not procs.port_open(n.host, n.ports["sasl_ssl"]):
+        ours = processes.read_pid(settings, n.name) is not None
+        if ours and layout.secure and not processes.port_open(n.host, n.ports["sasl_ssl"]):
             echo(f"restarting {n.name} to add its SASL_SSL and SSL listeners ...")
-            procs.stop(settings, n.name)
+            processes.stop(settings, n.name)
             start.append(n)
-        elif kafka.healthy(n.address, timeout=3):
+        elif kafka_nodes.healthy(n.address, timeout=3):
             if not ours and (layout.kafka_brokers > 1 or layout.secure):
-                if layout.secure and layout.kafka_brokers == 1 and procs.port_open(n.host, n.ports["sasl_ssl"]):
+                if layout.secure and layout.kafka_brokers == 1 and processes.port_open(n.host, n.ports["sasl_ssl"]):
                     continue
                 raise ServiceError(
                     f"a Kafka broker not started by newsstream answers on {n.address}; it cannot join a cluster "
                     "or get secure listeners: stop it, or choose other ports (NEWSSTREAM_KAFKA_BOOTSTRAP)"
                 )
-        elif ours or procs.port_open(n.host, n.ports["plaintext"]):
+        elif ours or processes.port_open(n.host, n.ports["plaintext"]):
             echo(f"waiting for the Kafka broker already on {n.address} ...")
             wait.append(n)
         else:
@@ -169,17 +177,17 @@ def _plan_kafka(settings: Settings, layout: Layout, echo) -> tuple[list[Node], l
     return start, wait
 
 
-def _plan_es(settings: Settings, layout: Layout, echo) -> tuple[list[Node], list[Node]]:
+def _plan_es(settings: Settings, layout: Layout, echo: Echo) -> tuple[list[Node], list[Node]]:
     start, wait = [], []
     for n in lay.elasticsearch_nodes(settings, layout):
-        ours = procs.read_pid(settings, n.name) is not None
+        ours = processes.read_pid(settings, n.name) is not None
         if es.healthy(n.address, timeout=2):
             if not ours and layout.elasticsearch_nodes > 1:
                 raise ServiceError(
                     f"an Elasticsearch not started by newsstream answers on {n.address}; it cannot join a "
                     "cluster: stop it, or choose other ports (NEWSSTREAM_ELASTICSEARCH_URL)"
                 )
-        elif ours or procs.port_open(n.host, n.ports["http"]):
+        elif ours or processes.port_open(n.host, n.ports["http"]):
             echo(f"waiting for the Elasticsearch already on {n.address} ...")
             wait.append(n)
         else:
@@ -189,7 +197,7 @@ def _plan_es(settings: Settings, layout: Layout, echo) -> tuple[list[Node], list
 
 def up(
     settings: Settings,
-    echo=print,
+    echo: Echo = print,
     es_extra: dict[str, str] | None = None,
     *,
     secure: bool = False,
@@ -214,7 +222,7 @@ def up(
     layout = _resolve(settings, secure, kafka_brokers, elasticsearch_nodes)
     k_start, k_wait = _plan_kafka(settings, layout, echo)
     e_start, e_wait = _plan_es(settings, layout, echo)
-    proxy_pid = procs.read_pid(settings, proxy.NAME)
+    proxy_pid = processes.read_pid(settings, proxy.NAME)
     started = {"kafka": bool(k_start), "elasticsearch": bool(e_start), "proxy": False}
     if not (k_start or k_wait or e_start or e_wait or (layout.secure and proxy_pid is None)):
         lay.save(settings, layout)
@@ -235,16 +243,16 @@ def up(
             echo(f"starting Elasticsearch {ES_VERSION} node {n.node_name} on {n.address} ...")
             es.start(settings, layout, n, es_home, es_extra, bootstrap=bootstrap)  # type: ignore[arg-type]
     for n in k_start:
-        kafka.write_config(settings, layout, n, tls.tls_dir(settings), creds.kafka_password if creds else "")
-    kafka.format_storage(settings, layout, k_start, libs)  # type: ignore[arg-type]
+        kafka_nodes.write_config(settings, layout, n, tls.tls_dir(settings), creds.kafka_password if creds else "")
+    kafka_nodes.format_storage(settings, layout, k_start, libs)  # type: ignore[arg-type]
     for n in k_start:
         echo(f"starting Apache Kafka {KAFKA_VERSION} node {n.node_id} on {n.address} ...")
-        kafka.start(settings, layout, n, libs)  # type: ignore[arg-type]
+        kafka_nodes.start(settings, layout, n, libs)  # type: ignore[arg-type]
     if layout.secure and creds:
         conf = settings.services_dir / "proxy" / "nginx.conf"
         text = proxy.config_text(settings, layout, creds, tls.tls_dir(settings), settings.services_dir / "proxy")
         if proxy_pid is not None and (not conf.exists() or conf.read_text() != text):
-            procs.stop(settings, proxy.NAME)
+            processes.stop(settings, proxy.NAME)
             proxy_pid = None
         if proxy_pid is None:
             proxy.start(settings, layout, creds, tls.tls_dir(settings))
@@ -270,19 +278,19 @@ def up(
 def _secure_ready(settings: Settings, layout: Layout, creds: SecureCredentials, timeout: float) -> None:
     """Write the SCRAM user, then wait until SASL_SSL logins and every proxy answer."""
     first = lay.kafka_nodes(settings, layout)[0]
-    kafka.upsert_scram_user(lay.bootstrap_servers(settings, layout), creds)
-    log = procs.log_path(settings, first.name)
-    procs.wait_until(lambda: kafka.sasl_ok(creds), "Kafka's SASL_SSL listener", lambda: True, log, timeout)
+    kafka_nodes.upsert_scram_user(lay.bootstrap_servers(settings, layout), creds)
+    log = processes.log_path(settings, first.name)
+    processes.wait_until(lambda: kafka_nodes.sasl_ok(creds), "Kafka's SASL_SSL listener", lambda: True, log, timeout)
 
     def proxy_alive() -> bool:
-        return procs.read_pid(settings, proxy.NAME) is not None
+        return processes.read_pid(settings, proxy.NAME) is not None
 
     for url in creds.elasticsearch_urls:
-        procs.wait_until(
+        processes.wait_until(
             lambda url=url: proxy.healthy(url, creds),  # type: ignore[misc]
             f"the proxy at {url}",
             proxy_alive,
-            procs.log_path(settings, proxy.NAME),
+            processes.log_path(settings, proxy.NAME),
             timeout,
         )
 
@@ -295,24 +303,24 @@ def _names(settings: Settings, service: str) -> list[str]:
     if service not in ("kafka", "elasticsearch"):
         return [service]
     counts = {n.name for n in nodes(settings) if n.service == service}
-    return sorted(counts | {n for n in procs.running(settings) if n == service or n.startswith(f"{service}-")})
+    return sorted(counts | {n for n in processes.running(settings) if n == service or n.startswith(f"{service}-")})
 
 
 def stop(settings: Settings, name: str, timeout: float = 60.0) -> bool:
     """Stop what ``up`` started of ``name``: every node of ``kafka`` or ``elasticsearch`` (together), the
     ``proxy``, or one process (``kafka-2``). SIGTERM, then SIGKILL after ``timeout`` s. True if any ran."""
-    return bool(procs.stop_all(settings, _names(settings, name), timeout))
+    return bool(processes.stop_all(settings, _names(settings, name), timeout))
 
 
-def down(settings: Settings, echo=print) -> None:
+def down(settings: Settings, echo: Echo = print) -> None:
     """Stop every process newsstream started with these settings, and forget the layout.
 
     The data, certificates and credentials stay for the next ``up``.
     """
-    procs.stop_all(settings, ["proxy"])
+    processes.stop_all(settings, ["proxy"])
     services = _names(settings, "elasticsearch") + _names(settings, "kafka")
-    others = [n for n in procs.running(settings) if n not in services]
-    ran = procs.stop_all(settings, services + others)
+    others = [n for n in processes.running(settings) if n not in services]
+    ran = processes.stop_all(settings, services + others)
     for name in services + others:
         if name in ran:
             echo(f"{name}: stopped")
@@ -332,7 +340,7 @@ def status(settings: Settings) -> list[ServiceState]:
     for n in nodes(settings):
         details = []
         if n.service == "kafka":
-            ok = kafka.healthy(n.address, timeout=3)
+            ok = kafka_nodes.healthy(n.address, timeout=3)
             if layout.secure:
                 details.append(f"sasl_ssl {n.host}:{n.ports['sasl_ssl']}, ssl {n.host}:{n.ports['ssl']}")
         else:
@@ -343,7 +351,7 @@ def status(settings: Settings) -> list[ServiceState]:
                 details.append("elected master")
         if layout.kafka_brokers > 1 or layout.elasticsearch_nodes > 1:
             details.insert(0, f"node {n.node_name if n.service == 'elasticsearch' else n.node_id}")
-        states.append(ServiceState(n.name, n.address, ok, procs.read_pid(settings, n.name), "; ".join(details), n))
+        states.append(ServiceState(n.name, n.address, ok, processes.read_pid(settings, n.name), "; ".join(details), n))
     if layout.secure:
         try:
             creds: SecureCredentials | None = tls.read_credentials(settings)
@@ -352,5 +360,5 @@ def status(settings: Settings) -> list[ServiceState]:
         urls = elasticsearch_urls(settings, secure=True)
         ok = bool(creds) and all(proxy.healthy(u, creds, timeout=3) for u in urls)  # type: ignore[arg-type]
         detail = f"credentials in {tls.credentials_path(settings)} (mode 0600)"
-        states.append(ServiceState(proxy.NAME, ", ".join(urls), ok, procs.read_pid(settings, proxy.NAME), detail))
+        states.append(ServiceState(proxy.NAME, ", ".join(urls), ok, processes.read_pid(settings, proxy.NAME), detail))
     return states

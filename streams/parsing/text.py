@@ -149,9 +149,7 @@ def _is_meta_line(text: str) -> bool:
     if byline_names(text) or _TEXT_BY.match(text) or _CORRESPONDENT.match(text):
         return True
     words = word_count(text)
-    if words <= 12 and _DATE_LINE.match(text) and find_date(text) and not looks_like_sentence(text):
-        return True
-    return False
+    return bool(words <= 12 and _DATE_LINE.match(text) and find_date(text) and not looks_like_sentence(text))
 
 
 def _escalate(values: list[float]) -> list[float]:
@@ -314,7 +312,7 @@ def extract_text(text: str) -> Extracted:
     caption = credit = publisher = None
     authors: list[str] = []
     head = lines[max(0, start - 15) : start + 3]
-    for i, line in enumerate(lines[max(0, start - 15) : end]):
+    for line in lines[max(0, start - 15) : end]:
         split = _split_caption(line.text) if caption is None and line.index < start + 3 else None
         if split and line.text != title:
             caption, credit = split

@@ -108,8 +108,9 @@ def test_an_elasticsearch_node_killed_and_restarted_rejoins_with_its_replica(clu
     index = f"replicated-{uuid.uuid4().hex[:8]}"
     urls = svc.elasticsearch_urls(settings)
     es = Elasticsearch(urls, request_timeout=60)
-    master = es.cat.master(format="json")[0]["node"]
-    assert svc.nodes(settings)[3 + svc.elasticsearch_master(settings)].node_name == master
+    master = es.cat.master(h="node").body.strip()
+    master_index = svc.elasticsearch_master(settings)
+    assert master_index is not None and svc.nodes(settings)[3 + master_index].node_name == master
     # a two-node cluster survives losing the node outside its voting configuration: not the master
     victim = next(n for n in svc.nodes(settings) if n.service == "elasticsearch" and n.node_name != master)
     survivor = Elasticsearch(next(u for u in urls if u != victim.address), request_timeout=60)

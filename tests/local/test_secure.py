@@ -11,11 +11,17 @@ import ssl
 import urllib.error
 import urllib.request
 import uuid
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from elasticsearch import AuthenticationException, Elasticsearch
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
 
+from streams.local import processes
+from streams.local.tls import _make_ca
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.services, pytest.mark.secure]
@@ -34,7 +40,9 @@ def _sasl(creds, mechanism="SCRAM-SHA-512", password=None, cafile=None) -> dict:
 
 def _tls_peer(host: str, port: int, context: ssl.SSLContext) -> dict:
     with socket.create_connection((host, port), timeout=10) as raw, context.wrap_socket(raw, server_hostname=host) as s:
-        return s.getpeercert()
+        peer = s.getpeercert()
+    assert peer is not None
+    return peer
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -50,8 +58,6 @@ def test_sasl_ssl_carries_records_with_scram_sha_512_and_the_generated_ca(secure
     topic = f"secure-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(**_sasl(creds), bootstrap_timeout_ms=10000)
     try:
-        from kafka.admin import NewTopic
-
         admin.create_topics([NewTopic(topic, 1, 1)])
         producer = KafkaProducer(**_sasl(creds), acks="all")
         producer.send(topic, key=b"k", value=b"over SASL_SSL").get(timeout=30)
@@ -93,9 +99,7 @@ def _refused(caplog, **config) -> str:
 
 
 def _broker_log(settings) -> str:
-    from streams.local import procs
-
-    log = procs.log_path(settings, "kafka")
+    log = processes.log_path(settings, "kafka")
     if not log.exists():
         pytest.skip("Kafka was not started by newsstream here: its log, where it says why it refused, is elsewhere")
     return log.read_text(errors="replace")
@@ -116,11 +120,6 @@ def test_sasl_ssl_refuses_a_wrong_password(secure_services, caplog):
 def test_sasl_ssl_refuses_a_client_that_does_not_trust_the_ca(secure_services, caplog, tmp_path):
     _settings, creds = secure_services
     # a CA of its own: the client's trust store does not hold ours
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    from streams.local.tls import _make_ca
-
     other = tmp_path / "other-ca.pem"
     other.write_bytes(_make_ca()[1].public_bytes(serialization.Encoding.PEM))
     assert x509.load_pem_x509_certificate(other.read_bytes()).subject.rfc4514_string()
@@ -182,7 +181,7 @@ def test_proxy_passes_basic_and_api_key_credentials_to_elasticsearch(secure_serv
         plain.options(ignore_status=404).indices.delete(index=index)
 
 
-def _raw(url: str, authorization: str | None, cafile) -> tuple[int, dict, dict]:
+def _raw(url: str, authorization: str | None, cafile) -> tuple[int, dict[str, Any], dict]:
     headers = {"Authorization": authorization} if authorization else {}
     req = urllib.request.Request(f"{url}/_cluster/health", headers=headers)
     ctx = ssl.create_default_context(cafile=str(cafile))
@@ -190,8 +189,8 @@ def _raw(url: str, authorization: str | None, cafile) -> tuple[int, dict, dict]:
         with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read())
     except urllib.error.HTTPError as err:
-        headers = {**dict(err.headers), "WWW-Authenticate": err.headers.get_all("WWW-Authenticate")}
-        return err.code, headers, json.loads(err.read())
+        got: dict[str, Any] = {**dict(err.headers), "WWW-Authenticate": err.headers.get_all("WWW-Authenticate")}
+        return err.code, got, json.loads(err.read())
 
 
 @pytest.mark.parametrize("case", ["wrong_password", "wrong_api_key", "unknown_scheme", "missing", "lower_case_scheme"])

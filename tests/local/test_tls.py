@@ -47,7 +47,9 @@ def _handshake(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext, hostname:
         s_in.write(c_out.read())
         c_in.write(s_out.read())
         if len(done) == 2:
-            return client.getpeercert()
+            peer = client.getpeercert()
+            assert peer is not None
+            return peer
     raise AssertionError("the handshake did not finish")
 
 

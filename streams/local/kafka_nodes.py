@@ -18,17 +18,26 @@ certificate, both with the PEM keystore of :mod:`streams.local.tls`. The SCRAM
 credentials are written through the PLAINTEXT listener with the Admin API
 (AlterUserScramCredentials) at every ``up --secure``; they live in the
 cluster metadata. PLAIN's password is in the properties file (mode 0600).
+
+The health checks here probe one listener of one node with kafka-python
+clients built for it (PLAINTEXT, or SASL_SSL with the generated credentials),
+not with :mod:`streams.kafka`'s, which connect as the settings tell the
+application to.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
+from kafka import KafkaAdminClient
+from kafka.admin import UserScramCredentialUpsertion
+
 from streams.local import layout as lay
-from streams.local import procs
+from streams.local import processes
 from streams.local.exceptions import ServiceError
 from streams.local.fetch import DEPLOY_LOCAL, find_java
 from streams.local.layout import Layout, Node
@@ -39,7 +48,7 @@ from streams.settings import Settings
 def _any_port_open(bootstrap: str) -> bool:
     for address in bootstrap.split(","):
         host, _, port = address.strip().rpartition(":")
-        if port.isdigit() and procs.port_open(host.strip("[]") or "127.0.0.1", int(port)):
+        if port.isdigit() and processes.port_open(host.strip("[]") or "127.0.0.1", int(port)):
             return True
     return False
 
@@ -51,8 +60,6 @@ def healthy(bootstrap: str, timeout: float = 5.0) -> bool:
     if not _any_port_open(bootstrap):
         return False
     try:
-        from kafka import KafkaAdminClient
-
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout * 1000),
@@ -63,15 +70,13 @@ def healthy(bootstrap: str, timeout: float = 5.0) -> bool:
         finally:
             admin.close()
         return True
-    except Exception:  # noqa: BLE001 - any failure (refused, timeout, protocol) means "not healthy yet"
+    except Exception:  # any failure (refused, timeout, protocol) means "not healthy yet"
         return False
 
 
 def broker_ids(bootstrap: str, timeout: float = 5.0) -> set[int]:
     """The node ids of the live (unfenced) brokers the cluster reports, or an empty set."""
     try:
-        from kafka import KafkaAdminClient
-
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout * 1000),
@@ -82,15 +87,13 @@ def broker_ids(bootstrap: str, timeout: float = 5.0) -> set[int]:
             return {int(b["broker_id"]) for b in brokers if not b.get("is_fenced")}
         finally:
             admin.close()
-    except Exception:  # noqa: BLE001 - any failure means "no"
+    except Exception:  # any failure means "no"
         return set()
 
 
 def sasl_ok(creds: SecureCredentials, mechanism: str = "SCRAM-SHA-512", timeout: float = 5.0) -> bool:
     """True when the SASL_SSL listeners accept ``creds`` with ``mechanism`` over TLS checked against the CA."""
     try:
-        from kafka import KafkaAdminClient
-
         admin = KafkaAdminClient(
             bootstrap_servers=creds.kafka_bootstrap_servers,
             security_protocol="SASL_SSL",
@@ -106,7 +109,7 @@ def sasl_ok(creds: SecureCredentials, mechanism: str = "SCRAM-SHA-512", timeout:
         finally:
             admin.close()
         return True
-    except Exception:  # noqa: BLE001 - any failure means "no"
+    except Exception:  # any failure means "no"
         return False
 
 
@@ -116,9 +119,6 @@ def upsert_scram_user(bootstrap: str, creds: SecureCredentials) -> None:
     Raises:
         ServiceError: the broker refused (the message names the user, never the password).
     """
-    from kafka import KafkaAdminClient
-    from kafka.admin import UserScramCredentialUpsertion
-
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
     try:
         for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):  # one per request: Kafka refuses a user twice in one
@@ -130,7 +130,7 @@ def upsert_scram_user(bootstrap: str, creds: SecureCredentials) -> None:
                 )
     except ServiceError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure is reported in one line
+    except Exception as exc:  # any failure is reported in one line
         raise ServiceError(f"Kafka at {bootstrap} refused the SCRAM user {creds.kafka_username!r}: {exc}") from None
     finally:
         admin.close()
@@ -245,8 +245,6 @@ def format_storage(settings: Settings, layout: Layout, nodes: list[Node], libs: 
     Raises:
         ServiceError: the storage tool failed (with its output).
     """
-    import subprocess
-
     java = find_java(17, "NEWSSTREAM_KAFKA_JAVA_HOME")
     env = {**os.environ, "LOG_DIR": str(settings.services_dir / "logs")}
     running = []
@@ -283,4 +281,4 @@ def start(settings: Settings, layout: Layout, node: Node, libs: Path) -> int:
         "kafka.Kafka",
         str(conf),
     ]
-    return procs.spawn(settings, node.name, cmd, env, settings.services_dir)
+    return processes.spawn(settings, node.name, cmd, env, settings.services_dir)

@@ -1,4 +1,5 @@
-"""The processes ``services up`` starts: pid files, start, stop, kill -9, waiting for health.
+"""The processes ``services up`` starts: pid files, start, stop, kill -9, waiting for health, and the
+unprivileged user Elasticsearch runs as under root.
 
 Each process runs detached in a session of its own (so a signal to its
 process group reaches a launcher's children too, such as Elasticsearch's
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +21,8 @@ from pathlib import Path
 
 from streams.local.exceptions import ServiceError
 from streams.settings import Settings
+
+ES_USER = "newsstream"
 
 
 def pidfile(settings: Settings, name: str) -> Path:
@@ -156,3 +160,27 @@ def wait_until(check: Callable[[], bool], what: str, alive: Callable[[], bool], 
             raise ServiceError(f"{what} exited while starting; log {log}:\n{tail}")
         time.sleep(1)
     raise ServiceError(f"{what} not healthy after {timeout:.0f} s; see {log}")
+
+
+def ensure_es_user() -> str:
+    """The user Elasticsearch runs as under root (it refuses root): :data:`ES_USER`, created if missing."""
+    try:
+        pwd.getpwnam(ES_USER)
+    except KeyError:
+        useradd = shutil.which("useradd")
+        if not useradd:
+            raise ServiceError(
+                f"Elasticsearch refuses to run as root and there is no user {ES_USER!r}; "
+                "run newsstream as an ordinary user, or create that user."
+            ) from None
+        subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER], check=True)
+    return ES_USER
+
+
+def chown_tree(path: Path, user: str) -> None:
+    """Give ``path`` and everything under it to ``user``."""
+    pw = pwd.getpwnam(user)
+    for root, _dirs, files in os.walk(path):
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        for f in files:
+            os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid, follow_symlinks=False)

@@ -11,7 +11,8 @@ Files: one node keeps ``SERVICES_DIR/es-config``, ``es-data`` and ``es-tmp``;
 a cluster of ``M`` keeps ``SERVICES_DIR/es-Mnodes/node-K/{config,data,tmp}``.
 Logs go to ``SERVICES_DIR/logs/elasticsearch[-K]/`` and the console output to
 ``SERVICES_DIR/logs/elasticsearch[-K].log``. Elasticsearch refuses to run as
-root: under root it runs as the system user :data:`ES_USER`, created if missing.
+root: under root it runs as the system user :data:`streams.local.processes.ES_USER`,
+created if missing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,13 +27,10 @@ from pathlib import Path
 import orjson
 
 from streams.local import layout as lay
-from streams.local import procs
-from streams.local.exceptions import ServiceError
+from streams.local import processes
 from streams.local.fetch import find_java
 from streams.local.layout import Layout, Node
 from streams.settings import Settings
-
-ES_USER = "newsstream"
 
 
 def health(url: str, timeout: float = 5.0, wait_for_nodes: int = 0) -> dict | None:
@@ -128,28 +125,6 @@ def write_config(settings: Settings, layout: Layout, node: Node, es_home: Path, 
 # ---------------------------------------------------------------- start
 
 
-def _ensure_user() -> str:
-    try:
-        pwd.getpwnam(ES_USER)
-    except KeyError:
-        useradd = shutil.which("useradd")
-        if not useradd:
-            raise ServiceError(
-                f"Elasticsearch refuses to run as root and there is no user {ES_USER!r}; "
-                "run newsstream as an ordinary user, or create that user."
-            ) from None
-        subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER], check=True)
-    return ES_USER
-
-
-def _chown_tree(path: Path, user: str) -> None:
-    pw = pwd.getpwnam(user)
-    for root, _dirs, files in os.walk(path):
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        for f in files:
-            os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid, follow_symlinks=False)
-
-
 def start(
     settings: Settings,
     layout: Layout,
@@ -180,12 +155,12 @@ def start(
         cmd += ["-E", f"{key}={value}"]
     user = None
     if os.geteuid() == 0:
-        user = _ensure_user()
+        user = processes.ensure_es_user()
         owner = pwd.getpwnam(user).pw_uid
         for d in (es_home.resolve(), conf, p["data"], p["logs"], p["tmp"]):
             if d.stat().st_uid != owner or d != es_home.resolve():
-                _chown_tree(d, user)
+                processes.chown_tree(d, user)
         base = node_dir(settings, layout, node)
         for d in [settings.services_dir] + ([base.parent, base] if base else []):
             os.chmod(d, 0o755)
-    return procs.spawn(settings, node.name, cmd, env, es_home, user=user)
+    return processes.spawn(settings, node.name, cmd, env, es_home, user=user)
