@@ -12,6 +12,7 @@ recorded.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from kafka import KafkaAdminClient
 
@@ -99,22 +100,30 @@ def sibling(settings: Settings, name: str = "cluster", offset: int = 50, echo: E
 # ---------------------------------------------------------------- waiting
 
 
-def wait_kafka(settings: Settings, layout: Layout, n: Node, timeout: float) -> None:
-    """Wait until broker ``n`` answers and, in a cluster, is registered (unfenced) with the controller."""
+def wait_kafka(
+    settings: Settings, layout: Layout, n: Node, timeout: float, restart: Callable[[], object] | None = None
+) -> None:
+    """Wait until broker ``n`` answers and, in a cluster, is registered (unfenced) with the controller.
+
+    ``restart`` starts it again if its port was taken (:func:`streams.local.processes.wait_until`)."""
 
     def alive() -> bool:
         return processes.read_pid(settings, n.name) is not None or processes.port_open(n.host, n.ports["plaintext"])
 
     log = processes.log_path(settings, n.name)
-    processes.wait_until(lambda: kafka_nodes.healthy(n.address), f"Kafka {n.name}", alive, log, timeout)
+    processes.wait_until(lambda: kafka_nodes.healthy(n.address), f"Kafka {n.name}", alive, log, timeout, restart)
     if layout.kafka_brokers > 1:
         processes.wait_until(
             lambda: n.node_id in kafka_nodes.broker_ids(n.address), f"Kafka {n.name} (joining)", alive, log, timeout
         )
 
 
-def wait_elasticsearch(settings: Settings, layout: Layout, n: Node, timeout: float) -> None:
-    """Wait until node ``n`` answers yellow or green health and, in a cluster, all nodes have joined."""
+def wait_elasticsearch(
+    settings: Settings, layout: Layout, n: Node, timeout: float, restart: Callable[[], object] | None = None
+) -> None:
+    """Wait until node ``n`` answers yellow or green health and, in a cluster, all nodes have joined.
+
+    ``restart`` starts it again if its port was taken (:func:`streams.local.processes.wait_until`)."""
 
     def alive() -> bool:
         return processes.read_pid(settings, n.name) is not None or processes.port_open(n.host, n.ports["http"])
@@ -126,6 +135,7 @@ def wait_elasticsearch(settings: Settings, layout: Layout, n: Node, timeout: flo
         alive,
         processes.log_path(settings, n.name),
         timeout,
+        restart,
     )
 
 
@@ -154,22 +164,25 @@ def start_node(settings: Settings, service: str, index: int, timeout: float | No
     layout, n = node(settings, service, index)
     timeout = settings.services_timeout_seconds if timeout is None else timeout
     running = processes.read_pid(settings, n.name)
-    if running is None:
-        libs, es_home = fetch(settings, echo)
-        echo(f"starting {n.name} on {n.address} ...")
+    libs, es_home = fetch(settings, echo)
+
+    def launch() -> int:
         if service == "kafka":
             password = tls.read_credentials(settings).kafka_password if layout.secure else ""
             kafka_nodes.write_config(settings, layout, n, tls.tls_dir(settings), password)
-            running = kafka_nodes.start(settings, layout, n, libs)
-        else:
-            running = es.start(settings, layout, n, es_home)
+            return kafka_nodes.start(settings, layout, n, libs)
+        return es.start(settings, layout, n, es_home)
+
+    if running is None:
+        echo(f"starting {n.name} on {n.address} ...")
+        running = launch()
     t0 = time.monotonic()
     if service == "kafka":
-        wait_kafka(settings, layout, n, timeout)
+        wait_kafka(settings, layout, n, timeout, launch)
     else:
-        wait_elasticsearch(settings, layout, n, timeout)
+        wait_elasticsearch(settings, layout, n, timeout, launch)
     echo(f"{n.name} is up on {n.address} ({time.monotonic() - t0:.0f} s)")
-    return running
+    return processes.read_pid(settings, n.name) or running
 
 
 def restart_node(settings: Settings, service: str, index: int, timeout: float | None = None, echo: Echo = print) -> int:

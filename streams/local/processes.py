@@ -23,6 +23,12 @@ from streams.local.exceptions import ServiceError
 from streams.settings import Settings
 
 ES_USER = "newsstream"
+#: The line :func:`spawn` writes to a process's log before each start, so that one start's output can be told apart.
+START_MARK = "# newsstream services: starting"
+#: How often, and after how many seconds, :func:`wait_until` starts a process again that could not bind its
+#: port (see there): a client's connection may hold the port for as long as it lasts.
+BIND_RETRIES = 20
+BIND_RETRY_SECONDS = 3.0
 
 
 def pidfile(settings: Settings, name: str) -> Path:
@@ -69,6 +75,8 @@ def spawn(settings: Settings, name: str, cmd: list[str], env: dict, cwd: Path, u
         pw = pwd.getpwnam(user)
         kwargs = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
     with open(log_path(settings, name), "ab") as out:
+        out.write(f"{START_MARK} {name}\n".encode())
+        out.flush()
         proc = subprocess.Popen(
             cmd,
             stdout=out,
@@ -144,20 +152,46 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_until(check: Callable[[], bool], what: str, alive: Callable[[], bool], log: Path, timeout: float) -> None:
+def last_start(log: Path) -> str:
+    """The output of the latest start in ``log`` (after the last :data:`START_MARK` line)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text[text.rfind(START_MARK) :] if START_MARK in text else text
+
+
+def wait_until(
+    check: Callable[[], bool],
+    what: str,
+    alive: Callable[[], bool],
+    log: Path,
+    timeout: float,
+    restart: Callable[[], object] | None = None,
+) -> None:
     """Poll ``check`` each second until it is true.
 
-    Raises:
-        ServiceError: ``alive()`` turned false (with the log's tail), or
-            ``timeout`` seconds passed.
+        A process that exited because its port was taken ("Address already in
+        use") is started again with ``restart``, up to :data:`BIND_RETRIES` times
+    within ``timeout``:
+        ports above 32767 are in Linux's ephemeral range, where any client's
+        connection may hold one for a while (seen on a shared machine: Elasticsearch
+        could not bind 59200).
+
+        Raises:
+            ServiceError: ``alive()`` turned false for another reason (with the log's
+                tail), or ``timeout`` seconds passed.
     """
     deadline = time.monotonic() + timeout
+    retries = BIND_RETRIES if restart else 0
     while time.monotonic() < deadline:
         if check():
             return
         if not alive():
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            raise ServiceError(f"{what} exited while starting; log {log}:\n{tail}")
+            tail = last_start(log)
+            if retries and "Address already in use" in tail:
+                retries -= 1
+                time.sleep(BIND_RETRY_SECONDS)
+                restart()  # type: ignore[misc]
+                continue
+            raise ServiceError(f"{what} exited while starting; log {log}:\n{tail[-3000:]}")
         time.sleep(1)
     raise ServiceError(f"{what} not healthy after {timeout:.0f} s; see {log}")
 

@@ -74,7 +74,6 @@ def _regex_literal(b64: str) -> str:
 def config_text(settings: Settings, layout: Layout, creds: SecureCredentials, tls: Path, work: Path) -> str:
     """nginx's whole configuration for ``layout`` (one TLS server per Elasticsearch node)."""
     basic = b64encode(f"{creds.elasticsearch_username}:{creds.elasticsearch_password}".encode()).decode()
-    logs = settings.services_dir / "logs"
     headers = "".join(f"            add_header WWW-Authenticate {_quote(c)} always;\n" for c in _CHALLENGES)
     headers += "            add_header X-elastic-product Elasticsearch always;\n"
     missing = _error_body("missing authentication credentials for REST request [$request_uri]")
@@ -122,7 +121,7 @@ daemon off;
 master_process on;
 worker_processes 1;
 pid {work / "nginx.pid"};
-error_log {logs / "proxy-error.log"} warn;
+error_log stderr warn;
 events {{
     worker_connections 1024;
 }}
@@ -161,7 +160,8 @@ def start(settings: Settings, layout: Layout, creds: SecureCredentials, tls: Pat
         f.write(config_text(settings, layout, creds, tls, work))
     os.replace(tmp, conf)
     (settings.services_dir / "logs").mkdir(parents=True, exist_ok=True)
-    base = [nginx, "-p", str(work), "-e", str(settings.services_dir / "logs" / "proxy-error.log"), "-c", str(conf)]
+    # errors (a port taken, for one) go to stderr, which is the process's log
+    base = [nginx, "-p", str(work), "-e", "stderr", "-c", str(conf)]
     check = subprocess.run([*base, "-t", "-q"], check=False, capture_output=True, text=True)
     if check.returncode != 0:
         raise ServiceError(f"nginx rejects {conf}: {check.stderr.strip()[-1500:]}")

@@ -28,7 +28,9 @@ where the log is.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from indexers.elasticsearch import client as es_client
 from streams import kafka as streams_kafka
@@ -242,6 +244,7 @@ def up(
         for n in e_start:
             echo(f"starting Elasticsearch {ES_VERSION} node {n.node_name} on {n.address} ...")
             es.start(settings, layout, n, es_home, es_extra, bootstrap=bootstrap)  # type: ignore[arg-type]
+    relaunch = {n.name: _relauncher(settings, layout, n, libs, es_home, es_extra) for n in k_start + e_start}
     for n in k_start:
         kafka_nodes.write_config(settings, layout, n, tls.tls_dir(settings), creds.kafka_password if creds else "")
     kafka_nodes.format_storage(settings, layout, k_start, libs)  # type: ignore[arg-type]
@@ -258,11 +261,11 @@ def up(
             proxy.start(settings, layout, creds, tls.tls_dir(settings))
             started["proxy"] = True
     for n in k_start + k_wait:
-        cluster.wait_kafka(settings, layout, n, timeout)
+        cluster.wait_kafka(settings, layout, n, timeout, relaunch.get(n.name))
     if k_start or k_wait:
         echo(f"Kafka is up on {lay.bootstrap_servers(settings, layout)} ({time.monotonic() - t0:.0f} s)")
     for n in e_start + e_wait:
-        cluster.wait_elasticsearch(settings, layout, n, timeout)
+        cluster.wait_elasticsearch(settings, layout, n, timeout, relaunch.get(n.name))
     if e_start or e_wait:
         urls = ", ".join(n.address for n in lay.elasticsearch_nodes(settings, layout))
         echo(f"Elasticsearch is up on {urls} ({time.monotonic() - t0:.0f} s)")
@@ -273,6 +276,15 @@ def up(
             f"{', '.join(creds.elasticsearch_urls)}; credentials in {creds.path}"
         )
     return started
+
+
+def _relauncher(
+    settings: Settings, layout: Layout, n: Node, libs: Any, es_home: Any, es_extra: dict[str, str] | None
+) -> Callable[[], object]:
+    """What starts node ``n`` again when its port was taken (its config and storage are in place)."""
+    if n.service == "kafka":
+        return lambda: kafka_nodes.start(settings, layout, n, libs)
+    return lambda: es.start(settings, layout, n, es_home, es_extra)
 
 
 def _secure_ready(settings: Settings, layout: Layout, creds: SecureCredentials, timeout: float) -> None:
@@ -292,6 +304,7 @@ def _secure_ready(settings: Settings, layout: Layout, creds: SecureCredentials, 
             proxy_alive,
             processes.log_path(settings, proxy.NAME),
             timeout,
+            lambda: proxy.start(settings, layout, creds, tls.tls_dir(settings)),
         )
 
 
