@@ -12,7 +12,6 @@ recorded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from kafka import KafkaAdminClient
 
@@ -101,29 +100,34 @@ def sibling(settings: Settings, name: str = "cluster", offset: int = 50, echo: E
 
 
 def wait_kafka(
-    settings: Settings, layout: Layout, n: Node, timeout: float, restart: Callable[[], object] | None = None
+    settings: Settings, layout: Layout, n: Node, timeout: float, tend: processes.Relauncher | None = None
 ) -> None:
     """Wait until broker ``n`` answers and, in a cluster, is registered (unfenced) with the controller.
 
-    ``restart`` starts it again if its port was taken (:func:`streams.local.processes.wait_until`)."""
+    ``tend`` starts it (and the others of its ``up``) again if a port was taken."""
 
     def alive() -> bool:
         return processes.read_pid(settings, n.name) is not None or processes.port_open(n.host, n.ports["plaintext"])
 
     log = processes.log_path(settings, n.name)
-    processes.wait_until(lambda: kafka_nodes.healthy(n.address), f"Kafka {n.name}", alive, log, timeout, restart)
+    processes.wait_until(lambda: kafka_nodes.healthy(n.address), f"Kafka {n.name}", alive, log, timeout, tend)
     if layout.kafka_brokers > 1:
         processes.wait_until(
-            lambda: n.node_id in kafka_nodes.broker_ids(n.address), f"Kafka {n.name} (joining)", alive, log, timeout
+            lambda: n.node_id in kafka_nodes.broker_ids(n.address),
+            f"Kafka {n.name} (joining)",
+            alive,
+            log,
+            timeout,
+            tend,
         )
 
 
 def wait_elasticsearch(
-    settings: Settings, layout: Layout, n: Node, timeout: float, restart: Callable[[], object] | None = None
+    settings: Settings, layout: Layout, n: Node, timeout: float, tend: processes.Relauncher | None = None
 ) -> None:
     """Wait until node ``n`` answers yellow or green health and, in a cluster, all nodes have joined.
 
-    ``restart`` starts it again if its port was taken (:func:`streams.local.processes.wait_until`)."""
+    ``tend`` starts it (and the others of its ``up``) again if a port was taken."""
 
     def alive() -> bool:
         return processes.read_pid(settings, n.name) is not None or processes.port_open(n.host, n.ports["http"])
@@ -135,7 +139,7 @@ def wait_elasticsearch(
         alive,
         processes.log_path(settings, n.name),
         timeout,
-        restart,
+        tend,
     )
 
 
@@ -177,10 +181,11 @@ def start_node(settings: Settings, service: str, index: int, timeout: float | No
         echo(f"starting {n.name} on {n.address} ...")
         running = launch()
     t0 = time.monotonic()
+    tend = processes.Relauncher(settings, {n.name: launch})
     if service == "kafka":
-        wait_kafka(settings, layout, n, timeout, launch)
+        wait_kafka(settings, layout, n, timeout, tend)
     else:
-        wait_elasticsearch(settings, layout, n, timeout, launch)
+        wait_elasticsearch(settings, layout, n, timeout, tend)
     echo(f"{n.name} is up on {n.address} ({time.monotonic() - t0:.0f} s)")
     return processes.read_pid(settings, n.name) or running
 

@@ -158,39 +158,66 @@ def last_start(log: Path) -> str:
     return text[text.rfind(START_MARK) :] if START_MARK in text else text
 
 
+class Relauncher:
+    """Starts again, while :func:`wait_until` waits, the processes of one ``up`` that could not bind a port.
+
+    A process whose latest start says "Address already in use" is started
+    again with its start function, at most :data:`BIND_RETRIES` times and not
+    more often than every :data:`BIND_RETRY_SECONDS`: ports above 32767 are in
+    Linux's ephemeral range, where a client's connection, or its TIME_WAIT for
+    60 s after it, holds a port (seen here: Elasticsearch could not bind 59200,
+    a broker 59152, with some 350 TIME_WAIT sockets on the machine). Every
+    process of the set is tended while any one is waited for, since a cluster
+    node waits for the others.
+
+    Raises (when called):
+        ServiceError: a process of the set exited for another reason (with its
+            latest start's output), or still cannot bind after the retries.
+    """
+
+    def __init__(self, settings: Settings, starts: dict[str, Callable[[], object]]) -> None:
+        self.settings = settings
+        self.starts = starts
+        self.retries = dict.fromkeys(starts, BIND_RETRIES)
+        self.last: dict[str, float] = {}
+
+    def __call__(self) -> None:
+        for name, start in self.starts.items():
+            if read_pid(self.settings, name) is not None:
+                continue
+            log = log_path(self.settings, name)
+            tail = last_start(log)
+            if "Address already in use" not in tail or not self.retries[name]:
+                raise ServiceError(f"{name} exited while starting; log {log}:\n{tail[-3000:]}")
+            if time.monotonic() - self.last.get(name, 0.0) >= BIND_RETRY_SECONDS:
+                self.retries[name] -= 1
+                self.last[name] = time.monotonic()
+                start()
+
+
 def wait_until(
     check: Callable[[], bool],
     what: str,
     alive: Callable[[], bool],
     log: Path,
     timeout: float,
-    restart: Callable[[], object] | None = None,
+    tend: Relauncher | None = None,
 ) -> None:
-    """Poll ``check`` each second until it is true.
+    """Poll ``check`` each second until it is true, calling ``tend`` first each time.
 
-        A process that exited because its port was taken ("Address already in
-        use") is started again with ``restart``, up to :data:`BIND_RETRIES` times
-    within ``timeout``:
-        ports above 32767 are in Linux's ephemeral range, where any client's
-        connection may hold one for a while (seen on a shared machine: Elasticsearch
-        could not bind 59200).
-
-        Raises:
-            ServiceError: ``alive()`` turned false for another reason (with the log's
-                tail), or ``timeout`` seconds passed.
+    Raises:
+        ServiceError: ``alive()`` turned false (with the log's tail; a process
+            ``tend`` looks after is its to judge), ``tend`` raised, or
+            ``timeout`` seconds passed.
     """
     deadline = time.monotonic() + timeout
-    retries = BIND_RETRIES if restart else 0
     while time.monotonic() < deadline:
         if check():
             return
-        if not alive():
+        if tend is not None:
+            tend()
+        elif not alive():
             tail = last_start(log)
-            if retries and "Address already in use" in tail:
-                retries -= 1
-                time.sleep(BIND_RETRY_SECONDS)
-                restart()  # type: ignore[misc]
-                continue
             raise ServiceError(f"{what} exited while starting; log {log}:\n{tail[-3000:]}")
         time.sleep(1)
     raise ServiceError(f"{what} not healthy after {timeout:.0f} s; see {log}")

@@ -244,7 +244,9 @@ def up(
         for n in e_start:
             echo(f"starting Elasticsearch {ES_VERSION} node {n.node_name} on {n.address} ...")
             es.start(settings, layout, n, es_home, es_extra, bootstrap=bootstrap)  # type: ignore[arg-type]
-    relaunch = {n.name: _relauncher(settings, layout, n, libs, es_home, es_extra) for n in k_start + e_start}
+    tend = processes.Relauncher(
+        settings, {n.name: _relauncher(settings, layout, n, libs, es_home, es_extra) for n in k_start + e_start}
+    )
     for n in k_start:
         kafka_nodes.write_config(settings, layout, n, tls.tls_dir(settings), creds.kafka_password if creds else "")
     kafka_nodes.format_storage(settings, layout, k_start, libs)  # type: ignore[arg-type]
@@ -261,11 +263,11 @@ def up(
             proxy.start(settings, layout, creds, tls.tls_dir(settings))
             started["proxy"] = True
     for n in k_start + k_wait:
-        cluster.wait_kafka(settings, layout, n, timeout, relaunch.get(n.name))
+        cluster.wait_kafka(settings, layout, n, timeout, tend)
     if k_start or k_wait:
         echo(f"Kafka is up on {lay.bootstrap_servers(settings, layout)} ({time.monotonic() - t0:.0f} s)")
     for n in e_start + e_wait:
-        cluster.wait_elasticsearch(settings, layout, n, timeout, relaunch.get(n.name))
+        cluster.wait_elasticsearch(settings, layout, n, timeout, tend)
     if e_start or e_wait:
         urls = ", ".join(n.address for n in lay.elasticsearch_nodes(settings, layout))
         echo(f"Elasticsearch is up on {urls} ({time.monotonic() - t0:.0f} s)")
@@ -304,7 +306,9 @@ def _secure_ready(settings: Settings, layout: Layout, creds: SecureCredentials, 
             proxy_alive,
             processes.log_path(settings, proxy.NAME),
             timeout,
-            lambda: proxy.start(settings, layout, creds, tls.tls_dir(settings)),
+            processes.Relauncher(
+                settings, {proxy.NAME: lambda: proxy.start(settings, layout, creds, tls.tls_dir(settings))}
+            ),
         )
 
 

@@ -71,7 +71,7 @@ def test_a_process_whose_port_is_taken_is_started_again_once_it_is_free(settings
             lambda: processes.read_pid(settings, "srv") is not None,
             processes.log_path(settings, "srv"),
             30,
-            restart=start,
+            tend=processes.Relauncher(settings, {"srv": start}),
         )
         assert 2 <= len(starts) <= 1 + processes.BIND_RETRIES
         assert processes.read_pid(settings, "srv") == starts[-1]
@@ -96,6 +96,35 @@ def test_another_failure_is_reported_with_the_latest_start_s_output(settings):
             lambda: processes.read_pid(settings, "bad") is not None,
             processes.log_path(settings, "bad"),
             30,
-            restart=start,
+            tend=processes.Relauncher(settings, {"bad": start}),
         )
     assert str(info.value).count("no config here") == 1
+
+
+def test_a_node_that_could_not_bind_is_started_again_while_another_is_waited_for(settings):
+    """As in a cluster: node a is healthy only once node b is up, and b's port is taken at first."""
+    port_a, port_b = _free_port(), _free_port()
+    holder = _hold(port_b)
+
+    def start(name: str, port: int):
+        return lambda: processes.spawn(
+            settings, name, [sys.executable, "-c", SERVER, str(port)], {}, settings.services_dir
+        )
+
+    starts = {"a": start("a", port_a), "b": start("b", port_b)}
+    for launch in starts.values():
+        launch()
+    threading.Timer(3.0, _release, [holder]).start()
+    try:
+        processes.wait_until(
+            lambda: processes.port_open("127.0.0.1", port_a) and processes.port_open("127.0.0.1", port_b),
+            "a",
+            lambda: processes.read_pid(settings, "a") is not None,
+            processes.log_path(settings, "a"),
+            30,
+            tend=processes.Relauncher(settings, starts),
+        )
+        assert processes.log_path(settings, "b").read_text().count(processes.START_MARK) >= 2
+        assert processes.log_path(settings, "a").read_text().count(processes.START_MARK) == 1
+    finally:
+        processes.stop_all(settings, ["a", "b"], timeout=5)
