@@ -107,6 +107,7 @@ def cluster_services():
     try:
         started = svc.up(settings, echo=echo, kafka_brokers=3, elasticsearch_nodes=2, secure=True)
     except svc.ServiceError as exc:
+        svc.down(settings, echo=lambda m: None)  # what did start would idle through the rest of the session
         pytest.fail(f"the local cluster could not start: {exc}")
     echo(f"cluster ready in {time.monotonic() - t0:.0f} s")
     yield settings
