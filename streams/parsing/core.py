@@ -6,13 +6,17 @@
 
 from __future__ import annotations
 
+import re
+
 from streams.parsing.charset import decode_bytes, sniff_content_type
 from streams.parsing.exceptions import ParseRejected
 from streams.parsing.language import detect_language
 from streams.parsing.words import canonical_url, normalise_text, reading_time, word_count
 from streams.records import ParsedArticle, RawArticle, stable_id
 
-MIN_BODY_WORDS = 5  # fewer words than this is no article body
+MIN_BODY_WORDS = 5  # fewer words than this is no article body, unless they make a sentence
+# A sentence: two words or more and a sentence end ("First paragraph...", "Markets closed higher.")
+_SENTENCE = re.compile(r"\w+\W+\w.*[.!?…]\W*$", re.DOTALL)
 
 
 def parse(raw: RawArticle) -> ParsedArticle:
@@ -28,7 +32,8 @@ def parse(raw: RawArticle) -> ParsedArticle:
     Raises:
         ParseRejected: reason ``"empty input"``, ``"binary input"``,
             ``"undecodable input"`` or ``"no article text"`` (nothing that
-            reads as an article body could be extracted).
+            reads as an article body could be extracted: fewer than five
+            words, and no sentence).
     """
     content = raw.content
     if content is None:
@@ -60,7 +65,7 @@ def parse(raw: RawArticle) -> ParsedArticle:
         canonical = canonical_url(raw.url)
     body = found.body.strip()
     words = word_count(body)
-    if words < MIN_BODY_WORDS:
+    if words < MIN_BODY_WORDS and not _SENTENCE.search(body):
         raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
     language = detect_language(body, hint=lang_hint)
     return ParsedArticle(

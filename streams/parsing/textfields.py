@@ -148,16 +148,30 @@ def read_fields(lines: list[Line], start: int, end: int) -> Fields:
     return found
 
 
+# A line that dates the article ("Author: … Publish date: Nov 18, 2019", "Monday, November 18, 2019, 4:05 pm").
+_STAMP_CUE = re.compile(
+    r"\b(?:by|published|publish\s+date|updated|posted|author|date)\b|^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b",
+    re.IGNORECASE,
+)
+_COPYRIGHT = re.compile(r"©|\(c\)|\bcopyright\b", re.IGNORECASE)
+
+
 def _date(lines: list[Line], start: int, caption: str | None) -> str | None:
-    """The first date written in the lines around the body's start, or in the caption."""
-    for line in lines[max(0, start - 15) : start + 3]:
-        if not is_furniture(line.text, line.words):
-            published = find_date(line.text)
-            if published:
-                return published
-    if caption:
-        return find_date(caption)
-    return find_date(" ".join(l.text for l in lines[: start + 10] if not is_furniture(l.text, l.words)))
+    """The date written nearest above the body (within 40 lines), else that
+    of a stamp or byline line among the body's first 20 lines, else the
+    caption's. A date in the article's prose is an event's; furniture and
+    copyright lines never give a date; a year alone is no date
+    (:func:`~streams.parsing.dates.find_date`)."""
+    stamps = [
+        l for l in lines[start : start + 20] if is_meta_line(l.text) or (l.words <= 14 and _STAMP_CUE.search(l.text))
+    ]
+    for line in [*reversed(lines[max(0, start - 40) : start]), *stamps]:
+        if is_furniture(line.text, line.words) or _COPYRIGHT.search(line.text):
+            continue
+        published = find_date(line.text)
+        if published:
+            return published
+    return find_date(caption) if caption else None
 
 
 def _related(lines: list[Line], start: int, end: int, skip: set[int]) -> list[str]:

@@ -31,7 +31,7 @@ CORRESPONDENT = re.compile(
 # A wire dateline: a place in capitals, then a date or an agency ("LONDON, March 3
 # (Reuters) -", "AL-AIN, United Arab Emirates 1996-12-06", "PARIS (AFP) -").
 _DATELINE = re.compile(
-    r"^[A-Z][A-Z'’.\-]{2,}(?:\s[A-Z][A-Z'’.\-]+)*(?:,\s*[\w .'’-]{2,40}?)?\s*"
+    r"^[A-Z][A-Z'’.\-]{2,}(?:\s[A-Z][A-Z'’.\-]+)*(?:\s?,\s*[\w .'’-]{2,40}?)?\s*"
     r"(?:\((?:Reuters|AP|AFP|Bloomberg|dpa|UPI|IANS|PTI|Xinhua|ANSA|EFE)\)|(?:19|20)\d\d-\d\d-\d\d\b"
     r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b)"
 )
@@ -71,7 +71,8 @@ def split_lines(text: str) -> list[Line]:
         bullet = False
         m = _BULLET.match(stripped)
         if m and len(stripped) > m.end():
-            bullet, stripped = True, stripped[m.end() :].strip()
+            # a number is part of the item (a rank in a list of results); a bullet sign is not
+            bullet, stripped = True, stripped if stripped[0].isdigit() else stripped[m.end() :].strip()
         elif stripped in ("*", "+", "•", "-", "o"):
             continue
         if out and not bullet and (pending_join or _ONLY_PUNCT.match(stripped)):
