@@ -13,7 +13,7 @@ from streams.parsing.dates import find_date
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture, looks_like_sentence
 from streams.parsing.metadata import byline_names, looks_like_name, split_names, tag_case
-from streams.parsing.textlines import CAPTION_LABEL, CORRESPONDENT, TEXT_BY, Line, is_data, is_meta_line
+from streams.parsing.textlines import CAPTION_LABEL, CORRESPONDENT, TEXT_BY, Line, is_data, is_dateline, is_meta_line
 from streams.parsing.words import word_count
 
 _CREDIT_TAIL = re.compile(
@@ -158,12 +158,14 @@ _COPYRIGHT = re.compile(r"©|\(c\)|\bcopyright\b", re.IGNORECASE)
 
 def _date(lines: list[Line], start: int, caption: str | None) -> str | None:
     """The date written nearest above the body (within 40 lines), else that
-    of a stamp or byline line among the body's first 20 lines, else the
+    of a stamp, byline or dateline among the body's first 20 lines, else the
     caption's. A date in the article's prose is an event's; furniture and
     copyright lines never give a date; a year alone is no date
     (:func:`~streams.parsing.dates.find_date`)."""
     stamps = [
-        l for l in lines[start : start + 20] if is_meta_line(l.text) or (l.words <= 14 and _STAMP_CUE.search(l.text))
+        l
+        for l in lines[start : start + 20]
+        if is_meta_line(l.text) or is_dateline(l.text) or (l.words <= 14 and _STAMP_CUE.search(l.text))
     ]
     for line in [*reversed(lines[max(0, start - 40) : start]), *stamps]:
         if is_furniture(line.text, line.words) or _COPYRIGHT.search(line.text):
