@@ -1,14 +1,17 @@
 """HTML pages: three extractors vote on the body; trafilatura reads the metadata.
 
 The body is the paragraph-level vote of :mod:`~streams.parsing.ensemble` over
-three independent extractors: trafilatura (fast path, no comments), the Rust
-rs-trafilatura (news article profile) and trafilatura's port of Readability
-(asked only when the other two disagree on a line). A line is kept when the
-weighted votes reach the threshold that 5-fold cross-validation on the
+three independent extractors: trafilatura (fast path, favouring precision,
+no comments), the Rust rs-trafilatura (news article profile) and
+trafilatura's port of Readability (asked only when the other two disagree on
+enough words). A line is kept when the weighted votes reach the threshold;
+kept furniture lines and a leading repeat of the headline are dropped. The
+focus, weights, threshold and filter are those 5-fold cross-validation on the
 development set chose (``bench/extraction.py``, ``bench/README.md``).
-Title, byline, date and site name come from trafilatura's metadata; tags only
-from the page's own metadata (meta tags, JSON-LD) and tag links inside the
-article, never from site navigation.
+Title (the ``<h1>`` headline matching ``og:title``), byline, date and site
+name come from trafilatura's metadata steps; tags only from the page's own
+metadata (meta tags, JSON-LD) and tag links inside the article, never from
+site navigation.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from streams.parsing.metadata import clean_authors, clean_title, tag_case
 from streams.parsing.words import word_count
 
 # The vote: weights of trafilatura, rs-trafilatura and Readability, and the
-# threshold a line's weighted votes must reach. Chosen on the 121 development
-# pages by bench/extraction.py (the choice on all five folds; see bench/README.md).
+# threshold a line's weighted votes must reach (two of three). Chosen on the 121
+# development pages by bench/extraction.py (its choice on all pages, and on four
+# of the five folds; see bench/README.md).
 WEIGHTS = (1.0, 1.0, 1.0)
 THRESHOLD = 2.0
 DROP_FURNITURE = True  # then drop kept lines that are furniture (furniture.is_furniture)
+# trafilatura's own trade-off ("balanced", "precision" or "recall"), chosen with them
+FOCUS = "precision"
 # Readability (4 ms a page) is asked only when its vote can decide at least this
 # many words: on the development pages, lines disputed by fewer words never
 # changed F1 by 0.001, and it is then asked on 48 pages of 121 instead of 75.
@@ -214,9 +220,16 @@ def body_lines(
     weights: tuple[float, ...] = WEIGHTS,
     threshold: float = THRESHOLD,
     drop_furniture: bool = DROP_FURNITURE,
+    titles: tuple[str | None, ...] = (),
 ) -> list[str]:
-    """The article's lines: those the vote keeps, without furniture lines."""
-    return [ln for ln in select(table, weights, threshold) if not (drop_furniture and is_furniture(ln))]
+    """The article's lines: those the vote keeps, without furniture lines and
+    without leading lines that repeat one of ``titles`` (the headline is the
+    title, not the body's first paragraph)."""
+    lines = [ln for ln in select(table, weights, threshold) if not (drop_furniture and is_furniture(ln))]
+    heads = {_words(t) for t in titles if t}
+    while lines and _words(lines[0]) in heads:
+        lines.pop(0)
+    return lines
 
 
 def _metadata(tree: HtmlElement, url: str | None) -> Any:
@@ -264,10 +277,10 @@ def _metadata(tree: HtmlElement, url: str | None) -> Any:
     return meta
 
 
-def _trafilatura(text: str, url: str | None) -> tuple[HtmlElement | None, Any, str]:
+def _trafilatura(text: str, url: str | None, focus: str = FOCUS) -> tuple[HtmlElement | None, Any, str]:
     """Return the page's tree (inert parts dropped), its metadata and
-    trafilatura's text (``""`` when it found no body); ``(None, None, "")``
-    when the page has no tree."""
+    trafilatura's text with its ``focus`` (``""`` when it found no body);
+    ``(None, None, "")`` when the page has no tree."""
     from trafilatura import bare_extraction
     from trafilatura.utils import load_html
 
@@ -275,15 +288,20 @@ def _trafilatura(text: str, url: str | None) -> tuple[HtmlElement | None, Any, s
     if tree is None:
         return None, None, ""
     _drop_inert(tree)
-    doc = bare_extraction(tree, url=url, with_metadata=False, **_EXTRACT_OPTIONS)  # works on a copy
+    focus_options = {"favor_precision": focus == "precision", "favor_recall": focus == "recall"}
+    doc = bare_extraction(tree, url=url, with_metadata=False, **_EXTRACT_OPTIONS, **focus_options)  # works on a copy
     return tree, _metadata(tree, url), (doc.text or "") if doc is not None else ""
 
 
-def vote_table(text: str, url: str | None = None) -> list[Ballot]:
-    """The page's vote table with every opinion asked (``bench/extraction.py``
-    cross-validates the weights and threshold on it)."""
-    tree, _meta, body = _trafilatura(text, url)
-    return [] if tree is None else body_ballots(tree, url, body, lazy=False)
+def vote_table(text: str, url: str | None = None, focus: str = FOCUS) -> tuple[list[Ballot], tuple[str | None, ...]]:
+    """The page's vote table with every opinion asked, and its titles
+    (``bench/extraction.py`` cross-validates the focus, weights and
+    threshold on them)."""
+    tree, meta, body = _trafilatura(text, url, focus)
+    if tree is None:
+        return [], ()
+    titles = (clean_title(_headline(tree, meta.title), meta.sitename or None), meta.title)
+    return body_ballots(tree, url, body, lazy=False), titles
 
 
 def extract_html(text: str, url: str | None = None) -> Extracted:
@@ -306,10 +324,8 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
         metas = tree.xpath('//meta[@http-equiv="content-language" or @property="og:locale"]/@content')
         lang = metas[0] if metas else None
     canon = doc.url if doc.url and re.match(r"https?://", doc.url) else None
-    lines = body_lines(body_ballots(tree, url, body))  # last: Readability mutates the tree
-    heads = {_words(t) for t in (title, doc.title) if t}
-    while lines and _words(lines[0]) in heads:  # the headline is the title, not the body's first line
-        lines.pop(0)
+    # last: Readability mutates the tree
+    lines = body_lines(body_ballots(tree, url, body), titles=(title, doc.title))
     return Extracted(
         body="\n\n".join(lines),
         title=title,
