@@ -24,11 +24,13 @@ COPY examples/ examples/
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install -c requirements.lock -e .
 
-# Run unprivileged. faust keeps its data directory ("<app_id>-data") in the
-# working directory, so that has to be writable; the code stays read-only.
+# Run unprivileged. faust keeps its data directory (one folder per app id)
+# under NEWSSTREAM_WORKER_DATA_DIR, so that has to be writable; the code stays
+# read-only.
 RUN useradd --create-home --uid 10001 newsstream \
     && mkdir -p /var/lib/newsstream \
     && chown newsstream:newsstream /var/lib/newsstream
+ENV NEWSSTREAM_WORKER_DATA_DIR=/var/lib/newsstream
 USER newsstream
 WORKDIR /var/lib/newsstream
 

@@ -50,6 +50,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -67,8 +68,10 @@ def load_bodyscore(tools: Path):
     if not path.is_file():
         raise FileNotFoundError(f"no bodyscore.py in {tools}")
     spec = importlib.util.spec_from_file_location("bodyscore", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path} as a module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 
@@ -156,7 +159,7 @@ def cross_validate(
     ``predict(candidate, page_id)`` returns the body a candidate setting gives.
     The plain figure is that of ``product_choice`` (the setting the product
     ships) on all pages; the choice on all pages is printed beside it."""
-    rows = {c: {} for c in range(len(candidates))}
+    rows: dict[int, dict[str, Row]] = {c: {} for c in range(len(candidates))}
 
     def page_row(c: int, k: str) -> Row:
         if k not in rows[c]:
@@ -176,11 +179,13 @@ def cross_validate(
     everywhere = max(range(len(candidates)), key=lambda c: (f1(c, keys), -c))
     shipped = candidates.index(product_choice)
     result = Result(name, scorer.prf([page_row(shipped, k) for k in keys]), fold_f1, scorer.prf(held), speed)
-    result.chosen = chosen + [f"on all pages: {candidates[everywhere]}; shipped: {product_choice}"]
+    result.chosen = [*chosen, f"on all pages: {candidates[everywhere]}; shipped: {product_choice}"]
     return result
 
 
-def time_parse(pages: dict[str, bytes], truth: dict, content_type: str) -> tuple[dict[str, str], float, dict]:
+def time_parse(
+    pages: dict[str, bytes], truth: dict, content_type: Literal["html", "text"]
+) -> tuple[dict[str, str], float, dict]:
     """Parse every page with ``streams.parsing.parse``; return ``(bodies, pages/s, records)``."""
     from streams.parsing import ParseRejected, parse
     from streams.records import RawArticle
@@ -198,7 +203,7 @@ def time_parse(pages: dict[str, bytes], truth: dict, content_type: str) -> tuple
     return bodies, len(pages) / (time.process_time() - start), records
 
 
-def time_tool(pages: dict[str, bytes], extract: Callable[[bytes], str]) -> tuple[dict[str, str], float]:
+def time_tool(pages: dict[str, bytes], extract: Callable[[bytes], str | None]) -> tuple[dict[str, str], float]:
     preds = {}
     start = time.process_time()
     for key, content in pages.items():
@@ -229,7 +234,7 @@ def run_html(args, scorer: Scorer, truth: dict, html: dict[str, bytes], split) -
     results, dumps = [], {}
     import trafilatura
 
-    theirs, t_speed = time_tool(html, lambda c: trafilatura.extract(c))
+    theirs, t_speed = time_tool(html, trafilatura.extract)
     ours, o_speed, records = time_parse(html, truth, "html")
     decoded = {k: decode_bytes(c, is_html=True)[0] for k, c in html.items()}
     tables = {(f, k): H.vote_table(page, truth[k].get("url"), f) for f in FOCI for k, page in decoded.items()}
@@ -298,6 +303,8 @@ def fields_report(html_out: dict | None, text_out: dict | None, html: dict[str, 
         right = 0
         for k, rec in hrec.items():
             tree = load_html(decode_bytes(html[k], is_html=True)[0])
+            if tree is None:
+                continue
             refs = tree.xpath('//meta[@property="og:title"]/@content') + [h.text_content() for h in tree.iter("h1")]
             if _norm_title(rec.title, rec.publisher) in {_norm_title(r, rec.publisher) for r in refs}:
                 right += 1
@@ -335,9 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         except OSError:
             pass
-    scorer = Scorer(load_bodyscore(args.tools), None)
     truth, html, text = load_set(args.data)
-    scorer.truth = truth
+    scorer = Scorer(load_bodyscore(args.tools), truth)
     split = folds(sorted(truth))
     print(
         f"development set: {args.data} ({len(truth)} pages: {len(html)} HTML, {len(text)} text); {FOLDS} folds, seed {SEED}"
@@ -365,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.worst:
             rows = scorer.rows(outs[mode]["bodies"])
             per_page = {k: 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0 for k, (tp, fp, fn) in rows.items()}
-            for key in sorted(per_page, key=per_page.get)[: args.worst]:
+            for key in sorted(per_page, key=per_page.__getitem__)[: args.worst]:
                 print(f"    {per_page[key]:.3f} {key}")
     if not args.no_fields:
         print("Fields")

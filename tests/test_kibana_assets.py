@@ -16,6 +16,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,7 +204,7 @@ def test_dashboard_panels_resolve_and_cover_the_six_charts(objects, by_id):
         assert {"type", "gridData", "panelIndex"} <= set(panel), panel
         grid = panel["gridData"]
         assert grid["i"] == panel["panelIndex"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 48, panel["panelIndex"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 48, panel["panelIndex"]
         if "panelRefName" in panel:  # by reference: Kibana looks up "<panelIndex>:<panelRefName>"
             ref = refs.get(f"{panel['panelIndex']}:{panel['panelRefName']}")
             assert ref is not None, f"panel {panel['panelIndex']} has no reference"
@@ -239,7 +240,9 @@ def test_load_names_file_and_line_of_a_bad_line(tmp_path):
 class _FakeKibana(BaseHTTPRequestHandler):
     """Plays ``POST /api/saved_objects/_import``: records the request, answers ``server.answer``."""
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    server: _KibanaServer
+
+    def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length)
         self.server.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
@@ -255,9 +258,16 @@ class _FakeKibana(BaseHTTPRequestHandler):
         pass
 
 
+class _KibanaServer(ThreadingHTTPServer):
+    """The local "Kibana": what it was sent, and what it answers."""
+
+    requests: list[dict[str, Any]]
+    answer: tuple[int, dict[str, Any]]
+
+
 @pytest.fixture
 def kibana():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeKibana)
+    server = _KibanaServer(("127.0.0.1", 0), _FakeKibana)
     server.requests = []
     server.answer = (200, {"success": True, "successCount": 0, "successResults": []})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -270,7 +280,7 @@ def kibana():
         thread.join(timeout=5)
 
 
-def _form_files(headers: dict, body: bytes) -> dict[str, tuple[str, bytes]]:
+def _form_files(headers: dict, body: bytes) -> dict[Any, tuple[str | None, Any]]:
     """``{field: (filename, content)}`` of a multipart/form-data body."""
     ctype = {k.lower(): v for k, v in headers.items()}["content-type"]
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -313,7 +323,7 @@ def test_import_without_overwrite_and_of_another_file(kibana, tmp_path):
 def test_import_raises_with_kibanas_message_on_400(kibana):
     server, url = kibana
     server.answer = (400, {"statusCode": 400, "error": "Bad Request", "message": "Unexpected token in JSON"})
-    with pytest.raises(KibanaImportError, match="HTTP 400.*Bad Request: Unexpected token in JSON") as info:
+    with pytest.raises(KibanaImportError, match=r"HTTP 400.*Bad Request: Unexpected token in JSON") as info:
         import_saved_objects(url)
     assert info.value.status == 400
     assert "Unexpected token" in info.value.body

@@ -21,14 +21,14 @@ why the rest is empty in ``enrichment_notes``.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.fingerprint import simhash
 from streams.enrichment.gazetteer import country_from_tag, country_name, gazetteer
 from streams.enrichment.keywords import key_phrases, merge_tags
 from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp
-from streams.enrichment.normalize import build_entities
+from streams.enrichment.normalize import Mention, build_entities
 from streams.records import EnrichedArticle, ParsedArticle
 
 __all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]
@@ -84,7 +84,7 @@ def _plan(article: ParsedArticle, nlp) -> tuple[list[tuple[str, str]], list[str]
 
 def _finish(article: ParsedArticle, docs: dict, notes: list[str], has_parser: bool) -> EnrichedArticle:
     gaz = gazetteer()
-    mentions = []
+    mentions: list[Mention] = []
     for source, doc in docs.items():
         mentions.extend(doc_mentions(doc, source, _OFFSET[source]))
     mentions.extend(field_mentions(article.authors, article.publisher, article.image_credit, _OFFSET["fields"]))

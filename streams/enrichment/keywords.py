@@ -24,7 +24,7 @@ No extra model: the phrases are the noun chunks spaCy's parser already found
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from streams.enrichment.normalize import TITLE_WORDS
 
@@ -87,7 +87,7 @@ def key_phrases(doc, limit: int = 10) -> list[str]:
         else:
             entry[0] += 1
     scored = []
-    for key, (count, display, first, n_words) in stats.items():
+    for count, display, first, n_words in stats.values():
         if n_words == 1 and count < 2:
             continue
         score = count * (1 + 0.5 * (n_words - 1)) + (0.5 if first < n_chars / 5 else 0.0)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Iterator
+from collections.abc import Iterator
+
+import spacy
 
 from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.gazetteer import gazetteer
@@ -37,14 +39,10 @@ def load_nlp(model: str):
     downloads anything.
 
     Raises:
-        EnrichmentError: spaCy or the model package is not installed (the
-            message names the package to install), or the pipeline has no
+        EnrichmentError: the model package is not installed (the message
+            names the package to install), or the pipeline has no
             ``ner`` component.
     """
-    try:
-        import spacy
-    except ImportError as exc:  # pragma: no cover - spacy is a pinned dependency
-        raise EnrichmentError("spaCy is not installed: pip install spacy==3.8.18") from exc
     try:
         nlp = spacy.load(model)
     except OSError as exc:

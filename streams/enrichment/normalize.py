@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -152,7 +152,7 @@ class Group:
 
     key: str
     names: Counter = field(default_factory=Counter)
-    votes: Counter = field(default_factory=Counter)
+    votes: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # {label: weight}
     sources: set = field(default_factory=set)
     mentions: int = 0
     first: int = 0
@@ -167,7 +167,7 @@ class Group:
             return self.place.name
         return max(self.names.items(), key=lambda kv: (kv[1], len(kv[0]), -_first_index(self, kv[0])))[0]
 
-    def merge(self, other: "Group") -> None:
+    def merge(self, other: Group) -> None:
         """Add ``other``'s mentions to this group (its label is kept)."""
         self.mentions += other.mentions
         self.sources |= other.sources

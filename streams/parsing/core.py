@@ -10,7 +10,9 @@ import re
 
 from streams.parsing.charset import decode_bytes, sniff_content_type
 from streams.parsing.exceptions import ParseRejected
+from streams.parsing.html import extract_html
 from streams.parsing.language import detect_language
+from streams.parsing.text import extract_text
 from streams.parsing.words import canonical_url, normalise_text, reading_time, word_count
 from streams.records import ParsedArticle, RawArticle, stable_id
 
@@ -52,14 +54,10 @@ def parse(raw: RawArticle) -> ParsedArticle:
     ctype = raw.content_type if raw.content_type in ("html", "text") else sniff_content_type(text)
 
     if ctype == "html":
-        from streams.parsing.html import extract_html
-
         found = extract_html(text, url=raw.url)
         lang_hint = found.lang_hint
         canonical = canonical_url(found.canonical_url) or canonical_url(raw.url)
     else:
-        from streams.parsing.text import extract_text
-
         found = extract_text(text)
         lang_hint = None
         canonical = canonical_url(raw.url)

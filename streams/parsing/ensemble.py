@@ -69,9 +69,9 @@ class Opinion:
             for i in range(len(self._words) - 1, -1, -1):  # the first line holding a gram wins
                 self._line_of.update(dict.fromkeys(_grams(self._words[i]), i))
         for gram in reversed(list(_grams(words))):
-            i = self._line_of.get(gram)
-            if i is not None:
-                return i
+            found = self._line_of.get(gram)
+            if found is not None:
+                return found
         return -1
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+import rs_trafilatura
 from lxml import etree
-from lxml.html import HtmlElement
+from lxml.html import HtmlElement, fromstring, tostring
 
 from streams.parsing.dates import normalise_date
 from streams.parsing.ensemble import Ballot, Opinion, ballots, merge, needs, record, select
@@ -29,6 +30,9 @@ from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
 from streams.parsing.metadata import clean_authors, clean_title, tag_case
 from streams.parsing.words import word_count
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
 
 # The vote: weights of trafilatura, rs-trafilatura and Readability, and the
 # threshold a line's weighted votes must reach (two of three). Chosen on the 121
@@ -49,7 +53,7 @@ _ASK_READABILITY_FROM = 10
 # the metadata is read (byline, tags and dates may live there), so the
 # extraction works on a smaller tree: HTML pages parse 5-10% faster, and no field
 # of the 243 development-set pages changes.
-_EXTRACT_OPTIONS = {
+_EXTRACT_OPTIONS: dict[str, Any] = {
     "fast": True,
     "include_comments": False,
     "include_tables": True,
@@ -100,10 +104,10 @@ def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
         ):
             credit = _text(el) or None
             break
-        caption = _text(cap_el)
-        if credit and caption.endswith(credit):
-            caption = caption[: -len(credit)].strip()
-        caption = caption.strip() or None
+        text = _text(cap_el)
+        if credit and text.endswith(credit):
+            text = text[: -len(credit)].strip()
+        caption = text.strip() or None
         if caption and word_count(caption) >= 3:
             return caption, credit
     return None, None
@@ -132,9 +136,6 @@ _TOO_DEEP_FOR_RS = etree.XPath("boolean(/" + "/".join(["*"] * 256) + ")")
 
 def _rs_opinion(tree: HtmlElement, url: str | None) -> Opinion | None:
     """rs-trafilatura's lines for the page (None when the tree is too deep for it)."""
-    import rs_trafilatura
-    from lxml.html import tostring
-
     if _TOO_DEEP_FOR_RS(tree):
         return None
     # news pages: its article profile, without the page-type classifier (40% of its time)
@@ -146,8 +147,7 @@ def _rs_opinion(tree: HtmlElement, url: str | None) -> Opinion | None:
 
 def _readability_opinion(tree: HtmlElement) -> Opinion:
     """Readability's article text (trafilatura's port; it mutates ``tree``)."""
-    from lxml.html import fromstring
-    from trafilatura.readability_lxml import Document
+    from trafilatura.readability_lxml import Document  # noqa: PLC0415 - see _trafilatura
 
     try:
         summary = Document(tree).summary()
@@ -241,8 +241,8 @@ def _metadata(tree: HtmlElement, url: str | None) -> Any:
     The date is htmldate's from the page's markup; its extensive search of
     the text runs only when that finds none, and a 1 January date from it is
     dropped (a bare year or a copyright line: no date beats a wrong one)."""
-    from htmldate import find_date
-    from trafilatura.metadata import (
+    from htmldate import find_date  # noqa: PLC0415 - see _trafilatura
+    from trafilatura.metadata import (  # noqa: PLC0415
         META_URL,
         examine_meta,
         extract_author,
@@ -251,7 +251,7 @@ def _metadata(tree: HtmlElement, url: str | None) -> Any:
         extract_title,
         extract_url,
     )
-    from trafilatura.settings import set_date_params
+    from trafilatura.settings import set_date_params  # noqa: PLC0415
 
     meta = examine_meta(tree)
     if meta.author and " " not in meta.author:
@@ -281,16 +281,26 @@ def _trafilatura(text: str, url: str | None, focus: str = FOCUS) -> tuple[HtmlEl
     """Return the page's tree (inert parts dropped), its metadata and
     trafilatura's text with its ``focus`` (``""`` when it found no body);
     ``(None, None, "")`` when the page has no tree."""
-    from trafilatura import bare_extraction
-    from trafilatura.utils import load_html
+    # imported here, not at the top: trafilatura and htmldate cost 0.4 s and
+    # tens of MB at import that plain-text parsing and `newsstream parse` of
+    # text files never need
+    from trafilatura import bare_extraction  # noqa: PLC0415
+    from trafilatura.utils import load_html  # noqa: PLC0415
 
     tree = load_html(text)
     if tree is None:
         return None, None, ""
     _drop_inert(tree)
-    focus_options = {"favor_precision": focus == "precision", "favor_recall": focus == "recall"}
-    doc = bare_extraction(tree, url=url, with_metadata=False, **_EXTRACT_OPTIONS, **focus_options)  # works on a copy
-    return tree, _metadata(tree, url), (doc.text or "") if doc is not None else ""
+    doc = bare_extraction(  # works on a copy of the tree
+        tree,
+        url=url,
+        with_metadata=False,
+        favor_precision=focus == "precision",
+        favor_recall=focus == "recall",
+        **_EXTRACT_OPTIONS,
+    )
+    text_found = cast("Document", doc).text if doc is not None else None  # a Document: as_dict is off
+    return tree, _metadata(tree, url), text_found or ""
 
 
 def vote_table(text: str, url: str | None = None, focus: str = FOCUS) -> tuple[list[Ballot], tuple[str | None, ...]]:

@@ -31,7 +31,6 @@ of prose is found, its sentences are the body.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from streams.parsing.extracted import Extracted
@@ -122,11 +121,11 @@ def _introduced(lines: list[Line], i: int) -> bool:
 
 def _column(lines: list[Line], values: list[float]) -> int | None:
     """The indentation that holds most of the prose value (None without prose)."""
-    mass: Counter[int] = Counter()
+    mass: dict[int, float] = {}
     for line, value in zip(lines, values):
         if value > 0:
-            mass[line.indent] += value
-    return mass.most_common(1)[0][0] if mass else None
+            mass[line.indent] = mass.get(line.indent, 0.0) + value
+    return max(mass, key=mass.__getitem__) if mass else None
 
 
 def _costs(values: list[float], rules: Rules) -> list[float]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import htmldate
+
 from streams.parsing import parse
+from streams.parsing.html import _TOO_DEEP_FOR_RS, _trafilatura
 from streams.records import RawArticle
 
 PARAGRAPH = (
@@ -76,8 +79,6 @@ def test_title_is_the_headline_not_the_seo_title():
 
 
 def test_no_date_from_a_copyright_line_or_a_bare_year():
-    import htmldate
-
     page = _article(after="<footer><p>© 2019 Example News. All rights reserved.</p></footer>")
     assert htmldate.find_date(page.decode(), extensive_search=True) == "2019-01-01"  # what we refuse
     assert _parse(page).published_at is None
@@ -102,8 +103,6 @@ def test_body_is_the_article_without_its_furniture():
 def test_deeply_nested_page_parses_without_rs_trafilatura():
     """rs-trafilatura overflows its stack on pages nested tens of thousands
     deep; it never sees a tree that deep (the body is then trafilatura's)."""
-    from streams.parsing.html import _TOO_DEEP_FOR_RS, _trafilatura
-
     deep = "<div>" * 30000 + "x" + "</div>" * 30000
     page = _article(after=deep)
     tree, _meta, _text = _trafilatura(page.decode(), None)
