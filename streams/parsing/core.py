@@ -6,10 +6,9 @@
 
 from __future__ import annotations
 
-import re
-
 from streams.parsing.charset import decode_bytes, sniff_content_type
 from streams.parsing.exceptions import ParseRejected
+from streams.parsing.furniture import is_short_sentence
 from streams.parsing.html import extract_html
 from streams.parsing.language import detect_language
 from streams.parsing.text import extract_text
@@ -17,8 +16,6 @@ from streams.parsing.words import canonical_url, normalise_text, reading_time, w
 from streams.records import ParsedArticle, RawArticle, stable_id
 
 MIN_BODY_WORDS = 5  # fewer words than this is no article body, unless they make a sentence
-# A sentence: two words or more and a sentence end ("First paragraph...", "Markets closed higher.")
-_SENTENCE = re.compile(r"\w+\W+\w.*[.!?…]\W*$", re.DOTALL)
 
 
 def parse(raw: RawArticle) -> ParsedArticle:
@@ -63,7 +60,7 @@ def parse(raw: RawArticle) -> ParsedArticle:
         canonical = canonical_url(raw.url)
     body = found.body.strip()
     words = word_count(body)
-    if words < MIN_BODY_WORDS and not _SENTENCE.search(body):
+    if words < MIN_BODY_WORDS and not any(is_short_sentence(p) for p in body.split("\n\n")):
         raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
     language = detect_language(body, hint=lang_hint)
     return ParsedArticle(

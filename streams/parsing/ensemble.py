@@ -78,18 +78,19 @@ class Opinion:
 def merge(base: Opinion, other: Opinion) -> list[tuple[str, list[str]]]:
     """Return the lines of both opinions in document order, each text once, as
     ``(line, tokens)``: ``base``'s lines, and each line of ``other`` that
-    ``base`` does not support inserted after the base line holding
-    ``other``'s previous supported line."""
-    merged = list(zip(base.lines, base._words))
-    inserts: list[tuple[int, int, str, list[str]]] = []
+    ``base`` does not support placed after the base line holding ``other``'s
+    previous supported line (in ``other``'s order; before all when none)."""
+    after: dict[int, list[tuple[str, list[str]]]] = {}
     anchor = -1
-    for j, (line, words) in enumerate(zip(other.lines, other._words)):
+    for line, words in zip(other.lines, other._words):
         if base.support(words) >= SUPPORTED:
             anchor = max(anchor, base.anchor(words))
         else:
-            inserts.append((anchor, j, line, words))
-    for after, _j, line, words in sorted(inserts, reverse=True):
-        merged.insert(after + 1, (line, words))
+            after.setdefault(anchor, []).append((line, words))
+    merged = list(after.get(-1, ()))
+    for i, item in enumerate(zip(base.lines, base._words)):
+        merged.append(item)
+        merged.extend(after.get(i, ()))
     return merged
 
 

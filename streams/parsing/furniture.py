@@ -160,3 +160,11 @@ def is_furniture(line: str, words: int | None = None) -> bool:
 def looks_like_sentence(line: str) -> bool:
     """Return True when ``line`` reads as prose: several words and a sentence end."""
     return word_count(line) >= 6 and bool(_SENTENCE_END.search(line))
+
+
+def is_short_sentence(text: str) -> bool:
+    """Return True when ``text`` has two words or more and ends a sentence
+    (``.``, ``!``, ``?`` or ``…``, closing quotes and brackets after it):
+    "First paragraph...", "Markets closed higher." (linear in the text)."""
+    tail = text.rstrip().rstrip("\"'”’»)]")
+    return tail.endswith((".", "!", "?", "…")) and word_count(text) >= 2

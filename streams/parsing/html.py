@@ -227,9 +227,10 @@ def body_lines(
     title, not the body's first paragraph)."""
     lines = [ln for ln in select(table, weights, threshold) if not (drop_furniture and is_furniture(ln))]
     heads = {_words(t) for t in titles if t}
-    while lines and _words(lines[0]) in heads:
-        lines.pop(0)
-    return lines
+    first = 0
+    while first < len(lines) and _words(lines[first]) in heads:
+        first += 1
+    return lines[first:]
 
 
 def _metadata(tree: HtmlElement, url: str | None) -> Any:

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 
 from streams.parsing.extracted import Extracted
-from streams.parsing.furniture import is_furniture, looks_like_sentence
+from streams.parsing.furniture import is_furniture, is_short_sentence, looks_like_sentence
 from streams.parsing.textfields import RELATED_MARK, read_fields
 from streams.parsing.textlines import CORRESPONDENT, Line, fix_quotes, is_data, is_dateline, is_meta_line, split_lines
 
@@ -49,7 +49,6 @@ _COMMENTS_START = re.compile(
     )(?:\s*\])?\s*[:.!]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_SHORT_SENTENCE = re.compile(r"\w.*[.!?…]\W*$")
 _FURNITURE = -12.0  # the value of a furniture line
 
 
@@ -112,11 +111,14 @@ def _value(line: Line, rules: Rules, introduced: bool = False) -> float:
     return rules.label
 
 
-def _introduced(lines: list[Line], i: int) -> bool:
-    """True when line ``i`` is a bullet of a list whose lead-in line ends with a colon."""
-    while i > 0 and lines[i].bullet:
-        i -= 1
-    return i < len(lines) - 1 and lines[i + 1].bullet and lines[i].text.endswith(":") and not lines[i].bullet
+def _introduced(lines: list[Line]) -> list[bool]:
+    """Per line: True for the bullets of a list whose lead-in line ends with a colon."""
+    out, lead = [], False
+    for line in lines:
+        if not line.bullet:
+            lead = line.text.endswith(":")
+        out.append(line.bullet and lead)
+    return out
 
 
 def _column(lines: list[Line], values: list[float]) -> int | None:
@@ -180,11 +182,12 @@ def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) 
         if not label_gap(runs[-2][1], runs[-1][0]):
             break
         runs.pop()
-    while len(runs) > 1 and runs[0][1] - runs[0][0] == 1 and lines[runs[0][0]].words < 150:
-        if not label_gap(runs[0][1], runs[1][0]):
+    first = 0
+    while first < len(runs) - 1 and runs[first][1] - runs[first][0] == 1 and lines[runs[first][0]].words < 150:
+        if not label_gap(runs[first][1], runs[first + 1][0]):
             break
-        runs.pop(0)
-    return (runs[0][0], runs[-1][1]) if runs else (start, end)
+        first += 1
+    return (runs[first][0], runs[-1][1]) if runs else (start, end)
 
 
 def _segment(lines: list[Line], values: list[float], rules: Rules) -> tuple[int, int]:
@@ -214,10 +217,10 @@ def _short_text(lines: list[Line]) -> tuple[int, int]:
     has one and no furniture."""
     if len(lines) > 8 or any(is_furniture(l.text, l.words) for l in lines):
         return 0, 0
-    first = next((l.index for l in lines if l.words >= 2 and _SHORT_SENTENCE.search(l.text)), None)
+    first = next((l.index for l in lines if l.words >= 2 and is_short_sentence(l.text)), None)
     if first is None:
         return 0, 0
-    return (1 if first == 0 and len(lines) > 1 and not _SHORT_SENTENCE.search(lines[0].text) else first), len(lines)
+    return (1 if first == 0 and len(lines) > 1 and not is_short_sentence(lines[0].text) else first), len(lines)
 
 
 def extract_text(text: str, rules: Rules = RULES) -> Extracted:
@@ -230,7 +233,7 @@ def extract_text(text: str, rules: Rules = RULES) -> Extracted:
     lines = split_lines(text)
     if not lines:
         return Extracted(body="")
-    values = [_value(l, rules, _introduced(lines, l.index)) for l in lines]
+    values = [_value(l, rules, flag) for l, flag in zip(lines, _introduced(lines))]
     start, end = _segment(lines, values, rules)
     if start >= end:
         start, end = _short_text(lines)
