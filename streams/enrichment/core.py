@@ -28,7 +28,7 @@ from streams.enrichment.fingerprint import simhash
 from streams.enrichment.gazetteer import country_from_tag, country_name, gazetteer
 from streams.enrichment.keywords import key_phrases, merge_tags
 from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp
-from streams.enrichment.normalize import PLACE_LABELS, build_entities
+from streams.enrichment.normalize import DEFAULT_RULES, Rules, build_entities
 from streams.records import EnrichedArticle, ParsedArticle
 
 __all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]
@@ -82,13 +82,15 @@ def _plan(article: ParsedArticle, nlp) -> tuple[list[tuple[str, str]], list[str]
     return texts, notes
 
 
-def _finish(article: ParsedArticle, docs: dict, notes: list[str], has_parser: bool) -> EnrichedArticle:
+def _finish(
+    article: ParsedArticle, docs: dict, notes: list[str], has_parser: bool = True, rules: Rules = DEFAULT_RULES
+) -> EnrichedArticle:
     gaz = gazetteer()
     mentions = []
     for source, doc in docs.items():
         mentions.extend(doc_mentions(doc, source, _OFFSET[source]))
     mentions.extend(field_mentions(article.authors, article.publisher, article.image_credit, _OFFSET["fields"]))
-    entities = build_entities(mentions, gaz)
+    entities = build_entities(mentions, gaz, rules)
 
     persons = [e["name"] for e in entities if e["label"] == "PERSON"]
     organizations = [e["name"] for e in entities if e["label"] == "ORG"]

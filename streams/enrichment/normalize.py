@@ -135,6 +135,18 @@ def junk_reason(
     return None
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The choices of the normalisation that a threshold or an on/off decides.
+
+    Defaults are the values chosen by cross-validation on annotated news
+    (``bench/entities.py``, which prints the cross-validated figures).
+    """
+
+
+DEFAULT_RULES = Rules()
+
+
 @dataclass(slots=True)
 class Mention:
     """One mention: cleaned ``name``, OntoNotes ``label``, ``source`` (one of
@@ -331,7 +343,9 @@ def corroborated(group: Group) -> bool:
     return False
 
 
-def build_entities(mentions: Iterable[Mention], gaz: Gazetteer | None = None) -> list[dict]:
+def build_entities(
+    mentions: Iterable[Mention], gaz: Gazetteer | None = None, rules: Rules = DEFAULT_RULES
+) -> list[dict]:
     """Run steps 3-6 over cleaned, non-junk ``mentions``; return entity dicts.
 
     Each dict is ``{"name": str, "label": str, "mentions": int, "country":
