@@ -29,14 +29,17 @@ CoNLL and are scored as such. A gold entity with no name form (below) is
 left out: nothing in the text names it.
 
 **Name forms of a gold entity**: its Wikipedia title (``%2C`` -> ``,``, a
-final ``(disambiguator)`` dropped), and each of its GUM mentions that is a
-name: GUM's tokenisation spaces undone (``Trump 's`` -> ``Trump's``,
-``Kim Jong - un`` -> ``Kim Jong-un``), a leading determiner or possessive
-pronoun and a final possessive dropped, and then every word that starts
-with a letter capitalised except the connectors in :data:`CONNECTORS`, at
-least one word not a pronoun nor in :data:`ROLE_WORDS` (so "The President",
-"I", "Man of the Match" are not names), and not shared by two gold
-entities of the document.
+final ``(disambiguator)`` dropped), and the names in its GUM mentions:
+GUM's tokenisation spaces undone (``Trump 's`` -> ``Trump's``, ``Kim Jong -
+un`` -> ``Kim Jong-un``), a leading determiner or possessive pronoun and a
+final possessive dropped, then each run of words that start with a capital
+(connectors such as "of" inside a run, :data:`CONNECTORS`): "Facebook
+co-founder Mark Zuckerberg" gives "Facebook" and "Mark Zuckerberg". A run
+is a name when at least one of its words is not a pronoun nor in
+:data:`ROLE_WORDS` (so "The President", "I", "Man of the Match" are not
+names), and when no other gold entity of the document has it. The title
+is a name form only of an entity that has at least one name in its
+mentions; an entity without is left out.
 
 **Matching rule** (the issue's): words of a name are its alphanumeric runs
 after folding (NFKD without accents, case-folded, ``.`` and apostrophes
@@ -132,22 +135,34 @@ def detokenise(mention: str) -> str:
     return re.sub(r"\(\s+", "(", s).strip()
 
 
-def name_form(mention: str) -> str | None:
-    """The mention as a name (see the module docstring), or None when it is not one."""
-    s = detokenise(mention)
-    ws = s.split()
+def _is_name(ws: list[str]) -> bool:
+    content = [w for w in words(" ".join(ws)) if w not in CONNECTORS]
+    return bool(content) and not all(w in _PRONOUNS or w in ROLE_WORDS for w in content)
+
+
+def name_forms(mention: str) -> list[str]:
+    """The names in a mention (see the module docstring): the mention itself
+    when all its words are capitalised, else each run of capitalised words
+    ("Facebook co-founder Mark Zuckerberg" -> "Facebook", "Mark Zuckerberg")."""
+    ws = detokenise(mention).split()
     while ws and ws[0].casefold() in _DETERMINERS:
         ws.pop(0)
     if not ws:
-        return None
+        return []
     ws[-1] = re.sub(r"['’]s?$", "", ws[-1])
+    runs: list[list[str]] = [[]]
     for w in ws:
-        if w[:1].isalpha() and not w[:1].isupper() and w.casefold() not in CONNECTORS:
-            return None
-    content = [w for w in words(" ".join(ws)) if w not in CONNECTORS]
-    if not content or all(w in _PRONOUNS or w in ROLE_WORDS for w in content):
-        return None
-    return " ".join(ws)
+        if w[:1].isupper() or (w.casefold() in CONNECTORS and runs[-1]) or not w[:1].isalpha():
+            runs[-1].append(w)
+        else:
+            runs.append([])
+    out = []
+    for run in runs:
+        while run and (run[-1].casefold() in CONNECTORS or not run[-1][:1].isalnum()):
+            run.pop()
+        if run and _is_name(run):
+            out.append(" ".join(run))
+    return out
 
 
 @dataclasses.dataclass
@@ -169,7 +184,7 @@ def gold_entities(doc: dict) -> list[Gold]:
             continue
         if etype == "person" and title in GUM_ORG_GROUPS:
             etype = "organization"
-        names = [title] + [f for f in (name_form(m) for m in e["mentions"]) if f]
+        names = [title] + [f for m in e["mentions"] for f in name_forms(m)]
         raw.append((etype, title, names))
     counts: dict[tuple[str, ...], int] = {}
     for _, _, names in raw:
@@ -314,7 +329,10 @@ class Ours:
     def __init__(self, nlp, articles: list) -> None:
         from streams.enrichment import core
 
+        from streams.enrichment.ner import word_tables
+
         self.core = core
+        self.tables = word_tables(nlp)
         self.articles = articles
         self.plans = [core._plan(a, nlp) if a is not None else ([], []) for a in articles]
         flat = [text for texts, _ in self.plans for _, text in texts]
@@ -327,7 +345,7 @@ class Ours:
             if article is None:
                 out.append([])
                 continue
-            enriched = self.core._finish(article, docs, list(notes), rules=rules)
+            enriched = self.core._finish(article, docs, list(notes), self.tables, rules=rules)
             out.append([(LABEL_TYPE[e["label"]], e["name"]) for e in enriched.entities if e["label"] in LABEL_TYPE])
         return out
 

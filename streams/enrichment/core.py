@@ -8,7 +8,7 @@ built once per process:
 * entities: :mod:`ner` (model mentions + rules for authors, publisher,
   image credit) -> :mod:`normalize` (junk, voting, folding) with
   :mod:`gazetteer` (ISO 3166-1 alpha-2 codes);
-* keywords: :mod:`keywords` (noun chunks of the body's parse);
+* keywords: :mod:`keywords` (statistical key phrases of the body's tokens; no parser);
 * tags: publisher tags + countries' names + keywords, case-insensitively unique;
 * fingerprint: :mod:`fingerprint` (64-bit simhash of the whole body).
 
@@ -27,7 +27,7 @@ from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.fingerprint import simhash
 from streams.enrichment.gazetteer import country_from_tag, country_name, gazetteer
 from streams.enrichment.keywords import key_phrases, merge_tags
-from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp
+from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp, word_tables
 from streams.enrichment.normalize import DEFAULT_RULES, Rules, build_entities
 from streams.records import EnrichedArticle, ParsedArticle
 
@@ -83,7 +83,7 @@ def _plan(article: ParsedArticle, nlp) -> tuple[list[tuple[str, str]], list[str]
 
 
 def _finish(
-    article: ParsedArticle, docs: dict, notes: list[str], has_parser: bool = True, rules: Rules = DEFAULT_RULES
+    article: ParsedArticle, docs: dict, notes: list[str], tables: dict | None = None, rules: Rules = DEFAULT_RULES
 ) -> EnrichedArticle:
     gaz = gazetteer()
     mentions = []
@@ -103,10 +103,7 @@ def _finish(
     keywords: list[str] = []
     body_doc = docs.get("body")
     if body_doc is not None:
-        if has_parser:
-            keywords = key_phrases(body_doc, KEYWORDS_LIMIT)
-        else:
-            notes.append("the pipeline has no parser: no keywords")
+        keywords = key_phrases(body_doc, KEYWORDS_LIMIT, tables)
     else:
         for tag in article.publisher_tags:
             code = country_from_tag(tag, article.language)
@@ -150,11 +147,11 @@ def enrich_batch(articles: list[ParsedArticle], nlp) -> list[EnrichedArticle]:
     plans = [_plan(a, nlp) for a in articles]
     flat = [text for texts, _ in plans for _, text in texts]
     stream: Iterator = iter(nlp.pipe(flat, batch_size=PIPE_BATCH_TEXTS)) if flat else iter(())
-    has_parser = nlp.has_pipe("parser")
+    tables = word_tables(nlp)
     out = []
     for article, (texts, notes) in zip(articles, plans):
         docs = {source: next(stream) for source, _ in texts}
-        out.append(_finish(article, docs, notes, has_parser))
+        out.append(_finish(article, docs, notes, tables))
     return out
 
 

