@@ -124,16 +124,74 @@ def word_tables(nlp) -> dict | None:
     return _WORD_TABLES.get(id(nlp))
 
 
+#: Words before a name that make a "person" an organisation: "on Twitter", "at SpaceX".
+_ORG_BEFORE = frozenset({"on", "at", "via"})
+#: Words next to a place that make it a team: "Liverpool beat", "against Liverpool".
+_RESULT_WORDS = frozenset(
+    """beat beats defeated defeat drew draw lost loses won wins edged thrashed routed
+    against vs vs. v v. versus""".split()
+)
+_SCORE_TOKEN = re.compile(r"^\d{1,3}(?:[-–:]\d{1,3})?$")
+_CREDIT_WORDS = frozenset({"image", "photo", "photograph", "picture", "credit", "source", "by"})
+_LINE_OPENERS = frozenset('.!?:;"“‘(•–—-')
+_NAME_PREFIX = re.compile(r"^(?:Mc|Mac|O'|O’|De|Di|Da|Du|La|Le|Van|Von|Fitz|St)[A-Z]")
+
+
+def _starts_line(doc, i: int) -> bool:
+    return i == 0 or "\n" in doc[i - 1].text or "\n" in doc[i - 1].whitespace_
+
+
+def _initial(doc, i: int) -> bool:
+    return _starts_line(doc, i) or doc[i - 1].text in _LINE_OPENERS
+
+
+def _inner_capital(name: str) -> bool:
+    """"SpaceX", "WeWork", "iPhone": a capital inside one word, not a name
+    prefix ("McDonald", "DeSantis", "O'Brien")."""
+    if " " in name or not name.isalpha() or name.isupper():
+        return False
+    return any(ch.isupper() for ch in name[1:]) and not _NAME_PREFIX.match(name)
+
+
+def _cue(doc, ent, label: str, name: str) -> str | None:
+    """``"org"``, ``"team"`` or None: what the words around ``ent`` say (see
+    :class:`normalize.Rules`)."""
+    before = doc[ent.start - 1].lower_ if ent.start > 0 else ""
+    after = doc[ent.end].lower_ if ent.end < len(doc) else ""
+    if label == "PERSON" and (before in _ORG_BEFORE or _inner_capital(name)):
+        return "org"
+    if label in ("GPE", "LOC", "PERSON") and (
+        after in _RESULT_WORDS
+        or before in _RESULT_WORDS
+        or _SCORE_TOKEN.match(after)
+        or (ent.start > 0 and _SCORE_TOKEN.match(doc[ent.start - 1].text))
+    ):
+        return "team"
+    return None
+
+
+def _byline_or_credit(doc, ent) -> bool:
+    """A name that opens a line after "By", "Photo:", "Image:", "Credit:"."""
+    i = ent.start
+    if i >= 1 and doc[i - 1].text in (":", "/") and i >= 2:
+        return doc[i - 2].lower_ in _CREDIT_WORDS and _starts_line(doc, i - 2)
+    return i >= 1 and doc[i - 1].lower_ in _CREDIT_WORDS and _starts_line(doc, i - 1)
+
+
 def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
     """Cleaned, non-junk mentions of the entities of ``doc``.
 
     ``source`` is ``"body"``, ``"title"`` or ``"caption"``; ``start`` offsets
-    the ``position`` of each mention (so the body's come first). Entities
-    that cross a line break (none with :func:`line_breaks` in the pipeline)
-    and junk (see :func:`normalize.junk_reason`) are skipped.
+    the ``position`` of each mention (so the body's come first). Skipped:
+    entities that cross a line break (none with :func:`line_breaks` in the
+    pipeline), junk (see :func:`normalize.junk_reason`), and a byline or a
+    credit written in the text ("By Jane Doe", "Image: Jane Doe" opening a
+    line: the fields' rules read those, :func:`field_mentions`). Each
+    mention carries its context cue and whether it opens a sentence or line.
     """
     gaz = gazetteer()
     orths: set[int] | None = None  # hashes of the doc's token texts (spaCy's ORTH)
+    has_tags = doc.has_annotation("TAG")
     for i, ent in enumerate(doc.ents):
         label = ent.label_
         if label not in KEEP_LABELS or "\n" in ent.text:
@@ -149,9 +207,13 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
                 orths = set(doc.to_array("ORTH").tolist())
             low = name.lower()
             lower_seen = low.islower() and doc.vocab.strings[low] in orths
-        tags = tuple(t.tag_ for t in ent if not (t.is_punct or t.tag_ == "POS"))
-        if junk_reason(name, label, tags=tags, lower_seen=lower_seen, gaz=gaz) is None:
-            yield Mention(name, label, source, start + i)
+        # Penn tags when the pipeline has a tagger (ours has none: see load_nlp)
+        tags = tuple(t.tag_ for t in ent if not (t.is_punct or t.tag_ == "POS")) if has_tags else ()
+        if junk_reason(name, label, tags=tags, lower_seen=lower_seen, gaz=gaz, raw=ent.text) is not None:
+            continue
+        if label in ("PERSON", "ORG") and _byline_or_credit(doc, ent):
+            continue
+        yield Mention(name, label, source, start + i, _cue(doc, ent, label, name), _initial(doc, ent.start))
 
 
 _ORG_WORDS = frozenset(
