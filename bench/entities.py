@@ -52,7 +52,9 @@ a gold place when our gazetteer resolves the predicted name and one of the
 gold name forms to the same place (same ISO code, kind and canonical name:
 "Rangoon" and "Yangon"). Precision = predicted (type, name) pairs that match
 some gold entity / predicted pairs (deduplicated on the words); recall =
-gold entities matched by some prediction / gold entities; F1 their harmonic
+gold entities matched by some prediction / gold entities, where a
+prediction whose words equal a name form of one entity counts for that one
+only ("South Australia" does not find "Australia"); F1 their harmonic
 mean. "micro" sums the three types.
 
 **Canonical-name accuracy**: of the gold entities a system found, the share
@@ -281,9 +283,19 @@ def score_doc(
             out[t].tp_pred += 1
         elif errors is not None:
             errors.append(("FP", t, name))
-    for g in golds:
+    # a prediction equal to a name form of some entity is that entity's, not
+    # another's that it merely contains ("South Australia" is not "Australia")
+    exact: dict[tuple[str, tuple[str, ...]], set[int]] = {}
+    for k, g in enumerate(golds):
+        for f in g.forms:
+            exact.setdefault((g.type, f), set()).add(k)
+    for k, g in enumerate(golds):
         out[g.type].n_gold += 1
-        hits = [name for (t, _), name in uniq.items() if matcher.match(t, name, g)]
+        hits = [
+            name
+            for (t, w), name in uniq.items()
+            if matcher.match(t, name, g) and k in exact.get((t, w), {k})
+        ]
         if hits:
             out[g.type].found += 1
             cw = g.canonical
@@ -353,7 +365,14 @@ class Ours:
 # ----------------------------------------------------------------- cross-validation
 
 #: The settings cross-validation chooses among: ``{field of Rules: values}``.
-GRID: dict[str, tuple] = {}
+GRID: dict[str, tuple] = {
+    "cues": (True, False),
+    "person_share": (0.5, 0.0),
+    "fold_acronyms": (True, False),
+    "unknown_gpe_org": (False, True),
+    "initial_zipf": (4.5, None, 4.0),
+    "lone_person": ("keep", "org", "drop"),
+}
 
 
 def settings_grid(rules_cls) -> list:

@@ -19,7 +19,7 @@ from typing import Iterator
 
 from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.gazetteer import gazetteer
-from streams.enrichment.normalize import KEEP_LABELS, Mention, clean_name, junk_reason
+from streams.enrichment.normalize import KEEP_LABELS, ROLE_WORDS, Mention, clean_name, junk_reason
 
 #: Exact pins of the model packages we know (the pipeline name -> its package).
 #: Other names: install the package that provides the pipeline, after checking
@@ -170,6 +170,31 @@ def _cue(doc, ent, label: str, name: str) -> str | None:
     return None
 
 
+#: Lower-case words inside a place's name: "Braunau am Inn", "Newcastle upon Tyne".
+_NAME_PARTICLES = frozenset({"am", "im", "an", "der", "upon", "sur", "sul"})
+
+
+def _joined(doc, ent, nxt) -> bool:
+    """Whether ``ent`` and the next entity are one name split by a particle."""
+    gap = doc[ent.end : nxt.start]
+    return 1 <= len(gap) <= 2 and all(t.text in _NAME_PARTICLES and not t.whitespace_ == "" for t in gap)
+
+
+def _list_cue(doc, ents: list, i: int) -> str | None:
+    """``"org"`` for a "person" listed with organisations: "Facebook, Twitter
+    and Instagram" (a neighbour in the list, joined by a comma or "and", is an ORG)."""
+    ent = ents[i]
+    if ent.label_ != "PERSON" or " " in ent.text:
+        return None
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(ents) and ents[j].label_ == "ORG":
+            a, b = (ents[j], ent) if j < i else (ent, ents[j])
+            gap = [t.lower_ for t in doc[a.end : b.start]]
+            if gap and len(gap) <= 2 and all(g in (",", "and", "or") for g in gap):
+                return "org"
+    return None
+
+
 def _byline_or_credit(doc, ent) -> bool:
     """A name that opens a line after "By", "Photo:", "Image:", "Credit:"."""
     i = ent.start
@@ -192,11 +217,19 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
     gaz = gazetteer()
     orths: set[int] | None = None  # hashes of the doc's token texts (spaCy's ORTH)
     has_tags = doc.has_annotation("TAG")
-    for i, ent in enumerate(doc.ents):
+    ents = list(doc.ents)
+    skip = -1
+    for i, ent in enumerate(ents):
+        if i == skip:
+            continue
         label = ent.label_
         if label not in KEEP_LABELS or "\n" in ent.text:
             continue
-        name = clean_name(ent.text, label)
+        text = ent.text
+        if i + 1 < len(ents) and _joined(doc, ent, ents[i + 1]):
+            text = doc[ent.start : ents[i + 1].end].text  # "Braunau am Inn" is one name
+            skip = i + 1
+        name = clean_name(text, label)
         if not name:
             continue
         lower_seen = False
@@ -213,7 +246,8 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
             continue
         if label in ("PERSON", "ORG") and _byline_or_credit(doc, ent):
             continue
-        yield Mention(name, label, source, start + i, _cue(doc, ent, label, name), _initial(doc, ent.start))
+        cue = _cue(doc, ent, label, name) or _list_cue(doc, ents, i)
+        yield Mention(name, label, source, start + i, cue, _initial(doc, ent.start))
 
 
 _ORG_WORDS = frozenset(
@@ -222,6 +256,11 @@ _ORG_WORDS = frozenset(
     media tv television radio studio studios foundation museum inc ltd llc corp handout
     times post journal telegraph guardian herald tribune globe magazine gazette observer
     reuters afp ap epa getty shutterstock alamy xinhua sipa""".split()
+)
+#: Words of a desk or a section, not of a name.
+_DESK_WORDS = frozenset(
+    """editorial editorials staff desk team newsroom news wire service services opinion pool
+    the and""".split()
 )
 _PARTICLES = frozenset(
     {"de", "da", "di", "du", "van", "von", "der", "den", "le", "la", "bin", "al", "el", "ibn", "y", "dos", "das"}
@@ -283,16 +322,31 @@ def parse_credit(credit: str) -> list[tuple[str, str]]:
 def classify_author(author: str, publisher: str | None = None) -> tuple[str, str] | None:
     """``(name, "PERSON" | "ORG")`` for one author, or None when empty.
 
-    A leading "By" is dropped. An author is an ORG when it is the publisher,
+    A leading "By" is dropped, and so is what follows a role word ("Phil
+    Helsel is a reporter", "Tom Gillespie News reporter" -> "Phil Helsel",
+    "Tom Gillespie"); an author made only of desk words ("Editorial",
+    "Staff") is None. An author is an ORG when it is the publisher,
     one upper-case word ("AFP"), or has a desk/agency word ("AFP Staff",
     "Reuters"); otherwise a PERSON.
     """
     name = " ".join(author.split())
     if name[:3].casefold() == "by ":
         name = name[3:].strip()
+    words = name.split()
+    # "Phil Helsel is a reporter", "Tom Gillespie News reporter": the name before the role
+    for i, w in enumerate(words):
+        if w.casefold().strip(".,;:") in ROLE_WORDS:
+            words = words[:i]
+            while words and words[-1].casefold().strip(".,") in _DESK_WORDS:
+                words.pop()
+            break
+    while len(words) > 1 and words[-1][:1].islower() and words[-1].casefold() not in _PARTICLES:
+        words.pop()
+    name = " ".join(words).strip(" ,;:")
     if sum(ch.isalpha() for ch in name) < 2:
         return None
-    words = name.split()
+    if all(w.casefold().strip(".,") in _DESK_WORDS for w in words):
+        return None  # "Editorial", "Staff", "News Desk": a desk, not a name
     if (
         (publisher and name.casefold() == publisher.strip().casefold())
         or (len(words) == 1 and name.isupper())

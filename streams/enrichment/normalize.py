@@ -74,6 +74,8 @@ _SPACES = re.compile(r"\s+")
 
 _UNBALANCED = re.compile(r"\s*[(\[][^)\]]*$")
 _BRACKETED = re.compile(r"\s*[(\[][^)\]]*[)\]]")
+#: A caption's credit that the model runs into a name: "Ahmed Mohamed Image: ...".
+_CREDIT_TAIL = frozenset({"Image", "Photo", "Photograph", "Picture", "Credit", "File"})
 _SCORE = re.compile(r"^[\d.,:/–—-]+$")
 
 
@@ -87,8 +89,9 @@ def clean_name(text: str, label: str) -> str:
     dot, so "U.S." stays), a possessive ("Moscow's" -> "Moscow"), a
     lower-case leading "the", trailing lower-case words ("Phil Helsel is a
     reporter" -> "Phil Helsel", "The Associated Press that" -> "The
-    Associated Press") and trailing numbers and scores ("Uchiyama 6-2" ->
-    "Uchiyama"), and for a PERSON the forms of address and offices in front
+    Associated Press"), trailing numbers and scores ("Uchiyama 6-2" ->
+    "Uchiyama") and a trailing credit word ("Ahmed Mohamed Image" -> "Ahmed
+    Mohamed"), and for a PERSON the forms of address and offices in front
     of the name ("President Joe Biden" -> "Joe Biden", "Mr. Blinken" ->
     "Blinken", "Secretary of State Antony Blinken" -> "Antony Blinken").
     """
@@ -100,7 +103,7 @@ def clean_name(text: str, label: str) -> str:
     if name.startswith("the "):
         name = name[4:]
     words = name.split(" ")
-    while len(words) > 1 and (words[-1][:1].islower() or _SCORE.match(words[-1])):
+    while len(words) > 1 and (words[-1][:1].islower() or _SCORE.match(words[-1]) or words[-1] in _CREDIT_TAIL):
         words.pop()
     if label == "PERSON":
         titled = False
@@ -117,7 +120,7 @@ def clean_name(text: str, label: str) -> str:
 #: role phrase ("Tom Gillespie News reporter"), not an entity.
 ROLE_WORDS = frozenset(
     """reporter reporters correspondent correspondents editor editors writer writers columnist
-    contributor contributors photographer photographers producer anchor staff""".split()
+    contributor contributors photographer photographers producer anchor""".split()
 )
 
 
@@ -215,6 +218,9 @@ class Rules:
       or lines whose lower-case form is this common in English (wordfreq's
       Zipf scale) or more is a capitalised common word ("Editorial",
       "Volunteer"), not a name; None: keep.
+    * ``lone_person``: a one-word PERSON that is no short form of a full
+      name in the article ("Twitter", "Xi"): ``"keep"``, ``"org"`` (call it
+      an organisation) or ``"drop"``.
     """
 
     cues: bool = True
@@ -222,6 +228,7 @@ class Rules:
     fold_acronyms: bool = True
     unknown_gpe_org: bool = False
     initial_zipf: float | None = 4.5
+    lone_person: str = "keep"
 
 
 DEFAULT_RULES = Rules()
@@ -408,7 +415,8 @@ def fold_short_forms(groups: dict[str, Group], person_share: float = 0.0) -> dic
             by_variant.setdefault(key, g)
     index: dict[tuple[str, ...], set[str]] = {}
     for g in groups.values():
-        if g.label == "PERSON":
+        # a headline's title-case guess ("House Hitler") takes no short form from the body
+        if g.label == "PERSON" and g.sources - {"title"}:
             words = _words(g.display)
             for i in range(1, len(words)):
                 index.setdefault(tuple(words[i:]), set()).add(g.key)
@@ -536,6 +544,13 @@ def build_entities(
     fold_short_forms(groups, rules.person_share)
     if rules.fold_acronyms:
         fold_acronyms(groups)
+    if rules.lone_person != "keep":
+        for key, g in list(groups.items()):
+            if g.label == "PERSON" and " " not in g.display and not g.sources & _RULE_SOURCES:
+                if rules.lone_person == "drop":
+                    del groups[key]
+                else:
+                    g.label = "ORG"
     out = []
     for g in sorted(groups.values(), key=lambda g: (-g.mentions, g.first)):
         if not corroborated(g):
