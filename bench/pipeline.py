@@ -5,7 +5,10 @@ group and index alias unique to the run (deleted at the end):
 
 0. **Warm-up** (unless ``--no-warm-up``): bulk indexing, searches and a
    Kafka round trip, so that the services' JIT compilers are not measured.
-1. **NER limit**: bare spaCy ``nlp.pipe`` (``settings.spacy_model``) over
+1. **NER limit**: bare spaCy ``nlp.pipe`` of the pipeline the worker loads
+   (:func:`streams.enrichment.load_nlp` on ``settings.spacy_model``: only
+   ``ner`` and the line-break marker since issue 18, so the ratio compares
+   the worker with the same lean model work) over
    exactly the texts the enrich stage gives the model for the same N
    articles (``streams.enrichment.core._plan``: each English body, truncated
    as the stage does, plus title and caption), in ``--processes`` processes
