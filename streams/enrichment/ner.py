@@ -126,6 +126,13 @@ def word_tables(nlp) -> dict | None:
 
 #: Words before a name that make a "person" an organisation: "on Twitter", "at SpaceX".
 _ORG_BEFORE = frozenset({"on", "at", "via"})
+#: Words after a "person" or a place that make it a company or a platform:
+#: "Twitter users", "Alibaba shares", "an Alibaba spokesperson", "the Emirates fleet".
+_ORG_AFTER = frozenset(
+    """users user account accounts handle feed app platform website shares stock stocks shareholders
+    investors spokesperson spokesman spokeswoman ceo executives executive employees staffers founder
+    co-founder subsidiary headquarters fleet""".split()
+)
 #: Words next to a place that make it a team: "Liverpool beat", "against Liverpool".
 _RESULT_WORDS = frozenset(
     """beat beats defeated defeat drew draw lost loses won wins edged thrashed routed
@@ -159,6 +166,8 @@ def _cue(doc, ent, label: str, name: str) -> str | None:
     before = doc[ent.start - 1].lower_ if ent.start > 0 else ""
     after = doc[ent.end].lower_ if ent.end < len(doc) else ""
     if label == "PERSON" and (before in _ORG_BEFORE or _inner_capital(name)):
+        return "org"
+    if label in ("PERSON", "GPE") and after in _ORG_AFTER:
         return "org"
     if label in ("GPE", "LOC", "PERSON") and (
         after in _RESULT_WORDS

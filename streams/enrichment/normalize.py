@@ -203,7 +203,9 @@ class Rules:
 
     * ``cues``: a mention's context may overrule the model's label
       (:attr:`Mention.cue`): a "person" right after "on", "at" or "via", or
-      with a capital inside ("SpaceX"), is an ORG; a place that is not a
+      with a capital inside ("SpaceX"), or listed with organisations, is an
+      ORG; so is a "person" or place followed by a word of companies and
+      platforms ("Twitter users", "Alibaba shares", "Emirates fleet"); a place that is not a
       country next to a score or a result verb ("Liverpool 2-0", "Liverpool
       beat") is a team, an ORG.
     * ``person_share``: a short form ("Trump") is folded into the article's

@@ -133,12 +133,20 @@ def test_context_cues_make_organisations():
 
 
 def test_cues_read_from_the_text(nlp):
-    doc = nlp("She wrote on Twitter that SpaceX had hired her. Leeds beat Burnley 2-0 on Saturday.")
-    cues = {m.name: m.cue for m in doc_mentions(doc, "body")}
-    for name in ("Twitter", "SpaceX", "Leeds"):
-        if name in cues and cues[name] is None:
-            # the model called it an organisation itself: nothing to overrule
-            assert [m.label for m in doc_mentions(doc, "body") if m.name == name] == ["ORG"]
+    text = (
+        "She wrote on Twitter that SpaceX had hired her. An Alibaba spokesperson declined to comment. "
+        "Liverpool beat Arsenal 2-0 at Anfield."
+    )
+    doc = nlp(text)
+    mentions = list(doc_mentions(doc, "body"))
+    for name in ("Twitter", "SpaceX", "Alibaba", "Liverpool"):
+        got = [m for m in mentions if m.name == name]
+        assert got, name
+        # the model's ORG, or a cue that overrules its PERSON or GPE
+        assert all(m.label == "ORG" or m.cue in ("org", "team") for m in got), got
+    out = enrich(_article(text), nlp)
+    assert not {"Twitter", "SpaceX", "Alibaba", "Liverpool"} & (set(out.persons) | set(out.places))
+    assert {"SpaceX", "Liverpool"} <= set(out.organizations)
 
 
 def test_a_country_stays_a_place_whatever_the_cue():
