@@ -124,33 +124,40 @@ def _words(doc, classes: WordClasses) -> list[list[tuple[str, int, bool]]]:
 
     Reads the doc's attribute arrays (``Doc.to_array``), not a Token object
     per word: a third of the time of this function on news bodies."""
+    import numpy as np
     from spacy.attrs import ENT_TYPE, IDX, IS_ALPHA, IS_STOP, ORTH, SPACY
 
     n = len(doc)
     if not n:
         return []
-    arr = doc.to_array([ORTH, IS_ALPHA, IS_STOP, ENT_TYPE, SPACY, IDX]).tolist()
+    arr = doc.to_array([ORTH, IS_ALPHA, IS_STOP, ENT_TYPE, SPACY, IDX])
     strings = doc.vocab.strings
-    name_ents = {strings.add(x) for x in _NAME_ENTS} | {strings.add(x) for x in _VALUE_ENTS}
+    name_ents = np.array(sorted({strings.add(x) for x in _NAME_ENTS | _VALUE_ENTS}), dtype=arr.dtype)
     norp = strings.add("NORP")
     hyphen = strings.add("-")
-    texts = [strings[row[0]] for row in arr]
+    # candidates: alphabetic, not a stop word, not inside a name or a value (numpy, all tokens at once)
+    joinable = (arr[:, 1] == 1) & ~np.isin(arr[:, 3], name_ents)  # may follow a hyphen inside a word
+    cand = joinable & (arr[:, 2] == 0)
+    orths = arr[:, 0].tolist()
+    is_cand = cand.tolist()
+    is_joinable = joinable.tolist()
+    ents = arr[:, 3].tolist()
+    spaced = arr[:, 4].tolist()
+    idxs = arr[:, 5].tolist()
     runs: list[list] = [[]]
     i = 0
     while i < n:
-        orth, alpha, stop, ent, space, idx = arr[i]
-        text = texts[i]
+        if not is_cand[i]:
+            if runs[-1]:
+                runs.append([])
+            i += 1
+            continue
+        text = strings[orths[i]]
         low = text.lower()
-        word_ok = (
-            alpha
-            and not stop
-            and ent not in name_ents
-            and low not in STOP_WORDS
-            and low not in TITLE_WORDS
-            and not classes.delimiter(low)
-        )
+        ent = ents[i]
+        word_ok = low not in STOP_WORDS and low not in TITLE_WORDS and not classes.delimiter(low)
         if word_ok and text[0].isupper() and ent != norp and not _acronym(text):
-            prev = texts[i - 1] if i else "\n"
+            prev = strings[orths[i - 1]] if i else "\n"
             if not (prev in _OPENERS or "\n" in prev):
                 word_ok = False  # a capitalised word inside a sentence: a name the model missed
         if not word_ok:
@@ -161,17 +168,10 @@ def _words(doc, classes: WordClasses) -> list[list[tuple[str, int, bool]]]:
         # a hyphen with no space around it joins: "large-scale"
         word = text
         j = i
-        while (
-            j + 2 < n
-            and not arr[j][4]
-            and arr[j + 1][0] == hyphen
-            and not arr[j + 1][4]
-            and arr[j + 2][1]
-            and arr[j + 2][3] not in name_ents
-        ):
-            word += "-" + texts[j + 2]
+        while j + 2 < n and not spaced[j] and orths[j + 1] == hyphen and not spaced[j + 1] and is_joinable[j + 2]:
+            word += "-" + strings[orths[j + 2]]
             j += 2
-        runs[-1].append((word, idx, ent == norp))
+        runs[-1].append((word, idxs[i], ent == norp))
         i = j + 1
     return [r for r in runs if r]
 

@@ -185,8 +185,9 @@ _NAME_PARTICLES = frozenset({"am", "im", "an", "der", "upon", "sur", "sul"})
 
 def _joined(doc, ent, nxt) -> bool:
     """Whether ``ent`` and the next entity are one name split by a particle."""
-    gap = doc[ent.end : nxt.start]
-    return 1 <= len(gap) <= 2 and all(t.text in _NAME_PARTICLES and not t.whitespace_ == "" for t in gap)
+    if not 1 <= nxt.start - ent.end <= 2:
+        return False
+    return all(t.text in _NAME_PARTICLES and t.whitespace_ for t in doc[ent.end : nxt.start])
 
 
 def _list_cue(doc, ents: list, i: int) -> str | None:
@@ -198,8 +199,9 @@ def _list_cue(doc, ents: list, i: int) -> str | None:
     for j in (i - 1, i + 1):
         if 0 <= j < len(ents) and ents[j].label_ == "ORG":
             a, b = (ents[j], ent) if j < i else (ent, ents[j])
-            gap = [t.lower_ for t in doc[a.end : b.start]]
-            if gap and len(gap) <= 2 and all(g in (",", "and", "or") for g in gap):
+            if not 1 <= b.start - a.end <= 2:
+                continue
+            if all(t.lower_ in (",", "and", "or") for t in doc[a.end : b.start]):
                 return "org"
     return None
 
@@ -224,7 +226,7 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
     mention carries its context cue and whether it opens a sentence or line.
     """
     gaz = gazetteer()
-    orths: set[int] | None = None  # hashes of the doc's token texts (spaCy's ORTH)
+    orths = None  # the doc's token texts as hashes (spaCy's ORTH array), read once
     has_tags = doc.has_annotation("TAG")
     ents = list(doc.ents)
     skip = -1
@@ -232,9 +234,11 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
         if i == skip:
             continue
         label = ent.label_
-        if label not in KEEP_LABELS or "\n" in ent.text:
+        if label not in KEEP_LABELS:
             continue
-        text = ent.text
+        text = raw = ent.text  # Span.text reads every token: once
+        if "\n" in text:
+            continue
         if i + 1 < len(ents) and _joined(doc, ent, ents[i + 1]):
             text = doc[ent.start : ents[i + 1].end].text  # "Braunau am Inn" is one name
             skip = i + 1
@@ -245,13 +249,14 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
         if " " not in name:
             # is the name also written in lower case somewhere in the doc? (a token whose
             # text is name.lower(), read from the ORTH array: no Token object per word)
-            if orths is None:
-                orths = set(doc.to_array("ORTH").tolist())
             low = name.lower()
-            lower_seen = low.islower() and doc.vocab.strings[low] in orths
+            if low.islower() and low in doc.vocab.strings:
+                if orths is None:
+                    orths = doc.to_array("ORTH")
+                lower_seen = bool((orths == doc.vocab.strings[low]).any())
         # Penn tags when the pipeline has a tagger (ours has none: see load_nlp)
         tags = tuple(t.tag_ for t in ent if not (t.is_punct or t.tag_ == "POS")) if has_tags else ()
-        if junk_reason(name, label, tags=tags, lower_seen=lower_seen, gaz=gaz, raw=ent.text) is not None:
+        if junk_reason(name, label, tags=tags, lower_seen=lower_seen, gaz=gaz, raw=raw) is not None:
             continue
         if label in ("PERSON", "ORG") and _byline_or_credit(doc, ent):
             continue
