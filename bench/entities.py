@@ -76,7 +76,8 @@ chosen by ``--folds``-fold cross-validation over the 24 documents (folds by
 document, in id order, round-robin): for each fold, the setting with the
 best micro F1 on the other folds (under the table's matching rule: strict,
 or same place counts) is scored on the held-out fold, and the held-out
-counts are summed. The "CV" figures are that, beside the plain figure of
+counts are summed; a setting replaces the defaults only when it beats them
+by more than :data:`TOLERANCE` on the training folds. The "CV" figures are that, beside the plain figure of
 the defaults the code ships (chosen on all 24 documents, so the plain
 figure is optimistic); "best on all" names the setting the whole set
 prefers.
@@ -376,12 +377,19 @@ class Ours:
 #: The settings cross-validation chooses among: ``{field of Rules: values}``.
 GRID: dict[str, tuple] = {
     "cues": (True, False),
-    "person_share": (0.5, 0.0),
-    "fold_acronyms": (True, False),
+    "person_share": (0.0, 0.5),
+    "fold_acronyms": (False, True),
     "unknown_gpe_org": (False, True),
-    "initial_zipf": (4.5, None, 4.0),
-    "lone_person": ("keep", "org", "drop"),
+    "initial_zipf": (None, 4.5, 4.0),
+    # "drop" (no lone surnames at all) is not offered: wire copy's results and
+    # lists name people by surname alone ("Sampras beat Ivanisevic"), which GUM lacks
+    "lone_person": ("keep", "org"),
+    "team_cues": (True, False),
 }
+#: A setting replaces the defaults only when it beats them by more than this
+#: micro F1 on the training folds: about two entities of the ~480, below which
+#: a difference on 24 documents is noise (the defaults are the issue's rules).
+TOLERANCE = 0.005
 
 
 def settings_grid(rules_cls) -> list:
@@ -398,6 +406,14 @@ def folds_of(n: int, k: int) -> list[list[int]]:
     return [list(range(i, n, k)) for i in range(k)]
 
 
+def _best(per_setting: list[list[dict[str, Counts]]], docs: list[int]) -> int:
+    """The setting with the best micro F1 on ``docs``; the defaults (0) unless
+    beaten by more than :data:`TOLERANCE`."""
+    f1 = [total([per_setting[s][i] for i in docs])["micro"].f1 for s in range(len(per_setting))]
+    best = max(range(len(f1)), key=lambda s: (f1[s], -s))
+    return best if f1[best] > f1[0] + TOLERANCE else 0
+
+
 def cross_validate(per_setting: list[list[dict[str, Counts]]], k: int) -> tuple[list[dict[str, Counts]], list[int]]:
     """Held-out per-document counts, each fold scored with the setting best on
     the other folds (micro F1; ties: the earlier setting, i.e. the defaults)."""
@@ -406,10 +422,7 @@ def cross_validate(per_setting: list[list[dict[str, Counts]]], k: int) -> tuple[
     chosen = []
     for fold in folds_of(n, k):
         train = [i for i in range(n) if i not in fold]
-        best = max(
-            range(len(per_setting)),
-            key=lambda s: (total([per_setting[s][i] for i in train])["micro"].f1, -s),
-        )
+        best = _best(per_setting, train)
         chosen.append(best)
         for i in fold:
             held[i] = per_setting[best][i]
@@ -509,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
                 + f"; CV canon {cv['micro'].canon:.3f}"
             )
             if len(grid) > 1:
-                best = max(range(len(grid)), key=lambda k: (total(per_setting[k])["micro"].f1, -k))
+                best = _best(per_setting, list(range(len(docs))))
                 print(
                     f"  {'':<30}best on all {len(docs)} documents: {_describe(grid[best])} "
                     f"(micro F1 {total(per_setting[best])['micro'].f1:.3f})"

@@ -205,9 +205,9 @@ class Rules:
       (:attr:`Mention.cue`): a "person" right after "on", "at" or "via", or
       with a capital inside ("SpaceX"), or listed with organisations, is an
       ORG; so is a "person" or place followed by a word of companies and
-      platforms ("Twitter users", "Alibaba shares", "Emirates fleet"); a place that is not a
-      country next to a score or a result verb ("Liverpool 2-0", "Liverpool
-      beat") is a team, an ORG.
+      platforms ("Twitter users", "Alibaba shares", "Emirates fleet").
+    * ``team_cues``: a place that is not a country next to a score or a
+      result verb ("Liverpool 2-0", "Liverpool beat") is a team, an ORG.
     * ``person_share``: a short form ("Trump") is folded into the article's
       full name ("Donald Trump") when at least this share of its votes say
       PERSON; below it, the short form is something else the article names
@@ -226,10 +226,11 @@ class Rules:
     """
 
     cues: bool = True
-    person_share: float = 0.5
-    fold_acronyms: bool = True
+    team_cues: bool = True
+    person_share: float = 0.0
+    fold_acronyms: bool = False
     unknown_gpe_org: bool = False
-    initial_zipf: float | None = 4.5
+    initial_zipf: float | None = None
     lone_person: str = "keep"
 
 
@@ -317,7 +318,11 @@ def group_mentions(
         if g is None:
             g = groups[key] = Group(key=key, first=m.position, place=place, demonym=demonym)
         label = m.label
-        if rules.cues and m.cue is not None and not (place is not None and place.kind == "country"):
+        if (
+            m.cue is not None
+            and (rules.cues if m.cue == "org" else rules.team_cues)
+            and not (place is not None and place.kind == "country")
+        ):
             label = "ORG"
         g.names[m.name] += 1
         g.votes[label] += SOURCE_WEIGHT.get(m.source, 1.0)
