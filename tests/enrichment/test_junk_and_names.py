@@ -225,7 +225,12 @@ def test_transliterations_are_one_person():
 
 
 def test_a_short_form_the_article_uses_for_something_else_is_kept():
-    mentions = [_m("Henry Ford", "PERSON"), _m("Ford", "ORG", pos=1), _m("Ford", "ORG", pos=2), _m("Ford", "PERSON", pos=3)]
+    mentions = [
+        _m("Henry Ford", "PERSON"),
+        _m("Ford", "ORG", pos=1),
+        _m("Ford", "ORG", pos=2),
+        _m("Ford", "PERSON", pos=3),
+    ]
     ents = build_entities(mentions, rules=Rules(person_share=0.5))
     assert {(e["name"], e["label"]) for e in ents} == {("Henry Ford", "PERSON"), ("Ford", "ORG")}
     # the default (CV's choice on GUM news) folds it: "Henry Ford" still contains "Ford"
