@@ -129,11 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     post_s = 0.0
     for chunk in _chunks(articles, args.chunk):
         plans = [core._plan(a, nlp) for a in chunk]
-        parsed = list(nlp.pipe([text for texts, _ in plans for _, text in texts], batch_size=PIPE_BATCH_TEXTS))
+        joined = [core._joined(texts) if texts else None for texts, _ in plans]
+        parsed = list(nlp.pipe([j[0] for j in joined if j], batch_size=PIPE_BATCH_TEXTS))
         t0 = time.perf_counter()
         it = iter(parsed)
-        for article, (texts, notes) in zip(chunk, plans):
-            core._finish(article, {src: next(it) for src, _ in texts}, list(notes), tables)
+        for article, (_texts, notes), j in zip(chunk, plans, joined):
+            core._finish(article, core._split(next(it), j[1]) if j else {}, list(notes), tables)
         post_s += time.perf_counter() - t0
         del parsed
 

@@ -357,9 +357,9 @@ class Ours:
         self.tables = word_tables(nlp)
         self.articles = articles
         self.plans = [core._plan(a, nlp) if a is not None else ([], []) for a in articles]
-        flat = [text for texts, _ in self.plans for _, text in texts]
-        it = iter(list(nlp.pipe(flat, batch_size=core.PIPE_BATCH_TEXTS)))
-        self.docs = [{src: next(it) for src, _ in texts} for texts, _ in self.plans]
+        joined = [core._joined(texts) if texts else None for texts, _ in self.plans]
+        it = iter(list(nlp.pipe([j[0] for j in joined if j], batch_size=core.PIPE_BATCH_TEXTS)))
+        self.docs = [core._split(next(it), j[1]) if j else {} for j in joined]
 
     def predictions(self, rules) -> list[list[tuple[str, str]]]:
         out = []

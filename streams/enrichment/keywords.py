@@ -130,7 +130,10 @@ def _words(doc, classes: WordClasses) -> list[list[tuple[str, int, bool]]]:
     n = len(doc)
     if not n:
         return []
-    arr = doc.to_array([ORTH, IS_ALPHA, IS_STOP, ENT_TYPE, SPACY, IDX])
+    if hasattr(doc, "doc") and doc.doc is not doc:  # a Span: its rows of the doc's arrays
+        arr = doc.doc.to_array([ORTH, IS_ALPHA, IS_STOP, ENT_TYPE, SPACY, IDX])[doc.start : doc.end]
+    else:
+        arr = doc.to_array([ORTH, IS_ALPHA, IS_STOP, ENT_TYPE, SPACY, IDX])
     strings = doc.vocab.strings
     name_ents = np.array(sorted({strings.add(x) for x in _NAME_ENTS | _VALUE_ENTS}), dtype=arr.dtype)
     norp = strings.add("NORP")
@@ -223,8 +226,8 @@ def _count_run(run: list, classes: WordClasses, stats: dict) -> None:
 
 
 def key_phrases(doc, limit: int = 10, tables: dict | None = None) -> list[str]:
-    """Up to ``limit`` key phrases of a spaCy ``doc`` (tokens and entities;
-    no parser needed), best first.
+    """Up to ``limit`` key phrases of a spaCy ``doc`` or Span (tokens and
+    entities; no parser needed), best first.
 
     ``tables`` are the model's lemmatizer tables
     (:func:`streams.enrichment.ner.word_tables`); without them plurals are
@@ -233,7 +236,9 @@ def key_phrases(doc, limit: int = 10, tables: dict | None = None) -> list[str]:
     ``["territorial integrity", "Russian aggression", ...]``.
     """
     classes = _classes(id(tables), tables)
-    n_chars = max(doc[-1].idx + len(doc[-1].text_with_ws), 1) if len(doc) else 1
+    # the text's length (and the offsets of a Span's words) without Doc.text, which joins every token
+    first_char = doc[0].idx if len(doc) else 0
+    n_chars = max(doc[-1].idx + len(doc[-1].text_with_ws) - first_char, 1) if len(doc) else 1
     stats: dict[tuple[str, ...], list] = {}  # key -> [count, display, first_char, n_words, specificity]
     for run in _words(doc, classes):
         _count_run(run, classes, stats)
@@ -241,7 +246,7 @@ def key_phrases(doc, limit: int = 10, tables: dict | None = None) -> list[str]:
     for count, display, first, n_words, spec in stats.values():
         if n_words == 1 and count < 2:
             continue
-        score = count * (1 + 0.5 * (n_words - 1)) + (0.5 if first < n_chars / 5 else 0.0) + 0.1 * spec
+        score = count * (1 + 0.5 * (n_words - 1)) + (0.5 if first - first_char < n_chars / 5 else 0.0) + 0.1 * spec
         scored.append((-score, first, display))
     scored.sort()
     picked: list[str] = []

@@ -215,7 +215,8 @@ def _byline_or_credit(doc, ent) -> bool:
 
 
 def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
-    """Cleaned, non-junk mentions of the entities of ``doc``.
+    """Cleaned, non-junk mentions of the entities of ``doc`` (a Doc, or a Span
+    of one: its entities, read with the words around them).
 
     ``source`` is ``"body"``, ``"title"`` or ``"caption"``; ``start`` offsets
     the ``position`` of each mention (so the body's come first). Skipped:
@@ -226,9 +227,11 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
     mention carries its context cue and whether it opens a sentence or line.
     """
     gaz = gazetteer()
+    lo, hi = (doc.start, doc.end) if hasattr(doc, "doc") and doc.doc is not doc else (0, len(doc))
+    doc = doc.doc if hasattr(doc, "doc") else doc
     orths = None  # the doc's token texts as hashes (spaCy's ORTH array), read once
     has_tags = doc.has_annotation("TAG")
-    ents = list(doc.ents)
+    ents = [e for e in doc.ents if lo <= e.start and e.end <= hi]
     skip = -1
     for i, ent in enumerate(ents):
         if i == skip:
@@ -252,7 +255,7 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
             low = name.lower()
             if low.islower() and low in doc.vocab.strings:
                 if orths is None:
-                    orths = doc.to_array("ORTH")
+                    orths = doc.to_array("ORTH")[lo:hi]
                 lower_seen = bool((orths == doc.vocab.strings[low]).any())
         # Penn tags when the pipeline has a tagger (ours has none: see load_nlp)
         tags = tuple(t.tag_ for t in ent if not (t.is_punct or t.tag_ == "POS")) if has_tags else ()
