@@ -1,23 +1,30 @@
 """Normalisation of raw NER mentions into the entities a newsroom can trust.
 
 Each step is a small pure function with its own tests
-(``tests/enrichment/test_normalize.py``):
+(``tests/enrichment/test_normalize.py``, ``test_junk_and_names.py``):
 
-1. :func:`clean_name` - surface clean-up (whitespace, quotes, possessive
-   "'s", a lower-case "the", honorifics and titles before a person's name).
+1. :func:`clean_name` - surface clean-up (whitespace, quotes, brackets,
+   possessive "'s", a lower-case "the", trailing lower-case words, scores
+   and credit words, honorifics and titles before a person's name).
 2. :func:`junk_reason` - drops numeric labels, lone common words, title words
-   ("State" in "Secretary of State"), lower-case spans.
+   ("State" in "Secretary of State"), lower-case spans, role phrases ("Jane
+   Doe is a reporter"), time zones.
 3. :func:`group_mentions` - one group per canonical key: a country's every
-   name ("US", "the United States") shares the key ``country:US``, a
-   demonym's forms ("Russian", "Russians") ``norp:RU``.
+   name ("US", "the United States") shares the key ``country:US``, another
+   known place's every name ``place:...`` ("Rangoon", "Yangon"), a
+   demonym's forms ("Russian", "Russians") ``norp:RU``; a context cue
+   (:class:`Rules`) votes ORG.
 4. :func:`vote_label` - label voting across all mentions of a group, the
    gazetteer breaking ties and overriding the model where it is sure (a
    country name is a GPE, a demonym a NORP).
 5. :func:`fold_short_forms` / :func:`fold_acronyms` - "Blinken" -> "Antony
-   Blinken", "UN" -> "United Nations".
+   Blinken", "Zelenskyy" -> "Volodymyr Zelenskiy", "UN" -> "United Nations"
+   (the last only when :attr:`Rules.fold_acronyms`).
 6. :func:`corroborated` - names seen only in the title (headline fragments)
    are dropped unless the gazetteer knows them.
-7. :func:`build_entities` - the whole chain, mentions in, entity dicts out.
+7. :func:`build_entities` - the whole chain, mentions in, entity dicts out,
+   with the choices of :class:`Rules` (chosen by cross-validation,
+   ``bench/entities.py``).
 
 Labels are OntoNotes 5 (the scheme of spaCy's English pipelines).
 The rules are ours, written for this project; the title-word list is the
