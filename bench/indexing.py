@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -51,13 +52,14 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from streams.settings import Settings  # noqa: E402
-from streams.topics import namespace_env  # noqa: E402
+from streams.settings import Settings
+from streams.topics import namespace_env
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "article-extraction"
 
@@ -78,7 +80,8 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
 
 def settings_from(env: dict[str, str]) -> Settings:
     """Settings as a worker started with ``env`` (on top of this environment) builds them."""
-    fields = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
+    # strings, as in the environment: pydantic-settings parses them
+    fields: dict[str, Any] = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
     return Settings(**fields)
 
 
@@ -134,7 +137,7 @@ class Worker:
         self.started = 0.0
         self.hwm: dict[int, int] = {}
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         cmd = [*self.prefix, sys.executable, "-m", "streams.cli", "worker"]
         for name in self.only:
             cmd += ["--only", name]
@@ -164,8 +167,10 @@ class Worker:
         while time.monotonic() - t0 < timeout:
             if len(rx.findall(self.text())) >= count:
                 return time.monotonic() - t0
-            if not self.alive():
-                raise RuntimeError(f"worker exited ({self.proc.returncode}); log tail:\n{self.text()[-3000:]}")
+            if self.proc is None or not self.alive():
+                raise RuntimeError(
+                    f"worker exited ({self.proc and self.proc.returncode}); log tail:\n{self.text()[-3000:]}"
+                )
             time.sleep(0.2)
         raise TimeoutError(f"no {count}x {pattern!r} in the worker log after {timeout:.0f} s:\n{self.text()[-3000:]}")
 
@@ -179,7 +184,7 @@ class Worker:
         return dict(self.hwm)
 
     def stop(self, timeout: float = 60) -> None:
-        if not self.alive():
+        if self.proc is None or not self.alive():
             return
         self.sample_memory()
         self.proc.send_signal(signal.SIGTERM)
@@ -206,9 +211,9 @@ def indexed_batches(log_text: str) -> list[tuple[float, int, int, float]]:
 
 
 def es_client(settings: Settings):
-    from elasticsearch import Elasticsearch
+    from indexers.elasticsearch.client import sync_client
 
-    return Elasticsearch(settings.elasticsearch_url, request_timeout=60)
+    return sync_client(settings, request_timeout=60)
 
 
 def count(es, alias: str) -> int:
@@ -230,11 +235,11 @@ def delete_aliases(es, aliases: list[str]) -> None:
 
 
 def delete_topics(settings: Settings, extra: list[str] | None = None) -> None:
-    from kafka import KafkaAdminClient
+    from streams import kafka
 
     names = [settings.topic_raw, settings.topic_parsed, settings.topic_enriched, settings.topic_dlq, *(extra or [])]
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = kafka.admin(settings)
         existing = set(admin.list_topics())
         # and faust's own topics of the run's consumer groups (<app_id>...-__assignor-__leader)
         gone = [t for t in existing if t in names or t.startswith(settings.app_id)]
@@ -248,11 +253,10 @@ def delete_topics(settings: Settings, extra: list[str] | None = None) -> None:
 def machine() -> str:
     model = "?"
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1024 / 1024
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        mem = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal")) / 1024 / 1024
     except (OSError, StopIteration):
         mem = 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -320,11 +324,10 @@ def enriched_articles(data: Path, n: int) -> list:
 
 
 async def _run_direct(settings: Settings, alias: str, docs: list, which: str) -> float:
-    from elasticsearch import AsyncElasticsearch
-
+    from indexers.elasticsearch.client import async_client
     from indexers.elasticsearch.writer import BulkWriter, bare_async_bulk
 
-    client = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=60, retry_on_timeout=False, max_retries=0)
+    client = async_client(settings, request_timeout=60, retry_on_timeout=False, max_retries=0)
     try:
         t0 = time.perf_counter()
         if which == "ours":
@@ -355,7 +358,7 @@ def run_direct(settings: Settings, es, alias: str, docs: list, which: str) -> fl
     return asyncio.run(_run_direct(settings, alias, docs, which))
 
 
-def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[float, float, float]:
+def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[float, float | None, float]:
     """One end-to-end run over the already published topic; returns
     ``(log-based seconds, visibility-based seconds, worker start-up seconds)``."""
     run_env = {
@@ -366,7 +369,8 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
     alias = run_env["NEWSSTREAM_INDEX_ALIAS"]
     worker = Worker(run_env, scratch / f"worker-index-{r}.log", only=["index"], cwd=scratch).start()
     try:
-        first_t = first_n = None
+        first_t: float | None = None
+        first_n: int | None = None
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             c = count(es, alias)
@@ -391,11 +395,15 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
         startup = t_start - (time.time() - (time.monotonic() - worker.started))
         log_secs = (t_end or batches[-1][0]) - t_start
         # scaled to N documents; not measurable when the first count already sees all N
-        vis_secs = (all_t - first_t) * n / (n - first_n) if first_n < n else None
+        vis_secs = (
+            (all_t - first_t) * n / (n - first_n)
+            if first_t is not None and first_n is not None and first_n < n
+            else None
+        )
         if total < n:
             print(f"  WARNING end-to-end run {r}: only {total} of {n} indexed per the log", file=sys.stderr)
         ends = [ts for ts, *_ in batches]
-        gaps = [b - a for a, b in zip(ends, ends[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(ends)]
         bulk = sum(s for *_, s in batches)
         print(
             f"    run {r + 1}: {len(batches)} batches (sizes {', '.join(str(c) for _, c, _, _ in batches[:12])}"
@@ -408,7 +416,8 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
 
 
 def publish_enriched(settings: Settings, records: list) -> float:
-    from streams.publish import ensure_topics, producer
+    from streams.kafka import producer
+    from streams.publish import ensure_topics
 
     ensure_topics(settings)
     prod = producer(settings)

@@ -5,10 +5,14 @@ group and index alias unique to the run (deleted at the end):
 
 0. **Warm-up** (unless ``--no-warm-up``): bulk indexing, searches and a
    Kafka round trip, so that the services' JIT compilers are not measured.
-1. **NER limit**: bare spaCy ``nlp.pipe`` (``settings.spacy_model``) over
+1. **NER limit**: bare spaCy ``nlp.pipe`` of the pipeline the worker loads
+   (:func:`streams.enrichment.load_nlp` on ``settings.spacy_model``: only
+   ``ner`` and the line-break marker since issue 18, so the ratio compares
+   the worker with the same lean model work) over
    exactly the texts the enrich stage gives the model for the same N
-   articles (``streams.enrichment.core._plan``: each English body, truncated
-   as the stage does, plus title and caption), in ``--processes`` processes
+   articles (``streams.enrichment.core._plan`` and ``_joined``: each English
+   body, truncated as the stage does, with its title and caption, one text
+   per article), in ``--processes`` processes
    in parallel, each over its share; wall time from all models loaded to the
    last process done, minibatches of ``core.PIPE_BATCH_TEXTS`` texts as in
    the enrich stage. Pages the parser rejects are left out (they never
@@ -80,14 +84,15 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.indexing import (  # noqa: E402
+from bench.indexing import (
     DEFAULT_DATA,
     Worker,
     count,
@@ -99,7 +104,8 @@ from bench.indexing import (  # noqa: E402
     proc_tree,
     settings_from,
 )
-from indexers.elasticsearch.writer import to_document  # noqa: E402
+from indexers.elasticsearch.writer import to_document
+from streams.records import RawArticle
 
 EXAMPLES = REPO / "examples" / "articles"
 BENCH_HOST = "https://bench.newsstream.invalid"
@@ -108,7 +114,7 @@ BENCH_HOST = "https://bench.newsstream.invalid"
 # ---------------------------------------------------------------- articles
 
 
-def load_distinct(data: Path) -> list[tuple[str, object]]:
+def load_distinct(data: Path) -> list[tuple[str, RawArticle]]:
     """``(file name, RawArticle)`` of every development-set page and example article."""
     from streams.publish import read_articles
 
@@ -120,7 +126,7 @@ def load_distinct(data: Path) -> list[tuple[str, object]]:
     out = []
     for p in paths:
         for raw in read_articles(p):
-            if hasattr(raw, "content"):
+            if isinstance(raw, RawArticle):
                 out.append((p.name, raw))
     return out
 
@@ -128,7 +134,7 @@ def load_distinct(data: Path) -> list[tuple[str, object]]:
 class Corpus:
     """The distinct pages and how to make copy c of page k with a distinct id."""
 
-    def __init__(self, distinct: list[tuple[str, object]]) -> None:
+    def __init__(self, distinct: list[tuple[str, RawArticle]]) -> None:
         from streams.parsing import ParseRejected, parse
         from streams.parsing.html import extract_html
 
@@ -139,7 +145,8 @@ class Corpus:
         for name, raw in distinct:
             canon = None
             if raw.content_type == "html":
-                found = extract_html(raw.content.decode("utf-8", "replace"), url=self._url(name, 0))
+                html = raw.content if isinstance(raw.content, str) else raw.content.decode("utf-8", "replace")
+                found = extract_html(html, url=self._url(name, 0))
                 canon = found.canonical_url
                 if canon and canon.startswith(BENCH_HOST):
                     canon = None
@@ -165,8 +172,6 @@ class Corpus:
 
     @staticmethod
     def _variant(page, c: int, fetched_at: str | None = None):
-        from streams.records import RawArticle
-
         name, raw, canon = page
         content = raw.content
         if canon:
@@ -198,10 +203,11 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
     from streams.records import ParsedArticle
 
     nlp = load_nlp(model)
-    texts = []
+    texts: list[str] = []
     for a in articles:
         plan, _notes = core._plan(ParsedArticle.from_dict(a), nlp)
-        texts.extend(text for _src, text in plan)
+        if plan:
+            texts.append(core._joined(plan)[0])  # one text per article, as the enrich stage pipes
     for _ in nlp.pipe(texts[:4]):  # warm-up, as the worker loads before consuming
         pass
     barrier.wait()
@@ -216,8 +222,8 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
 def ner_limit(corpus: Corpus, n: int, processes: int, model: str) -> tuple[float, int, int, int, float, float]:
     """Bare nlp.pipe in ``processes`` parallel processes;
     ``(wall seconds, articles, texts, chars, CPU seconds, of them in the kernel)``."""
-    items = [corpus.parsed[i % len(corpus.pages)] for i in range(n)]
-    items = [a.to_dict() for a in items if a is not None]
+    chosen = [corpus.parsed[i % len(corpus.pages)] for i in range(n)]
+    items = [a.to_dict() for a in chosen if a is not None]
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(processes), ctx.Queue()
     procs = [ctx.Process(target=_ner_child, args=(model, items[k::processes], barrier, out)) for k in range(processes)]
@@ -374,10 +380,10 @@ def warm_services(settings, es, corpus: Corpus, rounds: int = 5, n_docs: int = 2
     through a scratch topic. Everything is deleted afterwards.
     """
     from elasticsearch import helpers
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
     from indexers.elasticsearch.template import ensure_index
-    from streams.publish import producer
+    from streams import kafka
     from streams.records import EnrichedArticle
 
     t0 = time.monotonic()
@@ -396,13 +402,13 @@ def warm_services(settings, es, corpus: Corpus, rounds: int = 5, n_docs: int = 2
             es.indices.refresh(index=alias)
             for word in ("government", "Kazakhstan", "ferry", "election", "warm-up"):
                 es.search(index=alias, query={"multi_match": {"query": word, "fields": ["title", "body"]}}, size=10)
-        prod = producer(settings)
+        prod = kafka.producer(settings)
         for i in range(n_docs):
             key, value = corpus.message(20_000_000 + i)
             prod.send(topic, key=key, value=value)
         prod.flush()
         prod.close()
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+        consumer = kafka.consumer(settings, None)
         parts = [TopicPartition(topic, k) for k in sorted(consumer.partitions_for_topic(topic) or {0})]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
@@ -454,14 +460,14 @@ def summarise_profile(path: Path) -> list[tuple[str, int, float]]:
                 break
         totals[stage] += int(n)
     total = sum(totals.values()) or 1
-    return [(name, totals[name], totals[name] / total) for name, _ in STAGES + [("other", ())] if totals[name]]
+    return [(name, totals[name], totals[name] / total) for name, _ in [*STAGES, ("other", ())] if totals[name]]
 
 
 # ---------------------------------------------------------------- the run
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 def parse_iso(s: str) -> float:
@@ -484,7 +490,7 @@ class Monitor(threading.Thread):
         es = es_client(self.settings)
         n = 0
         while not self.stop_flag.is_set():
-            since = (datetime.now(timezone.utc) - timedelta(seconds=15)).replace(microsecond=0).isoformat()
+            since = (datetime.now(UTC) - timedelta(seconds=15)).replace(microsecond=0).isoformat()
             try:
                 hits = es.search(
                     index=self.settings.index_alias,
@@ -543,12 +549,10 @@ class DeadLetterCounter:
     """
 
     def __init__(self, settings) -> None:
-        from kafka import KafkaConsumer
+        from streams import kafka
 
         self.topic = settings.topic_dlq
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-        )
+        self.consumer = kafka.consumer(settings, None)
 
     def __call__(self) -> int:
         from kafka import TopicPartition
@@ -564,7 +568,7 @@ class DeadLetterCounter:
         self.consumer.close()
 
 
-def print_latency_detail(monitor: "Monitor", t_phase: float, corpus: Corpus) -> None:
+def print_latency_detail(monitor: Monitor, t_phase: float, corpus: Corpus) -> None:
     """Print a phase's latency split at the index agent, and its five slowest articles."""
     before, after = monitor.split_since(t_phase)
     print(
@@ -650,7 +654,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(q / 100 * len(values) + 0.5)) - 1))
+    k = min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))
     return values[k]
 
 
@@ -695,7 +699,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    from streams.publish import ensure_topics, producer
+    from streams.kafka import producer
+    from streams.publish import ensure_topics
 
     p = args.processes
     env = isolated_env("pipe", NEWSSTREAM_WORKER_PROCESSES=str(p), NEWSSTREAM_PARTITIONS=str(max(2, p)))
@@ -906,7 +911,7 @@ def main(argv: list[str] | None = None) -> int:
             t_phase = time.time()
             dl_base = dead_letter_list(settings)
             i0 = next_i
-            state = {"backlog": 0, "drained_at": None, "dl": 0, "sent": 0}
+            state: dict[str, Any] = {"backlog": 0, "drained_at": None, "dl": 0, "sent": 0}
             b0, b1 = 10.0, 10.0 + args.burst_seconds
             print(
                 f"burst: {steady:.2f}/s for {b0:.0f} s, {10 * steady:.2f}/s for {args.burst_seconds:.0f} s, "
@@ -988,7 +993,7 @@ def main(argv: list[str] | None = None) -> int:
             monitor.stop_flag.set()
         if dl_count:
             dl_count.close()
-        if args.profile and worker.alive():
+        if args.profile and worker.proc is not None and worker.alive():
             os.killpg(worker.proc.pid, signal.SIGINT)  # py-spy writes its output when its child exits
             try:
                 worker.proc.wait(timeout=120)

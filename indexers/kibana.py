@@ -114,7 +114,7 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
     """Refuse every redirect: urllib would follow a 302 to another host as a GET
     without the file, and the other host's answer would be taken for Kibana's."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 (urllib's hook)
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         raise _Redirected(code, _without_credentials(newurl))
 
 

@@ -8,9 +8,11 @@ not a record is a dead letter, not a codec crash.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import faust
 
+from streams.kafka import MESSAGE_OVERHEAD, faust_broker_options
 from streams.settings import Settings
 
 
@@ -24,15 +26,28 @@ class Topics:
     dlq: faust.TopicT
 
 
+def data_dir(settings: Settings, app_id: str) -> Path:
+    """Return faust's data directory of app ``app_id``: ``<NEWSSTREAM_WORKER_DATA_DIR>/<app_id>``
+    (default ``<NEWSSTREAM_SERVICES_DIR>/faust/<app_id>``), never the working directory.
+
+    The tables are in memory (``store="memory://"``): nothing there needs keeping.
+    """
+    return (settings.worker_data_dir or settings.services_dir / "faust") / app_id
+
+
 def create_app(settings: Settings, app_id: str | None = None) -> faust.App:
     """Return a faust App for ``settings`` (no agents yet: see :mod:`streams.agents`).
 
     ``app_id`` overrides ``settings.app_id``; it is the prefix of the app's
-    consumer group.
+    consumer group. The app's data directory is :func:`data_dir` (created here).
     """
+    app_id = app_id or settings.app_id
+    datadir = data_dir(settings, app_id)
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     return faust.App(
-        app_id or settings.app_id,
-        broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
+        app_id,
+        **faust_broker_options(settings),
+        datadir=str(datadir),
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=settings.partitions,
@@ -47,8 +62,8 @@ def create_app(settings: Settings, app_id: str | None = None) -> faust.App:
         broker_request_timeout=90.0,
         broker_session_timeout=settings.consumer_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.consumer_session_timeout_seconds / 4),
-        producer_max_request_size=settings.max_message_bytes + 64 * 1024,
-        consumer_max_fetch_size=settings.max_message_bytes + 64 * 1024,
+        producer_max_request_size=settings.max_message_bytes + MESSAGE_OVERHEAD,
+        consumer_max_fetch_size=settings.max_message_bytes + MESSAGE_OVERHEAD,
         stream_buffer_maxsize=max(4096, settings.bulk_max_docs * 4),
         # At shutdown and rebalance, do not wait for taken events to be acked:
         # an agent acks a batch only once its outputs are safe, so while
@@ -68,7 +83,7 @@ def create_topics(app: faust.App, settings: Settings) -> Topics:
             partitions=settings.partitions,
             value_serializer="raw",
             key_serializer="raw",
-            config={"max.message.bytes": str(settings.max_message_bytes + 64 * 1024)},
+            config={"max.message.bytes": str(settings.max_message_bytes + MESSAGE_OVERHEAD)},
         )
 
     return Topics(

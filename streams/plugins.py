@@ -27,11 +27,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
-from streams.records import EnrichedArticle, ParsedArticle
+import faust
+
+from streams.app import Topics
+from streams.delivery import batching
+from streams.delivery.batching import Batch
+from streams.delivery.outbox import Outbox
+from streams.records import DeadLetter, EnrichedArticle, ParsedArticle, decode_raw, dumps
 from streams.settings import Settings
 from streams.topics import STAGE_INPUT, STAGE_OUTPUT, resolve, topic_names
 
@@ -178,7 +185,7 @@ def _as_consumer(obj: Any, name: str, origin: str, settings: Settings) -> Consum
     return ConsumerAgent(name, origin, meta["topic"], group, obj, inspect.iscoroutinefunction(obj))
 
 
-def _found(group: str, specs: list[str], kind: str):
+def _found(group: str, specs: list[str], kind: str) -> Iterator[tuple[Any, str, str]]:
     """Yield ``(object, name, origin)`` of every plugin of an entry-point ``group``, then of ``specs``."""
     for ep in entry_points(group=group):
         dist = getattr(ep, "dist", None)
@@ -208,7 +215,10 @@ def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
 
 def load_consumer_agents(settings: Settings) -> list[ConsumerAgent]:
     """Load every consumer agent (entry points, then ``settings.agents``)."""
-    found = [_as_consumer(*p, settings) for p in _found(AGENTS_GROUP, settings.agents, "consumer agent")]
+    found = [
+        _as_consumer(obj, name, origin, settings)
+        for obj, name, origin in _found(AGENTS_GROUP, settings.agents, "consumer agent")
+    ]
     names = [a.name for a in found]
     clashes = {n for n in names if names.count(n) > 1 or n in BUILTIN_AGENTS}
     if clashes:
@@ -220,17 +230,24 @@ def load_consumer_agents(settings: Settings) -> list[ConsumerAgent]:
 
 
 class PluginContext:
-    """What a consumer agent gets besides the record: settings, and ``send`` to any topic."""
+    """What a consumer agent gets besides the record: settings, and ``send`` to any topic.
 
-    def __init__(self, app, settings: Settings) -> None:
+    What ``send`` publishes leaves through the agent's
+    :class:`~streams.delivery.outbox.Outbox`, as the built-in agents' records
+    do: the batch is acknowledged only once Kafka has taken it, and a record
+    Kafka refuses dead-letters the message being handled.
+    """
+
+    def __init__(self, app: faust.App, settings: Settings, outbox: Outbox, stage: str) -> None:
         self.app = app
         self.settings = settings
-        self._topics: dict[str, Any] = {}
+        self._outbox = outbox
+        self._stage = stage
+        self._topics: dict[str, faust.TopicT] = {}
+        self._event: Any = None  # the message being handled
 
     async def send(self, topic: str, value: Any, key: str | bytes | None = None) -> None:
         """Publish ``value`` (bytes, str, a record or a JSON-able value) to ``topic``."""
-        from streams.records import dumps
-
         if topic not in self._topics:
             self._topics[topic] = self.app.topic(topic, value_serializer="raw", key_serializer="raw")
         if isinstance(value, str):
@@ -239,55 +256,52 @@ class PluginContext:
             value = dumps(value)
         if isinstance(key, str):
             key = key.encode()
-        await self._topics[topic].send(key=key, value=value)
+        await self._outbox.send(self._topics[topic], key, bytes(value), self._stage, self._event)
+
+
+_DECODERS: dict[str, Callable[[bytes], Any]] = {
+    "raw": decode_raw,
+    "parsed": ParsedArticle.from_bytes,
+    "enriched": EnrichedArticle.from_bytes,
+    "dlq": DeadLetter.from_bytes,
+}
+
+
+def _as_is(value: bytes) -> bytes:
+    return value
 
 
 def _decoder(agent: ConsumerAgent) -> Callable[[bytes], Any]:
-    if agent.topic == "enriched":
-        return EnrichedArticle.from_bytes
-    if agent.topic == "parsed":
-        return ParsedArticle.from_bytes
-    if agent.topic == "raw":
-        from streams.records import decode_raw
-
-        return decode_raw
-    if agent.topic == "dlq":
-        from streams.records import DeadLetter
-
-        return DeadLetter.from_bytes
-    return lambda b: b
+    """Records of our topics are decoded; any other topic's are passed as they are (bytes)."""
+    return _DECODERS.get(agent.topic, _as_is)
 
 
-def register_consumer_agent(app, topics, settings: Settings, agent: ConsumerAgent) -> None:
-    """Register one consumer agent on ``app`` (an app whose id is the agent's group)."""
-    from streams.agents import ack, batches
-    from streams.delivery import deadletters
+def register_consumer_agent(app: faust.App, topics: Topics, settings: Settings, agent: ConsumerAgent) -> None:
+    """Register one consumer agent on ``app`` (an app whose id is the agent's group).
 
-    ctx = PluginContext(app, settings)
+    Its batches are cut, settled and acknowledged as the built-in agents'
+    (:mod:`streams.delivery.batching`); a record its handler raises on is
+    dead-lettered under the agent's name, and a dead letter Kafka refuses is
+    sent again until Kafka takes it.
+    """
+    outbox = Outbox(app, topics.dlq, settings)
+    ctx = PluginContext(app, settings, outbox, agent.name)
     decode = _decoder(agent)
     source = app.topic(agent.topic_name(settings), value_serializer="raw", key_serializer="raw")
 
-    async def run(stream):
-        async for batch in batches(stream, 100, settings.batch_max_seconds):
-            for value, event in batch:
-                try:
-                    record = decode(value)
-                    result = agent.handler(record, ctx)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception as exc:
-                    log.exception("consumer agent %s failed", agent.name)
-                    letter = deadletters.from_event(
-                        agent.name,
-                        event,
-                        exc,
-                        reason=f"{agent.name} error: {exc}"[:500],
-                        max_original_bytes=deadletters.original_budget(settings),
-                    )
-                    await topics.dlq.send(key=event.message.key, value=letter.to_bytes())
-            await app.producer.flush()
-            await ack(stream, batch)
+    async def handle(batch: Batch) -> None:
+        for value, event in batch:
+            ctx._event = event
+            try:
+                record = decode(value)
+                result = agent.handler(record, ctx)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                log.exception("consumer agent %s failed", agent.name)
+                await outbox.dead_letter(agent.name, event, exc, reason=f"{agent.name} error: {exc}"[:500])
 
+    run = batching.agent(outbox, agent.name, handle, 100, settings.batch_max_seconds)
     run.__name__ = agent.name
     app.agent(source, name=f"plugin.{agent.name}")(run)
 

@@ -15,17 +15,22 @@ import errno
 import gzip
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import orjson
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
 
-from streams.records import RawArticle, RecordError, decode_raw, stable_id
+from streams import kafka
+from streams.records import ContentType, RawArticle, RecordError, decode_raw, stable_id
 from streams.settings import Settings
+from streams.topics import topic_names
 
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
-KNOWN_SUFFIXES = HTML_SUFFIXES + (".txt", ".text", ".json", ".jsonl")
+KNOWN_SUFFIXES = (*HTML_SUFFIXES, ".txt", ".text", ".json", ".jsonl")
 
 
 @dataclass
@@ -39,7 +44,7 @@ class InputError:
         return f"{self.where}: {self.reason}"
 
 
-def content_type_of(path: Path) -> str:
+def content_type_of(path: Path) -> ContentType:
     """Return ``"html"`` for ``.html``/``.htm``/``.html.gz`` files, else ``"text"``."""
     name = path.name.lower()
     return "html" if name.endswith(HTML_SUFFIXES) else "text"
@@ -126,7 +131,7 @@ def _lines_of(path: Path, limit: int) -> Iterator[tuple[int, bytes | None]]:
 
 
 def read_articles(
-    path: Path, content_type: str | None = None, limit: int = DEFAULT_LIMIT
+    path: Path, content_type: ContentType | None = None, limit: int = DEFAULT_LIMIT
 ) -> Iterator[RawArticle | InputError]:
     """Yield the raw articles of one file, or an :class:`InputError` per unreadable file or line.
 
@@ -147,7 +152,7 @@ def read_articles(
         yield InputError(str(path), f"cannot read: {exc.__class__.__name__}: {exc}")
 
 
-def _read_articles(path: Path, content_type: str | None, limit: int) -> Iterator[RawArticle | InputError]:
+def _read_articles(path: Path, content_type: ContentType | None, limit: int) -> Iterator[RawArticle | InputError]:
     name = _kind(path)
     if name.endswith(".jsonl"):
         for lineno, line in _lines_of(path, limit):
@@ -202,35 +207,18 @@ def article_key(raw: RawArticle) -> bytes:
 
 
 def ensure_topics(settings: Settings, names: list[str] | None = None) -> None:
-    """Create the pipeline's topics (``settings.partitions`` each) if they do not exist."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    names = names or [settings.topic_raw, settings.topic_parsed, settings.topic_enriched, settings.topic_dlq]
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsstream-admin")
+    """Create the pipeline's topics (``settings.partitions`` each) if they do not exist,
+    sized to take ``settings.max_message_bytes``; ``names`` instead creates those topics."""
+    names = names or list(topic_names(settings).values())
+    client = kafka.admin(settings)
     try:
-        existing = set(admin.list_topics())
-        config = {"max.message.bytes": str(settings.max_message_bytes + 64 * 1024)}
+        existing = set(client.list_topics())
+        config = {"max.message.bytes": str(settings.max_message_bytes + kafka.MESSAGE_OVERHEAD)}
         new = [NewTopic(n, settings.partitions, 1, topic_configs=config) for n in names if n not in existing]
         if new:
             try:
-                admin.create_topics(new)
+                client.create_topics(new)
             except TopicAlreadyExistsError:
-                pass
+                pass  # created meanwhile by another worker: as good
     finally:
-        admin.close()
-
-
-def producer(settings: Settings):
-    """Return a kafka-python producer that waits for all in-sync replicas (acks=all)."""
-    from kafka import KafkaProducer
-
-    return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        acks="all",
-        linger_ms=20,
-        max_request_size=settings.max_message_bytes + 64 * 1024,
-        retries=5,
-        client_id="newsstream-publish",
-    )
+        client.close()

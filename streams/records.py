@@ -21,15 +21,21 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeGuard
 from urllib.parse import urlsplit
 
 import orjson
 
 ContentType = Literal["html", "text"]
+
+
+def is_content_type(value: object) -> TypeGuard[ContentType]:
+    """True when ``value`` is ``"html"`` or ``"text"``."""
+    return value in ("html", "text")
 
 
 class RecordError(ValueError):
@@ -66,7 +72,7 @@ def stable_id(text: str) -> str:
 
 def now_iso(timespec: str = "seconds") -> str:
     """Return the current UTC time as an ISO 8601 string (``timespec`` as in ``datetime.isoformat``)."""
-    return datetime.now(timezone.utc).isoformat(timespec=timespec)
+    return datetime.now(UTC).isoformat(timespec=timespec)
 
 
 class _Record:
@@ -170,9 +176,12 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
             if not isinstance(html, str) and not isinstance(text, str):
                 raise RecordError("envelope without content", "needs an 'html' or 'text' string")
             content_type = obj.get("content_type") or ("html" if isinstance(html, str) else "text")
-            if content_type not in ("html", "text"):
+            if not is_content_type(content_type):
                 raise RecordError("unknown content_type", repr(content_type))
-            content = html if (content_type == "html" and isinstance(html, str)) or not isinstance(text, str) else text
+            if isinstance(html, str) and (content_type == "html" or not isinstance(text, str)):
+                content = html
+            else:
+                content = str(text)  # a str already: one of the two is (checked above)
             return RawArticle(
                 content=content,
                 content_type=content_type,
@@ -192,15 +201,15 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
         check_text_field(name, text)
         return text
 
-    content_type = header("content_type")
-    if content_type and content_type not in ("html", "text"):
+    content_type = header("content_type") or None
+    if content_type is not None and not is_content_type(content_type):
         raise RecordError("unknown content_type", f"header content_type={content_type!r}")
     url = header("url")
     if url:
         check_url(url)
     return RawArticle(
         content=value,
-        content_type=content_type or None,
+        content_type=content_type,
         url=url,
         source=header("source"),
     )
@@ -218,8 +227,6 @@ def _meant_as_envelope(value: bytes) -> bool:
     read leniently (invalid bytes replaced; lone surrogates and raw control
     characters allowed, as Python's json module can), it is an object with an
     envelope key."""
-    import json
-
     if _ENVELOPE_START.match(value.lstrip()):
         return True
     try:
@@ -381,7 +388,7 @@ class EnrichedArticle(ParsedArticle):
         return obj
 
     @classmethod
-    def from_parsed(cls, parsed: ParsedArticle, **fields: Any) -> "EnrichedArticle":
+    def from_parsed(cls, parsed: ParsedArticle, **fields: Any) -> EnrichedArticle:
         """Copy every field of ``parsed`` and set the enrichment ``fields``."""
         return cls(**dataclasses.asdict(parsed), **fields)
 
@@ -425,7 +432,7 @@ class DeadLetter(_Record):
         key: bytes | str | None = None,
         detail: str = "",
         max_original_bytes: int = 4 * 1024 * 1024,
-    ) -> "DeadLetter":
+    ) -> DeadLetter:
         """Wrap a failed message; ``value`` bytes are kept base64-encoded.
 
         A value over ``max_original_bytes`` is cut to that size (base64 adds a

@@ -19,7 +19,25 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
+import faust
+from elasticsearch import Elasticsearch
+from faust.worker import Worker
+
+from indexers.elasticsearch import client
+from indexers.elasticsearch.template import add_fields, ensure_index
+from streams.agents import Pipeline
+from streams.app import create_app, create_topics
+from streams.plugins import (
+    BUILTIN_AGENTS,
+    ConsumerAgent,
+    PluginError,
+    load_consumer_agents,
+    load_enrichers,
+    register_consumer_agent,
+)
+from streams.publish import ensure_topics
 from streams.settings import Settings
 
 log = logging.getLogger("newsstream.worker")
@@ -29,43 +47,37 @@ class StartupError(RuntimeError):
     """The worker cannot start; the message says why."""
 
 
-def wait_for_elasticsearch(settings: Settings, timeout: float | None = None):
+def wait_for_elasticsearch(settings: Settings, timeout: float | None = None) -> Elasticsearch:
     """Return a sync Elasticsearch client once the cluster answers (yellow or green).
 
     Raises:
         StartupError: not reachable within ``timeout`` seconds (default
             ``settings.services_timeout_seconds``).
     """
-    from elasticsearch import Elasticsearch
-
-    client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+    es = client.sync_client(settings)
     deadline = time.monotonic() + (timeout or settings.services_timeout_seconds)
     while True:
         try:
-            client.cluster.health(wait_for_status="yellow", timeout="5s")
-            return client
+            es.cluster.health(wait_for_status="yellow", timeout="5s")
+            return es
         except Exception as exc:
             if time.monotonic() > deadline:
                 raise StartupError(f"Elasticsearch not reachable at {settings.elasticsearch_url}: {exc}") from exc
             time.sleep(2)
 
 
-def prepare(settings: Settings) -> dict:
+def prepare(settings: Settings) -> dict[str, Any]:
     """Create topics and the index; load enrichers and add their fields to the mapping.
 
     Returns ``{"index", "analysis", "enrichers"}``. Raises
     :class:`StartupError`, :class:`streams.plugins.PluginError` or
     :class:`indexers.elasticsearch.template.MappingClash`.
     """
-    from indexers.elasticsearch.template import add_fields, ensure_index
-    from streams.plugins import load_enrichers
-    from streams.publish import ensure_topics
-
     ensure_topics(settings)
     es = wait_for_elasticsearch(settings)
     info = ensure_index(es, settings.index_alias, settings.index_version, settings.refresh_interval)
     enrichers = load_enrichers(settings)
-    fields: dict = {}
+    fields: dict[str, dict[str, Any]] = {}
     for e in enrichers:
         fields.update(e.mapping())
     if fields:
@@ -75,18 +87,12 @@ def prepare(settings: Settings) -> dict:
     return info
 
 
-def _run_faust(app, loglevel: str) -> None:
-    from faust.worker import Worker
-
+def _run_faust(app: faust.App, loglevel: str) -> None:
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 
-def run_plugin_agent(settings: Settings, agent, loglevel: str) -> None:
+def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
     """Run one consumer agent plugin in this process, in its own consumer group."""
-    from streams.app import create_app, create_topics
-    from streams.plugins import register_consumer_agent
-    from streams.publish import ensure_topics
-
     ensure_topics(settings)
     app = create_app(settings, app_id=agent.group)
     topics = create_topics(app, settings)
@@ -104,17 +110,13 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
     Raises:
         SystemExit: a name in ``only`` is no agent, or the start-up checks fail.
     """
-    from streams.agents import Pipeline
-    from streams.app import create_app, create_topics
-    from streams.plugins import BUILTIN_AGENTS, PluginError, load_consumer_agents
-
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     for name in ("kafka", "elastic_transport", "urllib3", "aiokafka"):
         logging.getLogger(name).setLevel(logging.WARNING)  # a worker's log keeps the clients' warnings
     try:
         plugin_agents = {a.name: a for a in load_consumer_agents(settings)}
     except PluginError as exc:
-        raise SystemExit(f"newsstream worker: {exc}")
+        raise SystemExit(f"newsstream worker: {exc}") from None
     if only:
         unknown = only - set(BUILTIN_AGENTS) - set(plugin_agents)
         if unknown:
@@ -149,7 +151,7 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         try:
             info = prepare(settings)
         except Exception as exc:
-            raise SystemExit(f"newsstream worker: cannot start: {exc}")
+            raise SystemExit(f"newsstream worker: cannot start: {exc}") from None
         print(
             f"newsstream worker: agents {', '.join(builtins)}; index {info['index']} (alias {settings.index_alias}); "
             f"text analysis: {info['analysis']}; enrichers: {', '.join(e.name for e in info['enrichers']) or 'none'}",

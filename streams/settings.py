@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     worker_processes: int = Field(
         1, description="processes running the built-in agents; faust spreads the partitions over them"
     )
+    worker_data_dir: Path | None = Field(
+        None,
+        description="faust's data directory, one folder per app id (default: <services_dir>/faust); "
+        "tables are in memory, nothing there needs keeping",
+    )
     consumer_session_timeout_seconds: float = Field(
         30.0, description="seconds before the group coordinator evicts a silent (killed) worker"
     )

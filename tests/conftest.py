@@ -16,9 +16,15 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+from elasticsearch import NotFoundError
+from kafka import TopicPartition
 
+from indexers.elasticsearch.client import sync_client
+from streams import kafka
+from streams.local import services as svc
 from streams.settings import Settings
 from streams.topics import namespace_env
 
@@ -50,20 +56,63 @@ def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "cond
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run the ``cluster`` tests last: the cluster starts when the first of them needs it and, idle, still
+    costs about 0.1 CPU core (measured: 5.6 CPU-s a minute), so the other tests run without it."""
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)
+
+
 @pytest.fixture(scope="session")
 def services():
     """Kafka and Elasticsearch on loopback, started once per session; yields base Settings."""
-    from streams.local import services as svc
-
     settings = Settings()
     try:
         started = svc.up(settings, echo=lambda m: print(f"[services] {m}", file=sys.stderr))
     except svc.ServiceError as exc:
         pytest.fail(f"local services could not start: {exc}")
     yield settings
-    for name in ("kafka", "elasticsearch"):
-        if started.get(name):
-            svc.stop(settings, name)
+    if started["kafka"] and started["elasticsearch"]:
+        svc.down(settings, echo=lambda m: None)  # all ours, with what secure_services added
+    else:
+        for name in ("kafka", "elasticsearch"):
+            if started.get(name):
+                svc.stop(settings, name)
+
+
+@pytest.fixture(scope="session")
+def secure_services(services):
+    """The same services with their secure endpoints added (``services up --secure``): Kafka SASL_SSL and
+    SSL listeners, nginx's HTTPS with credentials in front of Elasticsearch. Yields ``(settings, credentials)``.
+
+    Services that were running already keep the secure endpoints after the session."""
+    try:
+        svc.up(services, echo=lambda m: print(f"[services] {m}", file=sys.stderr), secure=True)
+        creds = svc.secure_credentials(services)
+    except svc.ServiceError as exc:
+        pytest.fail(f"secure local services could not start: {exc}")
+    return services, creds
+
+
+@pytest.fixture(scope="session")
+def cluster_services():
+    """A three-broker KRaft cluster and a two-node Elasticsearch cluster, secure endpoints included, beside
+    the single-node services: base ports 50 above theirs, folder SERVICES_DIR/cluster (see
+    ``streams.local.services.sibling``). Started once per session; yields their Settings."""
+
+    def echo(m: str) -> None:
+        print(f"[cluster] {m}", file=sys.stderr)
+
+    settings = svc.sibling(Settings(), "cluster", 50, echo=echo)
+    t0 = time.monotonic()
+    try:
+        started = svc.up(settings, echo=echo, kafka_brokers=3, elasticsearch_nodes=2, secure=True)
+    except svc.ServiceError as exc:
+        svc.down(settings, echo=lambda m: None)  # what did start would idle through the rest of the session
+        pytest.fail(f"the local cluster could not start: {exc}")
+    echo(f"cluster ready in {time.monotonic() - t0:.0f} s")
+    yield settings
+    if any(started.values()):
+        svc.down(settings, echo=lambda m: None)
 
 
 def isolated_env(tag: str, **extra: str) -> dict[str, str]:
@@ -81,7 +130,8 @@ def isolated_env(tag: str, **extra: str) -> dict[str, str]:
 
 def settings_from(env: dict[str, str]) -> Settings:
     """Build Settings as a worker started with ``env`` would."""
-    fields = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
+    # strings, as in the environment: pydantic-settings parses them
+    fields: dict[str, Any] = {k[len("NEWSSTREAM_") :].lower(): v for k, v in env.items() if k.startswith("NEWSSTREAM_")}
     return Settings(**fields)
 
 
@@ -97,7 +147,7 @@ class Worker:
         self.loglevel = loglevel
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         cmd = [sys.executable, "-m", "streams.cli", "worker"]
         for name in self.only or []:
             cmd += ["--only", name]
@@ -118,7 +168,7 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float = 60) -> None:
-        if self.alive():
+        if self.proc is not None and self.alive():
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
@@ -126,7 +176,7 @@ class Worker:
                 self.kill()
 
     def kill(self) -> None:
-        if self.alive():
+        if self.proc is not None and self.alive():
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
 
@@ -152,17 +202,14 @@ def pipeline_env(services, tmp_path, request):
 
 
 def _cleanup(settings: Settings) -> None:
-    from elasticsearch import Elasticsearch
-    from kafka import KafkaAdminClient
-
-    es = Elasticsearch(settings.elasticsearch_url)
+    es = sync_client(settings)
     try:
         es.indices.delete(index=f"{settings.index_alias}-v*", ignore_unavailable=True, allow_no_indices=True)
         es.options(ignore_status=404).indices.delete_index_template(name=settings.index_alias)
     except Exception:
         pass
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = kafka.admin(settings)
         topics = [settings.topic_raw, settings.topic_parsed, settings.topic_enriched, settings.topic_dlq]
         existing = set(admin.list_topics())
         # faust's own topics of the test's consumer groups (<app_id>-__assignor-__leader, ...)
@@ -176,9 +223,7 @@ def _cleanup(settings: Settings) -> None:
 
 def indexed_docs(settings: Settings, size: int = 10000) -> list[dict]:
     """Return every document under the test's alias (after a refresh), as hits."""
-    from elasticsearch import Elasticsearch, NotFoundError
-
-    es = Elasticsearch(settings.elasticsearch_url)
+    es = sync_client(settings)
     try:
         es.indices.refresh(index=settings.index_alias)
         return es.search(index=settings.index_alias, size=size, query={"match_all": {}})["hits"]["hits"]
@@ -191,11 +236,9 @@ def text_article(title: str, paragraphs: list[str]) -> bytes:
     return ("\n\n".join([title, *paragraphs]) + "\n").encode()
 
 
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list:
+def read_topic(settings: Settings, topic: str, timeout_s: float = 5.0) -> list:
     """Return every message now on ``topic`` (group-less consumer, from the beginning)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = kafka.consumer(settings, None)
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in parts]

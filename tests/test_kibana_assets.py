@@ -16,11 +16,14 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from indexers.elasticsearch.template import mappings
 from indexers.kibana import DEFAULT_PATH, KibanaImportError, import_saved_objects, load_saved_objects
+from streams.cli import app
 
 NDJSON = Path(__file__).resolve().parents[1] / "deploy" / "kibana" / "saved-objects.ndjson"
 DATA_VIEW_ID = "newsstream-articles-dataview"
@@ -203,7 +206,7 @@ def test_dashboard_panels_resolve_and_cover_the_six_charts(objects, by_id):
         assert {"type", "gridData", "panelIndex"} <= set(panel), panel
         grid = panel["gridData"]
         assert grid["i"] == panel["panelIndex"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 48, panel["panelIndex"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 48, panel["panelIndex"]
         if "panelRefName" in panel:  # by reference: Kibana looks up "<panelIndex>:<panelRefName>"
             ref = refs.get(f"{panel['panelIndex']}:{panel['panelRefName']}")
             assert ref is not None, f"panel {panel['panelIndex']} has no reference"
@@ -239,7 +242,9 @@ def test_load_names_file_and_line_of_a_bad_line(tmp_path):
 class _FakeKibana(BaseHTTPRequestHandler):
     """Plays ``POST /api/saved_objects/_import``: records the request, answers ``server.answer``."""
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    server: _KibanaServer
+
+    def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length)
         self.server.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
@@ -253,10 +258,17 @@ class _FakeKibana(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST  # noqa: N815 (urllib follows a 302 to a POST with a GET)
+    do_GET = do_POST
 
     def log_message(self, *args):
         pass
+
+
+class _KibanaServer(ThreadingHTTPServer):
+    """The local "Kibana": what it was sent, and what it answers."""
+
+    requests: list[dict[str, Any]]
+    answer: tuple[int, dict[str, Any]]
 
 
 @pytest.fixture
@@ -271,7 +283,7 @@ def other_host():
 
 
 def _serve(address: str):
-    server = ThreadingHTTPServer((address, 0), _FakeKibana)
+    server = _KibanaServer((address, 0), _FakeKibana)
     server.requests = []
     server.answer = (200, {"success": True, "successCount": 0, "successResults": []})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -284,7 +296,7 @@ def _serve(address: str):
         thread.join(timeout=5)
 
 
-def _form_files(headers: dict, body: bytes) -> dict[str, tuple[str, bytes]]:
+def _form_files(headers: dict, body: bytes) -> dict[Any, tuple[str | None, Any]]:
     """``{field: (filename, content)}`` of a multipart/form-data body."""
     ctype = {k.lower(): v for k, v in headers.items()}["content-type"]
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -327,7 +339,7 @@ def test_import_without_overwrite_and_of_another_file(kibana, tmp_path):
 def test_import_raises_with_kibanas_message_on_400(kibana):
     server, url = kibana
     server.answer = (400, {"statusCode": 400, "error": "Bad Request", "message": "Unexpected token in JSON"})
-    with pytest.raises(KibanaImportError, match="HTTP 400.*Bad Request: Unexpected token in JSON") as info:
+    with pytest.raises(KibanaImportError, match=r"HTTP 400.*Bad Request: Unexpected token in JSON") as info:
         import_saved_objects(url)
     assert info.value.status == 400
     assert "Unexpected token" in info.value.body
@@ -381,10 +393,6 @@ def test_import_does_not_follow_a_redirect_to_another_host(kibana, other_host, s
 
 
 def test_kibana_import_command_fails_on_a_redirect(kibana, other_host):
-    from typer.testing import CliRunner
-
-    from streams.cli import app
-
     server, url = kibana
     elsewhere, elsewhere_url = other_host
     elsewhere.answer = (200, {"success": True, "successCount": 7, "successResults": []})

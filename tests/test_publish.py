@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from streams.publish import InputError, read_articles
+from streams.records import RawArticle
 from tests.conftest import ROOT
 
 SENTENCE = "The minister said on Tuesday that the talks in Astana would go on."
@@ -58,6 +59,7 @@ def test_a_page_over_the_limit_is_named_and_the_limit_itself_is_fine(tmp_path):
     assert "is more than 1000 bytes, the message limit" in error.reason
     page.write_bytes(b"a" * 1000)
     [raw] = read_articles(page, limit=1000)
+    assert isinstance(raw, RawArticle)
     assert raw.content == b"a" * 1000
 
 
@@ -68,6 +70,7 @@ def test_jsonl_lines_are_read_one_at_a_time_and_an_overlong_line_is_skipped(tmp_
     batch.write_bytes(gzip.compress(good + b"\n" + big + b"\n" + good + b"\n"))
     items = list(read_articles(batch, limit=2000))
     assert [type(i).__name__ for i in items] == ["RawArticle", "InputError", "RawArticle"]
+    assert isinstance(items[1], InputError) and isinstance(items[2], RawArticle)
     assert items[1].where == f"{batch}:2" and "line over the message limit of 2000 bytes" in items[1].reason
     assert items[2].content == SENTENCE
 
@@ -78,11 +81,13 @@ def test_a_json_list_may_hold_several_messages_but_not_without_end(tmp_path):
     assert all(not isinstance(i, InputError) for i in read_articles(listing, limit=1000))
     listing.write_bytes(orjson.dumps([{"text": SENTENCE}] * 100))
     [error] = read_articles(listing, limit=1000)
+    assert isinstance(error, InputError)
     assert "belongs in a .jsonl file" in error.reason
 
 
 def test_a_device_or_fifo_is_not_read(tmp_path):
     [error] = read_articles(Path("/dev/zero"), limit=1000)
+    assert isinstance(error, InputError)
     assert error.reason == "cannot read: not a regular file"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from indexers.elasticsearch.template import mappings
+
 SEARCH_FIELDS = [
     "title^3",
     "body",
@@ -94,8 +96,6 @@ def to_hit(raw: dict[str, Any]) -> Hit:
     does not have).
     """
     if not _KNOWN_FIELDS:
-        from indexers.elasticsearch.template import mappings
-
         _KNOWN_FIELDS.update(mappings(False)["properties"])
     src = raw.get("_source", {})
     hl = raw.get("highlight", {})

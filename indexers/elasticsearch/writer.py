@@ -36,13 +36,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import AsyncElasticsearch, helpers
+
+from indexers.elasticsearch.client import async_client
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +133,34 @@ class BulkWriter:
         self.max_in_flight = max_in_flight
         self.should_stop = should_stop
 
+    @classmethod
+    def from_settings(cls, settings: Settings, should_stop: Callable[[], bool] = lambda: False) -> BulkWriter:
+        """Set up the writer of the worker's index agent: its own async client
+        (:func:`indexers.elasticsearch.client.async_client`; no client-side
+        retries, the writer retries) and the bulk and retry settings.
+        Close it with :meth:`close`."""
+        client = async_client(settings, request_timeout=60, retry_on_timeout=False, max_retries=0)
+        return cls(
+            client,
+            settings.index_alias,
+            max_docs=settings.bulk_max_docs,
+            max_bytes=settings.bulk_max_bytes,
+            max_in_flight=settings.bulk_max_in_flight,
+            initial_backoff=settings.bulk_retry_initial_seconds,
+            max_backoff=settings.bulk_retry_max_seconds,
+            should_stop=should_stop,
+        )
+
+    async def close(self) -> None:
+        """Close the client (its HTTP session would otherwise be reported as unclosed at exit).
+
+        Never raises: a failed close at shutdown loses nothing.
+        """
+        try:
+            await self.client.close()
+        except Exception:
+            log.debug("closing the Elasticsearch client failed", exc_info=True)
+
     def _backoff(self, attempt: int) -> float:
         return min(self.max_backoff, self.initial_backoff * (2 ** max(0, attempt - 1)))
 
@@ -153,6 +185,15 @@ class BulkWriter:
         item_attempts: dict[int, int] = {}
         pending = list(versions.values())  # groups of positions, one group per _id
         attempt = 0
+        gate = asyncio.Semaphore(self.max_in_flight)  # every attempt's requests are done before the next
+
+        async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
+            async with gate:
+                try:
+                    return await _bulk_chunk(self.client, chunk)
+                except (TimeoutError, TransportConnectionError, ConnectionTimeout, ConnectionError) as exc:
+                    return exc
+
         while pending:
             attempt += 1
             result.attempts = attempt
@@ -161,14 +202,6 @@ class BulkWriter:
                 [actions[pos] for pos in chunk]
                 for chunk in _chunks_by_bytes(pending, sizes, self.max_docs, self.max_bytes)
             ]
-            gate = asyncio.Semaphore(self.max_in_flight)
-
-            async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
-                async with gate:
-                    try:
-                        return await _bulk_chunk(self.client, chunk)
-                    except (TransportConnectionError, ConnectionTimeout, ConnectionError, asyncio.TimeoutError) as exc:
-                        return exc
 
             answers = await asyncio.gather(*(send(chunk) for chunk in chunks))
             for chunk, items in zip(chunks, answers):

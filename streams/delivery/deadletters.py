@@ -18,7 +18,12 @@ harmless: documents are written by stable id.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from kafka import TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from streams import kafka
 from streams.records import DeadLetter, RecordError
 from streams.settings import Settings
 from streams.topics import STAGE_INPUT, input_topic
@@ -26,7 +31,7 @@ from streams.topics import STAGE_INPUT, input_topic
 log = logging.getLogger(__name__)
 
 
-def original_budget(settings) -> int:
+def original_budget(settings: Settings) -> int:
     """Return how many bytes of a failed message a dead letter can carry.
 
     The letter stores them base64-encoded (4/3 of their size) beside about
@@ -47,7 +52,7 @@ def reason_of(exc: BaseException) -> str:
 
 def from_event(
     stage: str,
-    event,
+    event: Any,
     exc: BaseException | None = None,
     *,
     reason: str = "",
@@ -72,7 +77,7 @@ def from_event(
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
-        value=msg.value if isinstance(msg.value, (bytes, bytearray)) else None,
+        value=bytes(msg.value) if isinstance(msg.value, (bytes, bytearray)) else None,
         key=msg.key,
         detail=detail,
         max_original_bytes=max_original_bytes,
@@ -97,14 +102,7 @@ def replay_topic(settings: Settings, stage: str) -> str:
 
 def read_dead_letters(settings: Settings, timeout_s: float = 10.0) -> list[DeadLetter]:
     """Return every dead letter now on the dead-letter topic, oldest first per partition."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        consumer_timeout_ms=int(timeout_s * 1000),
-    )
+    consumer = kafka.consumer(settings, None, consumer_timeout_ms=int(timeout_s * 1000))
     try:
         parts = consumer.partitions_for_topic(settings.topic_dlq) or set()
         tps = [TopicPartition(settings.topic_dlq, p) for p in sorted(parts)]
@@ -140,18 +138,8 @@ def replay(settings: Settings, stage: str | None = None, timeout_s: float = 10.0
     sent, so a second replay sends only letters that arrived since. Returns
     the number replayed.
     """
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.structs import OffsetAndMetadata
-
-    from streams.publish import producer
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"{settings.app_id}-dlq-replay-{stage or 'all'}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    prod = producer(settings)
+    consumer = kafka.consumer(settings, f"{settings.app_id}-dlq-replay-{stage or 'all'}", auto_offset_reset="earliest")
+    prod = kafka.producer(settings)
     n = 0
     try:
         parts = consumer.partitions_for_topic(settings.topic_dlq) or set()

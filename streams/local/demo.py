@@ -14,51 +14,48 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from indexers.elasticsearch.client import sync_client
+from streams import kafka
+from streams.parsing import parse
+from streams.publish import article_key, ensure_topics, expand, read_articles
+from streams.records import RawArticle, encode_raw, now_iso
 from streams.settings import Settings
+
+
+def _articles(folder: Path) -> list[tuple[Path, RawArticle]]:
+    """Return ``(file, raw article)`` for every readable article under ``folder`` (others are skipped)."""
+    return [(path, raw) for path in expand([folder]) for raw in read_articles(path) if isinstance(raw, RawArticle)]
 
 
 def expected_ids(folder: Path) -> dict[str, str]:
     """Parse the bundled articles locally; return ``{article id: file name}``."""
-    from streams.parsing import parse
-    from streams.publish import expand, read_articles
-
-    ids: dict[str, str] = {}
-    for path in expand([folder]):
-        for raw in read_articles(path):
-            if hasattr(raw, "content"):
-                ids[parse(raw).id] = path.name
-    return ids
+    return {parse(raw).id: path.name for path, raw in _articles(folder)}
 
 
 def publish_folder(settings: Settings, folder: Path) -> int:
     """Publish every article in ``folder`` to the raw topic; return how many."""
-    from streams.publish import article_key, encode_raw, ensure_topics, expand, producer, read_articles
-
     ensure_topics(settings)
-    prod = producer(settings)
+    prod = kafka.producer(settings)
     n = 0
-    for path in expand([folder]):
-        for raw in read_articles(path):
-            if hasattr(raw, "content"):
-                prod.send(settings.topic_raw, key=article_key(raw), value=encode_raw(raw)).get(timeout=30)
-                n += 1
+    for _path, raw in _articles(folder):
+        prod.send(settings.topic_raw, key=article_key(raw), value=encode_raw(raw)).get(timeout=30)
+        n += 1
     prod.flush()
     prod.close()
     return n
 
 
-def run_demo(settings: Settings, folder: Path, timeout: float = 600.0, echo=print):
+def run_demo(
+    settings: Settings, folder: Path, timeout: float = 600.0, echo: Callable[[str], object] = print
+) -> tuple[int, int]:
     """Run the pipeline over ``folder`` and wait until every article is searchable.
 
     Returns ``(found, expected)`` counts. Raises ``TimeoutError`` after
     ``timeout`` seconds, naming the worker's log.
     """
-    from elasticsearch import Elasticsearch
-
-    from streams.records import now_iso
-
     started_at = now_iso()
     ids = expected_ids(folder)
     log_path = settings.services_dir / "logs" / "demo-worker.log"
@@ -75,7 +72,7 @@ def run_demo(settings: Settings, folder: Path, timeout: float = 600.0, echo=prin
     try:
         n = publish_folder(settings, folder)
         echo(f"published {n} article(s) from {folder} to {settings.topic_raw}")
-        es = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+        es = sync_client(settings)
         deadline = time.monotonic() + timeout
         found: set[str] = set()
         while time.monotonic() < deadline:

@@ -11,7 +11,10 @@ import codecs
 import re
 import unicodedata
 
+from charset_normalizer import from_bytes
+
 from streams.parsing.exceptions import ParseRejected
+from streams.records import ContentType
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same bytes
@@ -73,26 +76,24 @@ def decode_bytes(data: bytes, is_html: bool | None = None) -> tuple[str, str]:
     if is_html is not False:
         match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
         if match:
-            name = _codec(match.group(1).decode("ascii", "ignore"))
+            declared = _codec(match.group(1).decode("ascii", "ignore"))
             # valid multi-byte UTF-8 outweighs a single-byte declaration (a
             # template that says latin-1 around a UTF-8 CMS body)
-            if name and not (utf8 is not None and not data.isascii() and _single_byte(name)):
+            if declared and not (utf8 is not None and not data.isascii() and _single_byte(declared)):
                 try:
-                    return data.decode(name), name
+                    return data.decode(declared), declared
                 except UnicodeDecodeError:
                     pass  # the declaration lies: fall through to detection
     if utf8 is not None:
         return utf8, "utf-8"
-    from charset_normalizer import from_bytes  # imported lazily: only for legacy pages
-
     matches = from_bytes(data)
     best = matches.best()
     if best is None:
         raise ParseRejected("undecodable input", "no charset decodes the bytes")
     # Western pages: windows-1252 when it reads as well as the detector's pick
-    for match in matches:
-        if match.encoding == "cp1252" and match.chaos <= best.chaos + 0.01:
-            best = match
+    for candidate in matches:
+        if candidate.encoding == "cp1252" and candidate.chaos <= best.chaos + 0.01:
+            best = candidate
             break
     text = str(best)
     if _too_many_controls(text):
@@ -116,7 +117,7 @@ _HTML_SNIFF = re.compile(
 )
 
 
-def sniff_content_type(text: str) -> str:
+def sniff_content_type(text: str) -> ContentType:
     """Return ``"html"`` when the first 4 KB of ``text`` look like markup, else ``"text"``."""
     head = text[:4096]
     if head.lstrip()[:1] == "<" and _HTML_SNIFF.search(head):

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from streams.parsing.charset import decode_bytes, sniff_content_type
 from streams.parsing.exceptions import ParseRejected
+from streams.parsing.furniture import is_short_sentence
+from streams.parsing.html import extract_html
 from streams.parsing.identity import identity_url
 from streams.parsing.language import detect_language
+from streams.parsing.text import extract_text
 from streams.parsing.words import canonical_url, normalise_text, reading_time, word_count
 from streams.records import ParsedArticle, RawArticle, stable_id
 
-MIN_BODY_WORDS = 5  # fewer words than this is no article body
+MIN_BODY_WORDS = 5  # fewer words than this is no article body, unless they make a sentence
 
 
 def parse(raw: RawArticle) -> ParsedArticle:
@@ -32,7 +35,8 @@ def parse(raw: RawArticle) -> ParsedArticle:
     Raises:
         ParseRejected: reason ``"empty input"``, ``"binary input"``,
             ``"undecodable input"`` or ``"no article text"`` (nothing that
-            reads as an article body could be extracted).
+            reads as an article body could be extracted: fewer than five
+            words, and no sentence).
     """
     content = raw.content
     if content is None:
@@ -57,22 +61,18 @@ def parse(raw: RawArticle) -> ParsedArticle:
     ctype = raw.content_type if raw.content_type in ("html", "text") else sniff_content_type(text)
 
     if ctype == "html":
-        from streams.parsing.html import extract_html
-
         found = extract_html(text, url=raw.url)
         lang_hint = found.lang_hint
         canonical = canonical_url(found.canonical_url) or canonical_url(raw.url)
         identity = identity_url(raw.url, found.canonical_url, found.fragment_is_anchor)
     else:
-        from streams.parsing.text import extract_text
-
         found = extract_text(text)
         lang_hint = None
         canonical = canonical_url(raw.url)
         identity = identity_url(raw.url, None)
     body = found.body.strip()
     words = word_count(body)
-    if words < MIN_BODY_WORDS:
+    if words < MIN_BODY_WORDS and not any(is_short_sentence(p) for p in body.split("\n\n")):
         raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
     language = detect_language(body, hint=lang_hint)
     return ParsedArticle(

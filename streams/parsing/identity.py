@@ -40,6 +40,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from tld import get_fld
+
 from streams.parsing.words import canonical_url
 
 
@@ -64,8 +66,6 @@ def registrable_domain(url: str) -> str | None:
     host = _host(url)
     if host is None:
         return None
-    from tld import get_fld
-
     try:
         return get_fld(host, fix_protocol=True, fail_silently=True)
     except Exception:  # tld raises on some malformed names despite fail_silently

@@ -63,7 +63,7 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     scripts["latin"] = len(_LATIN.findall(head))
     total = sum(scripts.values())
     if total:
-        top = max(scripts, key=scripts.get)
+        top = max(scripts, key=scripts.__getitem__)
         if top not in ("latin", "cyr") and scripts[top] > 0.3 * total:
             if top == "zh" and scripts["ja"] > 0.05 * total:
                 return "ja"
@@ -76,7 +76,7 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
         scores = {k: v for k, v in scores.items() if k in ("ru", "uk")}
     else:
         scores.pop("ru", None), scores.pop("uk", None)
-    best = max(scores, key=scores.get)
+    best = max(scores, key=scores.__getitem__)
     ratio = scores[best] / len(words)
     if hint_code and hint_code in scores and scores[hint_code] >= 0.8 * scores[best]:
         return hint_code

@@ -33,13 +33,18 @@ rather than appended one dropped element at a time.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import islice
-from typing import Iterable
+from typing import Any
 
+import orjson
 from lxml.html import HtmlElement
 
+from streams.parsing.dates import normalise_date
 from streams.parsing.exceptions import ParseRejected
 from streams.parsing.extracted import Extracted
+from streams.parsing.metadata import clean_authors, clean_title
+from streams.parsing.text import extract_text
 
 MAX_NESTING = 128  # levels of elements kept when a page is too deep for libxml2 (its limit: 256)
 MAX_ELEMENTS = 5000  # elements given to trafilatura (development set: at most 1,587)
@@ -121,7 +126,8 @@ def load_tree(text: str) -> HtmlElement | None:
             every tag below 64 levels removed is too deep for libxml2 (tags
             this module's tokeniser cannot see, such as ``<div a="<">``).
     """
-    from trafilatura.utils import HTML_PARSER, load_html
+    # trafilatura costs 0.4 s at import, which plain-text parsing never needs
+    from trafilatura.utils import HTML_PARSER, load_html  # noqa: PLC0415
 
     tree = load_html(text)
     if not _hit_depth_limit(HTML_PARSER):
@@ -269,15 +275,15 @@ def head_metadata(tree: HtmlElement) -> dict[str, str | None]:
                     value = " ".join((el.get(value_attr) or "").split())
                     if value:
                         found[field] = (rank, value)
-    value = {field: v for field, (_, v) in found.items()}
+    chosen = {field: v for field, (_, v) in found.items()}
     return {
-        "title": value.get("title") or title_text,
-        "canonical": value.get("canonical") or value.get("og_url"),
+        "title": chosen.get("title") or title_text,
+        "canonical": chosen.get("canonical") or chosen.get("og_url"),
         "lang": tree.get("lang") or tree.get("xml:lang"),
-        "author": value.get("author"),
-        "date": value.get("date"),
-        "publisher": value.get("publisher"),
-        "description": value.get("description"),
+        "author": chosen.get("author"),
+        "date": chosen.get("date"),
+        "publisher": chosen.get("publisher"),
+        "description": chosen.get("description"),
     }
 
 
@@ -285,10 +291,6 @@ def extract_large(tree: HtmlElement) -> Extracted:
     """Extract a page too large for trafilatura (:func:`too_large`): the
     plain-text extractor on :func:`page_text`, with the head's metadata where
     the page declares it. Linear in the page."""
-    from streams.parsing.dates import normalise_date
-    from streams.parsing.metadata import clean_authors, clean_title
-    from streams.parsing.text import extract_text
-
     found = extract_text(page_text(tree))
     head = head_metadata(tree)
     canonical = head["canonical"]
@@ -326,38 +328,59 @@ def strip_markup(text: str) -> str:
 
 
 MAX_INVALID_JSON_CHARS = 4096  # trafilatura reads a broken JSON-LD with regexes that are quadratic in it
-# A meta content is read by trafilatura's author, title and date patterns, some
-# quadratic in it (its nickname pattern on 16 KB of "(": 1.4 s). Real ones are
-# short (a description ~300 characters, a keyword list a few hundred).
+# A meta content, or a JSON-LD name, is read by trafilatura's author, title and
+# date patterns, some quadratic in it (its nickname pattern on 16 KB of "(": 1.4 s;
+# a JSON-LD author name of 128 KB of "(": 168 s). Real ones are short (a
+# description ~300 characters, a keyword list a few hundred).
 MAX_META_CHARS = 2000
+# JSON-LD strings trafilatura never reads (the article's text): left their length
+_JSON_TEXT_KEYS = frozenset({"articleBody", "text"})
 
 
-def _defuse_json(node):
+def _tags_cost_a_scan(text: str) -> bool:
+    """Whether stripping tags from ``text`` with ``(<!--.*?-->|<[^>]*>)``, as
+    trafilatura does, scans past the next ``<``: a comment, or a ``<`` with no
+    ``>`` before the next ``<`` (each such ``<`` scans on: quadratic). When
+    every ``<`` is closed first, the scan is linear and the text is left as it is."""
+    if "<" not in text:
+        return False
+    return "<!--" in text or any(">" not in part for part in text.split("<")[1:])
+
+
+def _defuse_string(text: str, keep_length: bool = False) -> str:
+    if _tags_cost_a_scan(text):
+        text = strip_markup(text)
+    return text if keep_length else text[:MAX_META_CHARS]
+
+
+def _defuse_json(node: Any, keep_length: bool = False) -> Any:
     if isinstance(node, str):
-        return strip_markup(node)
+        return _defuse_string(node, keep_length)
     if isinstance(node, list):
-        return [_defuse_json(item) for item in node]
+        return [_defuse_json(item, keep_length) for item in node]
     if isinstance(node, dict):
-        return {key: _defuse_json(value) for key, value in node.items()}
+        return {key: _defuse_json(value, key in _JSON_TEXT_KEYS) for key, value in node.items()}
     return node
 
 
 def defuse_metadata(tree: HtmlElement) -> None:
     """Make the strings trafilatura and htmldate read metadata from safe for their
-    regular expressions, in linear time: tags and stray ``<`` are stripped
-    from meta contents and from the strings of JSON-LD (re-serialised), meta
-    contents are cut at :data:`MAX_META_CHARS` characters, and a
-    JSON-LD script that is not valid JSON and longer than
-    :data:`MAX_INVALID_JSON_CHARS` is dropped (trafilatura searches a broken
-    one with patterns such as ``"author"[^}[]+?"names?".+?"``: 1.7 s on 16 KB,
-    quadratic). Pages whose metadata holds no ``<`` are left as they are.
+    regular expressions, in linear time: meta contents and the strings of
+    JSON-LD (re-serialised) are cut at :data:`MAX_META_CHARS` characters
+    (but the article's text, ``articleBody``), and stripped of tags when they
+    hold a ``<`` that trafilatura's tag pattern would scan past
+    (:func:`_tags_cost_a_scan`); a JSON-LD script that is not valid JSON and
+    longer than :data:`MAX_INVALID_JSON_CHARS` is dropped (trafilatura searches
+    a broken one with patterns such as ``"author"[^}[]+?"names?".+?"``: 1.7 s
+    on 16 KB, quadratic). Metadata that needs none of this is left as it is
+    (a JSON-LD script, byte for byte: the extractors read it too).
     """
-    import orjson
-
     for el in tree.iter("meta"):
         content = el.get("content")
-        if content and ("<" in content or len(content) > MAX_META_CHARS):
-            el.set("content", strip_markup(content)[:MAX_META_CHARS])
+        if content:
+            defused = _defuse_string(content)
+            if defused != content:
+                el.set("content", defused)
     broken = []
     for el in tree.iter("script"):
         if "json" not in (el.get("type") or "") or not el.text:
@@ -368,9 +391,12 @@ def defuse_metadata(tree: HtmlElement) -> None:
             if len(el.text) > MAX_INVALID_JSON_CHARS:
                 broken.append(el)
             continue
-        if "<" in el.text:
-            try:
-                el.text = orjson.dumps(_defuse_json(data)).decode()
-            except RecursionError:  # orjson reads 1,024 levels, Python recurses ~1,000
-                broken.append(el)
+        try:
+            defused = _defuse_json(data)
+            changed = defused != data
+        except RecursionError:  # orjson reads 1,024 levels, Python recurses ~1,000
+            broken.append(el)
+            continue
+        if changed:
+            el.text = orjson.dumps(defused).decode()
     drop_keeping_tails(broken)

@@ -1,6 +1,8 @@
-"""Plugins the tests load through NEWSSTREAM_ENRICHERS (not installed as packages)."""
+"""Plugins the tests load through NEWSSTREAM_ENRICHERS and NEWSSTREAM_AGENTS (not installed as packages)."""
 
-from streams.plugins import enricher
+import os
+
+from streams.plugins import consumer, enricher
 
 
 @enricher(fields={"explode_checked": "boolean"})
@@ -21,3 +23,12 @@ def clashing(article):
 def sloppy(article):
     """Returns a field it did not declare."""
     return {"score": 0.5, "oops": True}
+
+
+@consumer(topic="raw", name="ferry-check")
+async def ferry_check(record, ctx):
+    """Raise on a raw article containing REFUSE; send the others' source to $FERRY_CHECK_TOPIC."""
+    content = record.content if isinstance(record.content, bytes) else record.content.encode()
+    if b"REFUSE" in content:
+        raise RuntimeError("ferry-check refuses this article")
+    await ctx.send(os.environ["FERRY_CHECK_TOPIC"], content[:40])

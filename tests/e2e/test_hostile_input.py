@@ -8,11 +8,11 @@ import asyncio
 import gzip
 
 import orjson
-from elasticsearch import AsyncElasticsearch, Elasticsearch
-from kafka import KafkaProducer
 
+from indexers.elasticsearch.client import async_client, sync_client
 from indexers.elasticsearch.template import ensure_index
 from indexers.elasticsearch.writer import BulkWriter, to_document
+from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics
 from streams.records import EnrichedArticle
@@ -30,16 +30,14 @@ def _article(i: int) -> dict:
 
 def _send(settings, values: list[bytes]) -> None:
     ensure_topics(settings)
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=settings.max_message_bytes
-    )
+    producer = kafka.producer(settings)
     for value in values:  # one key: one partition, in this order
         producer.send(settings.topic_raw, key=b"k", value=value).get(timeout=30)
     producer.close()
 
 
 def test_poison_messages_and_invalid_envelopes_are_dead_lettered_and_the_stream_goes_on(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     worker = start()
     words = " ".join(f"word{i}" for i in range(300))
     deep = "<html><body>" + "<div>" * 50_000 + f"<p>{words}.</p>" + "</div>" * 50_000 + "</body></html>"
@@ -81,7 +79,7 @@ def test_poison_messages_and_invalid_envelopes_are_dead_lettered_and_the_stream_
 
 
 def test_canonical_links_to_other_sites_and_fragments_never_replace_another_article(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     worker = start()
     body = "<p>{}</p>".format(
         "The council of Porto approved the new tram line on Tuesday after a long debate in the chamber. " * 4
@@ -135,22 +133,22 @@ def test_publish_names_a_gzip_bomb_and_sends_the_files_after_it(pipeline_env, tm
         "(NEWSSTREAM_MAX_MESSAGE_BYTES): a gzip bomb?"
     ]
     assert "published 2 article(s)" in done.stdout and "1 error(s)" in done.stdout
-    sent = read_topic(settings.kafka_bootstrap, settings.topic_raw)
+    sent = read_topic(settings, settings.topic_raw)
     assert sorted(orjson.loads(m.value)["text"][:16] for m in sent) == ["Ferry line 1 ope", "Ferry line 2 ope"]
 
 
 def _index(settings, articles: list[EnrichedArticle]) -> None:
-    ensure_index(Elasticsearch(settings.elasticsearch_url), settings.index_alias)
+    ensure_index(sync_client(settings), settings.index_alias)
 
     async def write():
-        client = AsyncElasticsearch(settings.elasticsearch_url)
+        client = async_client(settings)
         await BulkWriter(client, settings.index_alias).write(
             [to_document(a.to_dict(), "2026-11-30T00:00:00+00:00") for a in articles]
         )
         await client.close()
 
     asyncio.run(write())
-    Elasticsearch(settings.elasticsearch_url).indices.refresh(index=settings.index_alias)
+    sync_client(settings).indices.refresh(index=settings.index_alias)
 
 
 def test_search_prints_markup_in_hits_as_text_and_reads_dates_strictly(pipeline_env):

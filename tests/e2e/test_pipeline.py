@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kafka import KafkaProducer
-
+from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
+from streams.publish import ensure_topics
 from tests.conftest import RFI, indexed_docs, run_cli, text_article, wait_for
 
 
@@ -45,12 +45,10 @@ def test_published_article_is_parsed_enriched_and_indexed(pipeline_env):
 
 
 def test_unreadable_message_goes_to_dlq_and_the_next_article_is_indexed(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     start()
-    from streams.publish import ensure_topics
-
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = kafka.producer(settings)
     bad = b"\x00\x01\x02\xff\xfe binary junk \x00"
     producer.send(settings.topic_raw, key=b"bad-1", value=bad).get(timeout=30)
     producer.send(settings.topic_raw, key=b"good-1", value=RFI.read_bytes()).get(timeout=30)
@@ -75,9 +73,7 @@ def test_unreadable_message_goes_to_dlq_and_the_next_article_is_indexed(pipeline
 def test_oversized_records_are_dead_lettered_and_the_stream_goes_on(pipeline_env):
     """A parsed record over the message limit, and a binary message whose dead letter
     would be over it: both dead-lettered (the second with its bytes cut), the next article indexed."""
-    env, settings, start = pipeline_env
-    from streams.publish import ensure_topics
-
+    _env, settings, start = pipeline_env
     ensure_topics(settings)  # topics accept the default 8 MiB; the worker below is told 10 kB
     worker = start(NEWSSTREAM_MAX_MESSAGE_BYTES="10000")
     long_article = text_article(
@@ -89,7 +85,7 @@ def test_oversized_records_are_dead_lettered_and_the_stream_goes_on(pipeline_env
     )
     assert len(long_article) > 10000
     binary = bytes(range(256)) * 3000  # 768,000 bytes
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=2_000_000)
+    producer = kafka.producer(settings, max_request_size=2_000_000)
     for key, value in (
         (b"k", long_article),
         (b"k", binary),

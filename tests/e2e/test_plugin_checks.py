@@ -24,7 +24,7 @@ def test_enricher_returning_an_undeclared_field_is_an_error():
 
 
 def test_field_clash_with_the_mapping_stops_the_worker_at_start(pipeline_env, tmp_path):
-    env, settings, _ = pipeline_env
+    env, _settings, _ = pipeline_env
     out = run_cli({**env, "NEWSSTREAM_ENRICHERS": '["tests.e2e.plugins_for_tests:clashing"]'}, "worker", timeout=180)
     assert out.returncode != 0
     assert "field 'persons' is mapped as 'keyword' in the index, the plugin declares 'integer'" in out.stderr

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, distribution
 
 import orjson
 import pytest
-from kafka import KafkaProducer
 
+from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics
 from tests.conftest import RFI, indexed_docs, read_topic, run_cli, text_article, wait_for
@@ -24,8 +26,6 @@ OTHER = text_article(
 
 
 def _plugin_installed() -> bool:
-    from importlib.metadata import PackageNotFoundError, distribution
-
     try:
         distribution("newsstream-watchlist")
         return True
@@ -38,8 +38,6 @@ def example_plugin():
     """Install the example plugin package (examples/plugin) if it is not installed yet."""
     if not _plugin_installed():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "examples/plugin"], check=True)
-    import importlib
-
     importlib.invalidate_caches()
     assert _plugin_installed()
 
@@ -61,7 +59,7 @@ def test_example_plugin_field_is_indexed_and_alert_sent_for_the_match_only(pipel
     worker = start()
     ensure_topics(settings)
     # a plain kafka-python producer, not our CLI: a JSON envelope and a bare text value
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = kafka.producer(settings)
     envelope = {
         "url": "https://www.rfi.fr/en/blinken-kazakhstan",
         "content_type": "text",
@@ -81,17 +79,17 @@ def test_example_plugin_field_is_indexed_and_alert_sent_for_the_match_only(pipel
     assert rfi["url"] == "https://www.rfi.fr/en/blinken-kazakhstan"
     assert by_title["Harbour authority opens new ferry terminal in Lisbon"]["watchlist"] == []
 
-    alerts = wait_for(lambda: read_topic(settings.kafka_bootstrap, env["WATCHLIST_ALERT_TOPIC"]), 120, what="an alert")
+    alerts = wait_for(lambda: read_topic(settings, env["WATCHLIST_ALERT_TOPIC"]), 120, what="an alert")
     assert len(alerts) == 1
     alert = orjson.loads(alerts[0].value)
     assert alert == {"id": rfi["id"], "title": rfi["title"], "watchlist": ["Antony Blinken"]}
 
 
 def test_enricher_that_raises_dead_letters_only_its_article(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     worker = start(NEWSSTREAM_ENRICHERS='["tests.e2e.plugins_for_tests:explode"]')
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = kafka.producer(settings)
     bomb = text_article("EXPLODE: a title the test enricher refuses", OTHER.decode().split("\n\n")[1:])
     for key, value in ((b"a", OTHER), (b"bomb", bomb), (b"c", RFI.read_bytes())):
         # one partition key order does not matter: all three must come out somewhere

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from elasticsearch import AsyncElasticsearch, Elasticsearch
-from kafka import KafkaProducer
 from typer.testing import CliRunner
 
+from indexers.elasticsearch.client import async_client, sync_client
 from indexers.elasticsearch.template import ensure_index
 from indexers.elasticsearch.writer import BulkWriter, to_document
+from streams import kafka
 from streams.cli import app
 from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics
@@ -57,17 +57,17 @@ ARTICLES = [
 
 
 def _index(settings) -> None:
-    ensure_index(Elasticsearch(settings.elasticsearch_url), settings.index_alias)
+    ensure_index(sync_client(settings), settings.index_alias)
 
     async def write():
-        client = AsyncElasticsearch(settings.elasticsearch_url)
+        client = async_client(settings)
         await BulkWriter(client, settings.index_alias).write(
             [to_document(a.to_dict(), "2026-11-30T00:00:00+00:00") for a in ARTICLES]
         )
         await client.close()
 
     asyncio.run(write())
-    Elasticsearch(settings.elasticsearch_url).indices.refresh(index=settings.index_alias)
+    sync_client(settings).indices.refresh(index=settings.index_alias)
 
 
 def _search(env, *args) -> list[dict]:
@@ -101,7 +101,7 @@ def test_dlq_show_and_replay(pipeline_env):
     env, settings, start = pipeline_env
     worker = start(only=["parse"])
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = kafka.producer(settings)
     producer.send(settings.topic_raw, key=b"empty-envelope", value=orjson.dumps({"url": "https://x.test/a"})).get(
         timeout=30
     )
@@ -116,7 +116,7 @@ def test_dlq_show_and_replay(pipeline_env):
     replayed = runner.invoke(app, ["dlq", "replay", "--stage", "parse"], env=env)
     assert replayed.exit_code == 0, replayed.output
     assert "replayed 1 dead letter(s)" in replayed.stdout
-    raw = read_topic(settings.kafka_bootstrap, settings.topic_raw)
+    raw = read_topic(settings, settings.topic_raw)
     assert [m.value for m in raw] == [orjson.dumps({"url": "https://x.test/a"})] * 2
     # still unreadable, so it comes back as a second dead letter: nothing is lost
     wait_for(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.enrichment import load_nlp
 from streams.records import ParsedArticle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,8 +69,6 @@ def make_rfi_article() -> ParsedArticle:
 @pytest.fixture(scope="session")
 def nlp():
     """The spaCy pipeline, loaded once for the whole test session."""
-    from streams.enrichment import load_nlp
-
     return load_nlp(MODEL)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from streams.enrichment import enrich, enrich_batch
 from streams.records import EnrichedArticle, ParsedArticle
 
 
 def _article(**kw) -> ParsedArticle:
-    base = dict(id="x", body="", content_type="text", language="en")
+    base: dict[str, Any] = dict(id="x", body="", content_type="text", language="en")
     base.update(kw)
     return ParsedArticle(**base)
 

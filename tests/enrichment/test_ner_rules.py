@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import spacy
 
-from streams.enrichment import EnrichmentError, load_nlp
+from streams.enrichment import EnrichmentError, load_nlp, ner
 from streams.enrichment.ner import classify_author, classify_credit_part, doc_mentions, field_mentions, parse_credit
 from streams.enrichment.normalize import Mention
 
@@ -79,15 +80,11 @@ def test_load_nlp_once_per_process(nlp):
 
 
 def test_load_nlp_missing_model_names_the_package():
-    with pytest.raises(EnrichmentError, match="en_core_web_nonexistent_xx.*not installed.*install the package"):
+    with pytest.raises(EnrichmentError, match=r"en_core_web_nonexistent_xx.*not installed.*install the package"):
         load_nlp("en_core_web_nonexistent_xx")
 
 
 def test_load_nlp_missing_known_model_gives_the_pin(monkeypatch):
-    import spacy
-
-    from streams.enrichment import ner
-
     def missing(name, *a, **k):
         raise OSError(f"[E050] Can't find model '{name}'")
 

@@ -1,11 +1,10 @@
-"""How the agents cut the stream into batches (streams.agents.batches), on the real Kafka."""
+"""How the agents cut the stream into batches (streams.delivery.batching.batches), on the real Kafka."""
 
 from __future__ import annotations
 
 import re
 
-from kafka import KafkaProducer
-
+from streams import kafka
 from streams.publish import ensure_topics
 from tests.conftest import read_topic, text_article, wait_for
 
@@ -17,9 +16,9 @@ def _parse_batches(log_text: str) -> list[int]:
 
 
 def test_batches_are_capped_and_a_lone_message_is_not_held(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=50)
+    producer = kafka.producer(settings, linger_ms=50)
     for i in range(250):
         producer.send(
             settings.topic_raw, key=f"k{i}".encode(), value=text_article(f"Ferry timetable {i}", [PARAGRAPH] * 3)
@@ -45,5 +44,5 @@ def test_batches_are_capped_and_a_lone_message_is_not_held(pipeline_env):
         what=f"the late message parsed; worker log:\n{worker.log_tail()}",
     )
     assert sizes[-1] == 1
-    parsed = read_topic(settings.kafka_bootstrap, settings.topic_parsed)
+    parsed = read_topic(settings, settings.topic_parsed)
     assert len(parsed) == 251

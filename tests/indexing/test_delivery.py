@@ -14,13 +14,14 @@ import signal
 import time
 
 import pytest
-from elasticsearch import AsyncElasticsearch, Elasticsearch
-from kafka import KafkaProducer
 
+from indexers.elasticsearch.client import async_client, sync_client
 from indexers.elasticsearch.template import ensure_index
 from indexers.elasticsearch.writer import BulkWriter
+from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
 from streams.local import services as svc
+from streams.local.processes import read_pid
 from streams.publish import ensure_topics
 from streams.records import EnrichedArticle
 from tests.conftest import RFI, indexed_docs, run_cli, wait_for
@@ -42,7 +43,7 @@ def enriched(i: int, published_at: str = "2024-05-01") -> EnrichedArticle:
 
 def publish_enriched(settings, records) -> None:
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20)
+    producer = kafka.producer(settings)
     futures = [producer.send(settings.topic_enriched, key=r.id.encode(), value=r.to_bytes()) for r in records]
     producer.flush()
     for f in futures:
@@ -51,7 +52,7 @@ def publish_enriched(settings, records) -> None:
 
 
 def count(settings) -> int:
-    es = Elasticsearch(settings.elasticsearch_url)
+    es = sync_client(settings)
     try:
         es.indices.refresh(index=settings.index_alias)
         return es.count(index=settings.index_alias)["count"]
@@ -75,14 +76,14 @@ def test_same_article_published_twice_is_one_document(pipeline_env):
     hits = indexed_docs(settings)
     assert len(hits) == 1
     assert hits[0]["_source"]["title"] == "US Secretary of State Antony Blinken shows support for Kazakhstan"
-    assert Elasticsearch(settings.elasticsearch_url).get(index=settings.index_alias, id=hits[0]["_id"])["_version"] in (
+    assert sync_client(settings).get(index=settings.index_alias, id=hits[0]["_id"])["_version"] in (
         1,
         2,
     )
 
 
 def test_rejected_documents_dead_lettered_and_the_rest_indexed(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     worker = start(only=["index"], NEWSSTREAM_BULK_MAX_DOCS="250")
     records = [enriched(i, "c1992" if i in (137, 842) else "2024-05-01") for i in range(1000)]
     publish_enriched(settings, records)
@@ -105,7 +106,7 @@ def test_rejected_documents_dead_lettered_and_the_rest_indexed(pipeline_env):
 
 
 def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     n = 6000
     publish_enriched(settings, [enriched(i) for i in range(n)])
     first = start(only=["index"], NEWSSTREAM_BULK_MAX_DOCS="100")
@@ -128,32 +129,32 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(pipeline_e
 @pytest.fixture
 def own_elasticsearch(services):
     """The Elasticsearch newsstream started, restored (plain settings, healthy) after the test."""
-    if svc._read_pid(services, "elasticsearch") is None:
+    if read_pid(services, "elasticsearch") is None:
         pytest.skip("Elasticsearch was not started by newsstream here, so the test cannot stop it")
     yield services
-    if not svc.elasticsearch_healthy(services.elasticsearch_url) or _write_queue(services) != _DEFAULT_QUEUE[0]:
+    if not svc.elasticsearch_healthy(services) or _write_queue(services) != _DEFAULT_QUEUE[0]:
         svc.stop(services, "elasticsearch")
         svc.up(services, echo=lambda m: None)
 
 
-_DEFAULT_QUEUE = [None]
+_DEFAULT_QUEUE: list[int | None] = [None]
 
 
 def _write_queue(settings) -> int:
-    es = Elasticsearch(settings.elasticsearch_url)
+    es = sync_client(settings)
     info = es.nodes.info(metric="thread_pool")
     node = next(iter(info["nodes"].values()))
     return node["thread_pool"]["write"]["queue_size"]
 
 
 def test_elasticsearch_stopped_while_articles_flow(own_elasticsearch, pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     _DEFAULT_QUEUE[0] = _write_queue(settings)
     worker = start(only=["index"], NEWSSTREAM_BULK_RETRY_MAX_SECONDS="2")
     publish_enriched(settings, [enriched(i) for i in range(300)])
     wait_for(lambda: count(settings) == 300, 120, what="the first 300")
     svc.stop(settings, "elasticsearch")
-    assert not svc.elasticsearch_healthy(settings.elasticsearch_url, timeout=1)
+    assert not svc.elasticsearch_healthy(settings, timeout=1)
     publish_enriched(settings, [enriched(i) for i in range(300, 700)])
     time.sleep(8)  # the worker meets a dead cluster and retries
     assert worker.alive()
@@ -164,7 +165,7 @@ def test_elasticsearch_stopped_while_articles_flow(own_elasticsearch, pipeline_e
 
 
 def test_worker_stopped_while_elasticsearch_is_away_exits_and_loses_nothing(own_elasticsearch, pipeline_env):
-    env, settings, start = pipeline_env
+    _env, settings, start = pipeline_env
     _DEFAULT_QUEUE[0] = _DEFAULT_QUEUE[0] or _write_queue(settings)
     worker = start(only=["index"], NEWSSTREAM_BULK_RETRY_MAX_SECONDS="1")
     publish_enriched(settings, [enriched(i) for i in range(100)])
@@ -189,11 +190,11 @@ def test_item_level_429_rejections_are_retried(own_elasticsearch):
     svc.up(settings, echo=lambda m: None, es_extra={"thread_pool.write.size": "1", "thread_pool.write.queue_size": "1"})
     assert _write_queue(settings) == 1
     alias = "t429-articles"
-    sync = Elasticsearch(settings.elasticsearch_url)
+    sync = sync_client(settings)
     ensure_index(sync, alias)
 
     async def run() -> list:
-        client = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=60)
+        client = async_client(settings)
         writer = BulkWriter(client, alias, max_docs=50, initial_backoff=0.05, max_backoff=0.5, max_item_retries=1000)
         docs = [(f"doc-{w}-{i}", {**enriched(i).to_dict(), "id": f"doc-{w}-{i}"}) for w in range(8) for i in range(400)]
         for _, d in docs:

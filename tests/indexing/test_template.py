@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from elasticsearch import Elasticsearch
-
+from indexers.elasticsearch.client import sync_client
 from indexers.elasticsearch.template import cluster_has_analysis_common, ensure_index, index_template, mappings
 from streams.records import EnrichedArticle
 
@@ -34,7 +33,7 @@ def test_english_analysis_with_ascii_folding_only_where_the_cluster_has_it():
 
 def test_index_behind_alias_on_the_real_cluster(pipeline_env):
     _, settings, _ = pipeline_env
-    es = Elasticsearch(settings.elasticsearch_url)
+    es = sync_client(settings)
     info = ensure_index(es, settings.index_alias)
     assert info["index"] == f"{settings.index_alias}-v1"
     # the minimal distribution from Maven Central has no analysis-common
@@ -47,7 +46,7 @@ def test_index_behind_alias_on_the_real_cluster(pipeline_env):
 
 def test_an_existing_index_takes_a_new_refresh_interval(pipeline_env):
     _, settings, _ = pipeline_env
-    es = Elasticsearch(settings.elasticsearch_url)
+    es = sync_client(settings)
     info = ensure_index(es, settings.index_alias, refresh_interval="1s")
 
     def refresh_interval() -> str:

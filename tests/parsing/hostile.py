@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from streams.parsing import ParseRejected, parse
-from streams.records import ParsedArticle, RawArticle
+from streams.records import ContentType, ParsedArticle, RawArticle
 
 FIXED_S = 2.0  # imports and model-free set-up of the first HTML page, with room for a busy machine
 PER_KB_S = 0.010  # 10 ms per KB of input
@@ -27,7 +27,7 @@ def budget(size: int) -> float:
     return FIXED_S + PER_KB_S * size / 1024
 
 
-def parse_within_budget(content: bytes | str, content_type: str | None = None) -> ParsedArticle | ParseRejected:
+def parse_within_budget(content: bytes | str, content_type: ContentType | None = None) -> ParsedArticle | ParseRejected:
     """Parse ``content``; fail unless it returns a record or raises ParseRejected within :func:`budget`.
 
     Returns the record or the rejection.
@@ -58,7 +58,7 @@ def html_page(body: str, head: str = "") -> str:
     return f"<!DOCTYPE html><html><head><title>A page</title>{head}</head><body>{body}</body></html>"
 
 
-def families(size: int) -> dict[str, tuple[bytes | str, str | None]]:
+def families(size: int) -> dict[str, tuple[bytes | str, ContentType | None]]:
     """Pathological inputs of about ``size`` bytes: ``{name: (content, content_type)}``.
 
     Each was slow (quadratic or worse), wrong or an exception before the fix
@@ -132,6 +132,40 @@ def families(size: int) -> dict[str, tuple[bytes | str, str | None]]:
         ),
         "bad canonical port": (
             html_page("<p>" + SENTENCE * 10 + "</p>", '<link rel="canonical" href="http://a.example:99999/x">'),
+            "html",
+        ),
+        # the extraction rewrite's paths: lines a dump broke, rejoined (")" lines: 18 s
+        # for 32 KB, quadratic); the vote's support of one-word lines (10 s for 128 KB)
+        "closing punctuation lines": (SENTENCE + "\n" + ")\n" * (n // 2), "text"),
+        "open quote lines": ('word "\n' * (n // 7), "text"),
+        "pre of one-word lines": (
+            html_page(
+                "<article><p>"
+                + SENTENCE * 5
+                + "</p><pre>"
+                + "".join(f"w{i}\n" for i in range(n // 7))
+                + "</pre></article>"
+            ),
+            "html",
+        ),
+        # trafilatura's author-name patterns on a JSON-LD name of "(" (valid JSON): 168 s at 128 KB
+        "json-ld author of (": (
+            html_page(
+                "<p>" + SENTENCE * 5 + "</p>",
+                '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle", "author": {"@type": "Person", "name": "'
+                + "(" * n
+                + '"}}</script>',
+            ),
+            "html",
+        ),
+        "nested figures": (
+            html_page("<figure>" * 200 + "<figcaption>" + "ab " * (n // 3) + "</figcaption>" + "</figure>" * 200),
+            "html",
+        ),
+        "nested tag boxes": (
+            html_page(
+                '<article><div class="tags">' * 120 + "<a href=x>" + "t " * (n // 2) + "</a>" + "</div></article>" * 120
+            ),
             "html",
         ),
         "bad canonical host": (

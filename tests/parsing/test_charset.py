@@ -18,7 +18,7 @@ def test_windows_1251_meta_http_equiv():
     content = (DATA / "cp1251-page.html").read_bytes()
     with pytest.raises(UnicodeDecodeError):
         content.decode("utf-8")
-    text, charset = decode_bytes(content)
+    _text, charset = decode_bytes(content)
     assert charset == "cp1251"
     article = parse(RawArticle(content=content, content_type="html", url="https://example.ru/blinken"))
     assert article.body.startswith("Глава американской дипломатии Энтони Блинкен находится с визитом")
@@ -29,7 +29,7 @@ def test_windows_1251_meta_http_equiv():
 
 def test_latin1_meta_charset():
     content = (DATA / "latin1-page.html").read_bytes()
-    text, charset = decode_bytes(content)
+    _text, charset = decode_bytes(content)
     assert charset == "cp1252"  # WHATWG: a latin-1 label means windows-1252
     article = parse(RawArticle(content=content))  # sniffed as HTML
     assert article.content_type == "html"
@@ -60,7 +60,7 @@ def test_meta_lies_falls_back_to_utf8():
 
 def test_undeclared_legacy_text_is_detected():
     text = "Les cafés de Montréal rouvrent après des mois de fermeture. " * 5
-    decoded, charset = decode_bytes(text.encode("cp1252"), is_html=False)
+    decoded, _charset = decode_bytes(text.encode("cp1252"), is_html=False)
     assert decoded == text
 
 

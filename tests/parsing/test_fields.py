@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from streams.parsing import parse
 from streams.parsing.charset import sniff_content_type
 from streams.parsing.dates import find_date, normalise_date
 from streams.parsing.furniture import _FURNITURE_PHRASE, _phrase_furniture, is_furniture
 from streams.parsing.language import detect_language
 from streams.parsing.metadata import byline_names, clean_title, split_names, tag_case
+from streams.records import RawArticle
+from tests.parsing.parsing_paths import DEV_SET
 
 
 @pytest.mark.parametrize(
@@ -117,8 +120,6 @@ def test_phrase_prefilter_keeps_every_match():
     """The keyword prefilter of is_furniture only skips lines the phrase regex
     cannot match: on these phrases, in upper case too, and on every line of the
     development set's text pages (when the set is present)."""
-    from tests.parsing.parsing_paths import DEV_SET
-
     lines = [*PHRASE_FURNITURE, *(p.upper() for p in PHRASE_FURNITURE)]
     for path in sorted((DEV_SET / "text").glob("*.txt")):
         lines += [l.strip() for l in path.read_text("utf-8", "replace").splitlines() if l.strip()]
@@ -133,11 +134,9 @@ def test_phrase_prefilter_keeps_every_match():
 
 
 def test_a_two_word_first_line_is_the_title_not_lost():
-    from streams.parsing import parse
-    from streams.records import RawArticle
-
     text = (
-        "Berlin talks\n\nThe chancellor met the leaders of the opposition in Berlin on Monday to discuss the budget.\n\n"
+        "Berlin talks\n\n"
+        "The chancellor met the leaders of the opposition in Berlin on Monday to discuss the budget.\n\n"
         "They agreed to meet again next week after the budget committee has reported.\n"
     )
     parsed = parse(RawArticle(content=text, content_type="text"))

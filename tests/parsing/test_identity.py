@@ -7,6 +7,7 @@ import pytest
 
 from streams.parsing import parse
 from streams.parsing.identity import identity_url, registrable_domain, same_site
+from streams.parsing.words import canonical_url
 from streams.records import RawArticle, stable_id
 
 BODY = "<p>" + "The harbour authority of Lisbon opened a new ferry terminal on Monday morning. " * 8 + "</p>"
@@ -100,6 +101,4 @@ def test_plain_text_pages_keep_the_fragment():
 def test_the_url_picked_is_normalised_by_canonical_url_alone(variant):
     # issue 17 merges /a and /a/, query orders, http and https by changing canonical_url: the
     # identity rules pick which URL, and its normalisation is canonical_url's, so they follow
-    from streams.parsing.words import canonical_url
-
     assert identity_url(variant, None) == canonical_url(variant)

@@ -1,0 +1,43 @@
+"""What every command shares: the consoles, the one-line failure, the Kafka check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from streams.records import ContentType, is_content_type
+from streams.settings import Settings
+
+# markup off: what is printed holds user text (titles, highlights, file names,
+# URLs) in which "[/]" or "[red]" is text, not markup (a hit's "[/]" crashed
+# search with a MarkupError). The few styled words pass markup=True and
+# escape() what goes inside.
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
+
+#: The bundled sample articles (``newsstream demo``).
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with code 1."""
+    err.print(f"error: {message}", highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+def require_kafka(settings: Settings) -> None:
+    """Fail in seconds, with one line, when no Kafka broker answers."""
+    from streams import kafka
+
+    if not kafka.healthy(settings, timeout=5):
+        fail(f"Kafka is not reachable at {settings.kafka_bootstrap} (try: newsstream services up)")
+
+
+def content_type_option(content_type: str | None) -> ContentType | None:
+    """Return ``--content-type`` (None, ``html`` or ``text``); fail on anything else."""
+    if content_type is None or is_content_type(content_type):
+        return content_type
+    fail(f"--content-type must be html or text, not {content_type!r}")

@@ -1,0 +1,52 @@
+"""``newsstream dlq show|replay``: the dead-letter topic."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from streams.cli.common import fail, out
+from streams.settings import get_settings
+
+app = typer.Typer(help="Inspect and replay the dead-letter topic.", no_args_is_help=True)
+
+
+@app.command("show")
+def dlq_show(
+    limit: int = typer.Option(20, help="most dead letters to show"),
+    stage: str | None = typer.Option(None, help="only this stage"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per dead letter"),
+) -> None:
+    """Print the dead letters on articles.dlq (stage, reason, error, origin)."""
+    from streams.delivery.deadletters import read_dead_letters
+
+    settings = get_settings()
+    try:
+        everything = [d for d in read_dead_letters(settings) if not stage or d.stage == stage]
+    except Exception as exc:
+        fail(f"cannot read {settings.topic_dlq} from {settings.kafka_bootstrap}: {exc}")
+    letters = everything[-limit:]
+    for d in letters:
+        if as_json:
+            sys.stdout.buffer.write(d.to_bytes() + b"\n")
+        else:
+            out.print(
+                f"{d.failed_at}  stage={d.stage}  {d.topic}[{d.partition}]@{d.offset}  {d.error}: {d.reason}",
+                highlight=False,
+                markup=False,
+            )
+    if as_json:
+        sys.stdout.flush()
+    else:
+        shown = f"showing the last {len(letters)} of " if len(letters) < len(everything) else ""
+        out.print(f"{shown}{len(everything)} dead letter(s)")
+
+
+@app.command("replay")
+def dlq_replay(stage: str | None = typer.Option(None, help="only dead letters of this stage")) -> None:
+    """Send dead letters back to the topic of the stage they failed in."""
+    from streams.delivery.deadletters import replay
+
+    n = replay(get_settings(), stage)
+    out.print(f"replayed {n} dead letter(s)")

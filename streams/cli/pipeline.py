@@ -1,0 +1,140 @@
+"""``newsstream publish``, ``worker``, ``parse`` and ``enrich``: articles into the pipeline, or through it locally."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from streams.cli.common import content_type_option, err, fail, out, require_kafka
+from streams.records import ParsedArticle
+from streams.settings import get_settings
+
+
+def publish(
+    paths: list[Path] = typer.Argument(..., help="files or folders of raw articles"),
+    topic: str | None = typer.Option(None, help="topic (default: settings.topic_raw)"),
+    content_type: str | None = typer.Option(None, "--content-type", help="html or text, for every file"),
+) -> None:
+    """Publish raw articles (.txt, .html, .html.gz, .json, .jsonl) to articles.raw, keyed by a stable id."""
+    from streams import kafka
+    from streams import publish as pub
+    from streams.records import encode_raw
+
+    settings = get_settings()
+    ctype = content_type_option(content_type)
+    files = pub.expand(paths)
+    if not files:
+        fail("no input files found in " + ", ".join(map(str, paths)))
+    require_kafka(settings)
+    pub.ensure_topics(settings)
+    producer = kafka.producer(settings)
+    topic = topic or settings.topic_raw
+    errors: list[pub.InputError] = []
+    futures = []
+    with Progress(
+        TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False
+    ) as progress:
+        task = progress.add_task("publish", total=len(files))
+        for path in files:
+            for item in pub.read_articles(path, ctype, settings.max_message_bytes):
+                if isinstance(item, pub.InputError):
+                    errors.append(item)
+                    progress.console.print(f"error: {item}", highlight=False, markup=False)
+                    continue
+                value = encode_raw(item)
+                too_large = kafka.over_limit(settings, len(value))
+                if too_large:
+                    error = pub.InputError(str(path), f"too large: {too_large}")
+                    errors.append(error)
+                    progress.console.print(f"error: {error}", highlight=False, markup=False)
+                    continue
+                futures.append((path, producer.send(topic, key=pub.article_key(item), value=value)))
+            progress.advance(task)
+        producer.flush()
+    sent = 0
+    for path, fut in futures:
+        try:
+            fut.get(timeout=30)
+            sent += 1
+        except Exception as exc:
+            error = pub.InputError(str(path), f"not delivered: {exc.__class__.__name__}: {exc}")
+            errors.append(error)
+            err.print(f"error: {error}", highlight=False, markup=False)
+    producer.close()
+    out.print(f"published {sent} article(s) to {topic}" + (f", {len(errors)} error(s)" if errors else ""))
+    if errors:
+        raise typer.Exit(1)
+
+
+def worker(
+    only: list[str] | None = typer.Option(
+        None, "--only", help="run only these agents (parse, enrich, index, or a plugin's)"
+    ),
+    loglevel: str = typer.Option("info", help="log level"),
+) -> None:
+    """Run the agents (a faust worker) until interrupted."""
+    from streams.runner import run_worker
+
+    run_worker(get_settings(), only=set(only) if only else None, loglevel=loglevel)
+
+
+def _print_records(files: list[Path], content_type: str | None, transform: Callable[[ParsedArticle], Any]) -> None:
+    """Print ``transform(parse(raw))`` as a JSON line per article of ``files``.
+
+    Unreadable inputs and rejected articles are named on stderr
+    (``error: FILE[:LINE]: reason``) and the rest still go; exit code 1 if any failed.
+    """
+    from streams import publish as pub
+    from streams.parsing import ParseRejected
+    from streams.parsing import parse as parse_article
+
+    ctype = content_type_option(content_type)
+    inputs = pub.expand(files)
+    if not inputs:
+        fail("no input files found in " + ", ".join(map(str, files)))
+    failed = False
+    limit = get_settings().max_message_bytes
+    for path in inputs:
+        for item in pub.read_articles(path, ctype, limit):
+            if isinstance(item, pub.InputError):
+                err.print(f"error: {item}", highlight=False, markup=False)
+                failed = True
+                continue
+            try:
+                record = transform(parse_article(item))
+            except ParseRejected as exc:
+                err.print(f"error: {path}: rejected: {exc}", highlight=False, markup=False)
+                failed = True
+                continue
+            sys.stdout.buffer.write(record.to_bytes() + b"\n")
+    sys.stdout.flush()
+    if failed:
+        raise typer.Exit(1)
+
+
+def parse(
+    files: list[Path] = typer.Argument(..., help="raw article files"),
+    content_type: str | None = typer.Option(None, "--content-type", help="html or text (default: by extension)"),
+) -> None:
+    """Parse files and print one JSON object per article, one per line. Loads no NLP model."""
+    _print_records(files, content_type, lambda parsed: parsed)
+
+
+def enrich(
+    files: list[Path] = typer.Argument(..., help="raw article files"),
+    content_type: str | None = typer.Option(None, "--content-type", help="html or text (default: by extension)"),
+) -> None:
+    """Parse and enrich files; print one JSON object per article, one per line."""
+    from streams.enrichment import EnrichmentError, load_nlp
+    from streams.enrichment import enrich as enrich_article
+
+    try:
+        nlp = load_nlp(get_settings().spacy_model)
+    except EnrichmentError as exc:
+        fail(str(exc))
+    _print_records(files, content_type, lambda parsed: enrich_article(parsed, nlp))

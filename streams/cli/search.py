@@ -1,0 +1,100 @@
+"""``newsstream search``: hits from the articles index, readable or as JSON lines."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import sys
+
+import orjson
+import typer
+from rich.markup import escape
+
+from indexers.elasticsearch.search import Hit
+from streams.cli.common import fail, out
+from streams.settings import get_settings
+
+_STRICT_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+
+
+def strict_date(text: str) -> str:
+    """Return ``text`` if it is an ISO 8601 calendar date (``YYYY-MM-DD``) or
+    date and time (``YYYY-MM-DDTHH:MM[:SS[.f]][Z|±HH:MM]``) that exists.
+
+    Python's ``date.fromisoformat`` also takes ``20300101`` and ``2030-W01``,
+    and Elasticsearch reads ``20300101`` as epoch milliseconds (a day in
+    1970): those are refused.
+
+    Raises:
+        ValueError: anything else.
+    """
+    text = text.strip()
+    if not _STRICT_DATE.fullmatch(text):
+        raise ValueError(f"not YYYY-MM-DD: {text!r}")
+    dt.datetime.fromisoformat(text.replace("Z", "+00:00"))  # raises on 2030-02-30, 25:00
+    return text
+
+
+def print_hits(total: int, hits: list[Hit], as_json: bool) -> None:
+    """Print search hits as a readable list or as JSON lines."""
+    if as_json:
+        for h in hits:
+            sys.stdout.buffer.write(orjson.dumps(dataclasses.asdict(h)) + b"\n")
+        sys.stdout.flush()
+        return
+    out.print(f"{total} hit(s)")
+    for h in hits:
+        out.print(f"\n[bold]{escape(h.title or '(no title)')}[/]", highlight=False, markup=True)
+        out.print(f"  published: {h.published_at or '-'}   id: {h.id}", highlight=False)
+        out.print(f"  persons:   {', '.join(h.persons) or '-'}", highlight=False)
+        out.print(f"  places:    {', '.join(h.places) or '-'}", highlight=False)
+        out.print(f"  countries: {' '.join(h.countries) or '-'}", highlight=False)
+        out.print(f"  tags:      {', '.join(h.tags) or '-'}", highlight=False)
+        for frag in h.highlights[:2]:
+            out.print(f"  … {' '.join(frag.split())} …", highlight=False)
+
+
+def search(
+    query: str = typer.Argument("*", help="full-text query"),
+    person: str | None = typer.Option(None, help="only articles naming this person"),
+    country: str | None = typer.Option(None, help="only articles about this ISO 3166-1 alpha-2 country"),
+    tag: str | None = typer.Option(None, help="only articles with this tag"),
+    since: str | None = typer.Option(None, help="only articles published on or after this date (YYYY-MM-DD)"),
+    size: int = typer.Option(10, min=1, max=10000, help="number of hits"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per hit"),
+) -> None:
+    """Search the articles index: hits with title, date, persons, places, tags and highlights."""
+    from elastic_transport import ConnectionError as ESConnectionError
+    from elasticsearch import BadRequestError, NotFoundError
+
+    from indexers.elasticsearch.client import sync_client
+    from indexers.elasticsearch.search import search as run_search
+
+    settings = get_settings()
+    if since:
+        try:
+            since = strict_date(since)
+        except ValueError:
+            fail(f"--since must be a date as YYYY-MM-DD (or an ISO 8601 date and time), not {since!r}")
+    if country and (len(country) != 2 or not country.isalpha()):
+        fail(f"--country must be an ISO 3166-1 alpha-2 code such as KZ, not {country!r}")
+    try:
+        total, hits = run_search(
+            sync_client(settings),
+            settings.index_alias,
+            query,
+            size=size,
+            person=person,
+            country=country,
+            tag=tag,
+            since=since,
+        )
+    except ESConnectionError:
+        fail(f"Elasticsearch is not reachable at {settings.elasticsearch_url} (try: newsstream services up)")
+    except NotFoundError:
+        fail(f"no index {settings.index_alias!r} yet: run a worker (newsstream worker) to create it")
+    except BadRequestError as exc:
+        cause = exc.body.get("error", {}).get("root_cause", [{}])[0].get("reason", "")
+        fail(f"Elasticsearch refused the query: {exc.message}: {cause}")
+    print_hits(total, hits, as_json)
