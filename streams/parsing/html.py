@@ -17,7 +17,6 @@ site navigation.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
@@ -27,13 +26,14 @@ from lxml import etree
 from lxml.html import HtmlElement, fromstring, tostring
 
 from streams.parsing.dates import normalise_date
+from streams.parsing.defuse import defuse_metadata
 from streams.parsing.ensemble import Ballot, Opinion, ballots, merge, needs, record, select
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
 from streams.parsing.identity import fragment_of
-from streams.parsing.markup import defuse_metadata, drop_keeping_tails, extract_large, load_tree, too_large
-from streams.parsing.metadata import clean_authors, clean_title, tag_case
-from streams.parsing.words import word_count
+from streams.parsing.markup import drop_keeping_tails, extract_large, load_tree, too_large
+from streams.parsing.metadata import clean_authors, clean_title
+from streams.parsing.pagefields import figure, headline, page_tags, related_titles
 
 if TYPE_CHECKING:
     from trafilatura.settings import Document
@@ -73,25 +73,6 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-def _text(el: HtmlElement) -> str:
-    return " ".join(el.text_content().split())
-
-
-def _short_text(el: HtmlElement, limit: int = 1000) -> str | None:
-    """``el``'s text, whitespace collapsed, or None when it holds more than
-    ``limit`` characters. Reads at most about ``limit`` characters: a headline,
-    a link or a caption nested inside hundreds of its like would otherwise cost
-    the page's whole text once per level."""
-    parts: list[str] = []
-    size = 0
-    for piece in el.itertext():
-        parts.append(piece)
-        size += len(piece)
-        if size > limit:
-            return None
-    return " ".join("".join(parts).split())
-
-
 _INERT_TAGS = frozenset(
     "style svg template nav menu noscript iframe button select textarea canvas audio video object embed".split()
 )
@@ -120,70 +101,6 @@ def _drop_inert(tree: HtmlElement) -> None:
     union XPath over these tags, and ``drop_tree`` one element at a time, are
     quadratic on a page of thousands of them; see streams.parsing.markup)."""
     drop_keeping_tails([el for el in tree.iter() if _inert(el)])
-
-
-def _outermost(elements: Iterable[HtmlElement]) -> Iterator[HtmlElement]:
-    """Of ``elements`` in document order, those not inside another one yielded
-    (an element inside another follows it directly in document order)."""
-    walked = None
-    for el in elements:
-        if walked is not None and any(anc is walked for anc in el.iterancestors()):
-            continue
-        walked = el
-        yield el
-
-
-def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
-    """Return ``(caption, credit)`` of the article's first figure."""
-    # every figure in document order (what the union of //article//figure,
-    # //main//figure and //figure selected, without libxml2's quadratic union);
-    # each caption read once, though nested figures all find the innermost one
-    read: set[HtmlElement] = set()
-    for fig in tree.iter("figure"):
-        cap_el = fig.find(".//figcaption")
-        if cap_el is None or cap_el in read:
-            continue
-        read.add(cap_el)
-        credit = None
-        for el in cap_el.xpath(
-            './/*[contains(@class, "credit") or contains(@class, "copyright") or contains(@class, "source")]'
-        ):
-            credit = _text(el) or None
-            break
-        text = _text(cap_el)
-        if credit and text.endswith(credit):
-            text = text[: -len(credit)].strip()
-        caption = text.strip() or None
-        if caption and word_count(caption) >= 3:
-            return caption, credit
-    return None, None
-
-
-def _related(tree: HtmlElement, limit: int = 10) -> list[str]:
-    """Return titles of in-article "read also" / related-article links."""
-    out: list[str] = []
-    for a in _related_links(tree):
-        text = _short_text(a)
-        if text and word_count(text) >= 4 and text not in out and not is_furniture(text):
-            out.append(text)
-        if len(out) >= limit:
-            break
-    return out
-
-
-_RELATED_BOX = etree.XPath(
-    '//*[contains(@class, "related") or contains(@class, "read-also") or contains(@class, "see-also")]'
-)
-
-
-def _related_links(tree: HtmlElement) -> Iterator[HtmlElement]:
-    """Yield the links inside related-article boxes, once each, in document order,
-    as ``//box//a`` selects them. That nested step costs libxml2 the product of
-    the boxes and the links; here each outermost box is walked once."""
-    for box in _outermost(_RELATED_BOX(tree)):
-        for a in box.iter("a"):
-            if a is not box:
-                yield a
 
 
 # rs-trafilatura recurses over the tree: nesting in the tens of thousands
@@ -230,68 +147,6 @@ def body_ballots(tree: HtmlElement, url: str | None, trafilatura_text: str | Non
     if not lazy or needs(table, WEIGHTS, THRESHOLD, 2, _ASK_READABILITY_FROM):
         record(table, 2, _readability_opinion(tree))
     return table
-
-
-def _headline(tree: HtmlElement, meta_title: str | None) -> str | None:
-    """The page's visible headline: the ``<h1>`` that shares most words with the
-    metadata title (``og:title``, ``<title>``), at least half of its own words
-    (an ``<h1>`` holding the site's logo shares none); else the metadata title.
-    Readers, and text dumps of the page, see the ``<h1>``."""
-    if not meta_title:
-        return meta_title
-    wanted = set(re.findall(r"\w+", meta_title.lower()))
-    best, best_shared = None, 0.0
-    for h1 in tree.iter("h1"):
-        text = _short_text(h1)
-        if text is None:
-            continue
-        words = re.findall(r"\w+", text.lower())
-        if not 3 <= len(words) <= 40:
-            continue
-        shared = sum(1 for w in words if w in wanted) / len(words)
-        if shared >= 0.5 and shared > best_shared:
-            best, best_shared = text, shared
-    return best or meta_title
-
-
-def _tags(tree: HtmlElement, meta: Any) -> list[str]:
-    """The article's own tags: meta keywords and ``article:tag`` (read by
-    trafilatura), ``article:section`` and JSON-LD ``articleSection``, and tag
-    links inside ``<article>``/``<main>``. Link lists elsewhere on the page are
-    site navigation, never tags."""
-    found: list[str] = [*(meta.tags or []), *(meta.categories or [])]
-    found += tree.xpath('//meta[@property="article:section" or @name="article:section"]/@content')
-    found += [text for a in _tag_links(tree) if (text := _short_text(a))]
-    tags: list[str] = []
-    seen: set[str] = set()  # a keywords meta can hold thousands: no quadratic "in list"
-    for tag in found:
-        for part in tag.split(","):
-            cased = tag_case(part)
-            if cased and cased not in seen and len(cased) < 60 and not is_furniture(cased):
-                seen.add(cased)
-                tags.append(cased)
-    return tags
-
-
-def _tag_links(tree: HtmlElement) -> Iterator[HtmlElement]:
-    """Yield, once each in document order, the links that
-    ``(//article | //main)//*[contains(@class, "tag") or contains(@class, "topic")]//a[@href]
-    | (//article | //main)//a[contains(concat(" ", @rel, " "), " tag ")]`` selects:
-    links inside a tag box of an article or main element, and ``rel="tag"``
-    links anywhere inside one. One walk of each outermost article or main
-    element (libxml2 evaluates those unions and nested steps in time the
-    product of their node-sets' sizes)."""
-    for root in _outermost(tree.iter("article", "main")):
-        stack = [(child, False) for child in reversed(root)]
-        while stack:
-            el, in_box = stack.pop()
-            if not isinstance(el.tag, str):
-                continue
-            if el.tag == "a" and ((in_box and el.get("href") is not None) or " tag " in f" {el.get('rel') or ''} "):
-                yield el
-            cls = el.get("class") or ""
-            inner = in_box or "tag" in cls or "topic" in cls
-            stack.extend((child, inner) for child in reversed(el))
 
 
 def body_lines(
@@ -360,7 +215,7 @@ def _metadata(tree: HtmlElement, url: str | None) -> Any:
 def _read(tree: HtmlElement, url: str | None, focus: str = FOCUS) -> tuple[Any, str]:
     """Return the metadata and trafilatura's text with its ``focus`` (``""``
     when it found no body) of a loaded tree (:func:`_load`), whose metadata
-    strings are first defused (:func:`~streams.parsing.markup.defuse_metadata`)."""
+    strings are first defused (:func:`~streams.parsing.defuse.defuse_metadata`)."""
     # imported here, not at the top: trafilatura and htmldate cost 0.4 s and
     # tens of MB at import that plain-text parsing and `newsstream parse` of
     # text files never need
@@ -398,7 +253,7 @@ def vote_table(text: str, url: str | None = None, focus: str = FOCUS) -> tuple[l
     tree, meta, body = _trafilatura(text, url, focus)
     if tree is None:
         return [], ()
-    titles = (clean_title(_headline(tree, meta.title), meta.sitename or None), meta.title)
+    titles = (clean_title(headline(tree, meta.title), meta.sitename or None), meta.title)
     return body_ballots(tree, url, body, lazy=False), titles
 
 
@@ -437,10 +292,10 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
         return large
     doc, body = _read(tree, url)
     publisher = doc.sitename or None
-    title = clean_title(_headline(tree, doc.title), publisher)
-    caption, credit = _figure(tree)
-    related = _related(tree)
-    tags = _tags(tree, doc)
+    title = clean_title(headline(tree, doc.title), publisher)
+    caption, credit = figure(tree)
+    related = related_titles(tree)
+    tags = page_tags(tree, doc)
     lang = tree.get("lang") or tree.get("xml:lang")
     if not lang:
         metas = tree.xpath('//meta[@http-equiv="content-language" or @property="og:locale"]/@content')
