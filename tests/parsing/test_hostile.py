@@ -16,14 +16,9 @@ import pytest
 from lxml.html import fromstring
 
 from streams.parsing import ParseRejected, parse
-from streams.parsing.markup import (
-    MAX_ELEMENTS,
-    MAX_META_CHARS,
-    defuse_metadata,
-    drop_keeping_tails,
-    flatten,
-    strip_markup,
-)
+from streams.parsing.core import MAX_CAPTION_CHARS, MAX_TITLE_CHARS, cut
+from streams.parsing.defuse import MAX_META_CHARS, defuse_metadata, strip_markup
+from streams.parsing.markup import MAX_ELEMENTS, drop_keeping_tails, flatten
 from streams.parsing.words import word_count
 from streams.records import ParsedArticle, RawArticle
 from tests.parsing.hostile import SENTENCE, budget, families, html_page, parse_within_budget, timed
@@ -200,3 +195,18 @@ def test_defuse_metadata_keeps_what_trafilatura_would_read():
     ]
     first = next(tree.iter("script")).text
     assert first == '{"headline": "A <em>big</em> day", "n": 1}'  # untouched, byte for byte
+
+
+def test_a_huge_title_caption_and_credit_are_cut_in_the_record():
+    figure = (
+        "<figure><img src=x><figcaption>" + "A ferry crosses the river in Lisbon " * 2000 + "</figcaption></figure>"
+    )
+    page = (
+        "<html><head><title>" + "Ferry talks " * 50_000 + "</title></head>"
+        "<body><article>" + figure + "<p>" + SENTENCE * 10 + "</p></article></body></html>"
+    )
+    parsed = parse_within_budget(page, "html")
+    assert isinstance(parsed, ParsedArticle)
+    assert parsed.title is not None and len(parsed.title) <= MAX_TITLE_CHARS and parsed.title.endswith("talks…")
+    assert parsed.image_caption is not None and len(parsed.image_caption) <= MAX_CAPTION_CHARS
+    assert cut("short", 10) == "short" and cut("one two three", 10) == "one two…" and cut(None, 3) is None
