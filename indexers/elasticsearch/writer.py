@@ -14,6 +14,13 @@ that, never before (elasticsearch-py's ``streaming_bulk`` model: per-item
 * Connection errors are retried without limit: when Elasticsearch is away the
   writer waits, and the batch is written when it returns. 429 and 5xx item
   errors are retried ``max_item_retries`` times, then reported as failures.
+* A cluster block (``cluster_block_exception``, 429 or 403: the index made
+  read-only at the flood-stage disk watermark, ``index.blocks.read_only_allow_delete``,
+  or blocked for writes by an operator) is an outage too, not a bad
+  document: the writer waits without limit (the backoff, capped at
+  ``max_backoff``; a warning each attempt says what is blocked and for how
+  long), nothing is committed meanwhile, and the batch is written when the
+  block is lifted. Its documents are never dead-lettered for it.
 * Every other item error (for example ``mapper_parsing_exception``) is
   returned as a :class:`ItemFailure` for the dead-letter topic; the other
   items of the batch are still indexed.
@@ -51,6 +58,12 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+CLUSTER_BLOCK = "cluster_block_exception"
+
+
+def _blocked(err: dict[str, Any]) -> bool:
+    """Whether a bulk item error (or a whole-request error, as text) is a cluster block."""
+    return CLUSTER_BLOCK in str(err.get("type", "")) or CLUSTER_BLOCK in str(err.get("reason", ""))
 
 
 @dataclass
@@ -185,6 +198,7 @@ class BulkWriter:
         item_attempts: dict[int, int] = {}
         pending = list(versions.values())  # groups of positions, one group per _id
         attempt = 0
+        blocked_since: float | None = None  # when a cluster block was first met
         gate = asyncio.Semaphore(self.max_in_flight)  # every attempt's requests are done before the next
 
         async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
@@ -198,6 +212,7 @@ class BulkWriter:
             attempt += 1
             result.attempts = attempt
             reason = ""
+            block = ""
             chunks = [
                 [actions[pos] for pos in chunk]
                 for chunk in _chunks_by_bytes(pending, sizes, self.max_docs, self.max_bytes)
@@ -222,6 +237,10 @@ class BulkWriter:
                     err = info.get("error") or {}
                     if isinstance(err, str):  # a whole-request error, from the helper
                         err = {"type": info.get("exception").__class__.__name__, "reason": err}
+                    if _blocked(err):  # an outage, not a bad document: no limit
+                        status[pos] = "retry"
+                        block = str(err.get("reason", ""))[:300] or CLUSTER_BLOCK
+                        continue
                     if code in RETRYABLE_STATUS:
                         item_attempts[pos] = item_attempts.get(pos, 0) + 1
                         if item_attempts[pos] < self.max_item_retries:
@@ -245,12 +264,33 @@ class BulkWriter:
                 if first is not None:
                     retry.append([pos for pos in group[first:] if status[pos] != "failed"])
             pending = retry
+            if block and blocked_since is None:
+                blocked_since = time.monotonic()
+            elif not block and blocked_since is not None:
+                log.warning(
+                    "bulk: the index is writable again after %.0f s blocked (%s)",
+                    time.monotonic() - blocked_since,
+                    CLUSTER_BLOCK,
+                )
+                blocked_since = None
             if pending:
                 if self.should_stop():
                     raise asyncio.CancelledError("stopping with an unacknowledged batch")
                 delay = self._backoff(attempt)
                 n = sum(len(group) for group in pending)
-                log.warning("bulk: %d of %d documents to retry (%s), in %.1f s", n, len(docs), reason, delay)
+                if block and blocked_since is not None:
+                    log.warning(
+                        "bulk: %s: %s; waiting for the block to be lifted (%.0f s so far), nothing committed: "
+                        "%d of %d documents, next try in %.1f s",
+                        CLUSTER_BLOCK,
+                        block,
+                        time.monotonic() - blocked_since,
+                        n,
+                        len(docs),
+                        delay,
+                    )
+                else:
+                    log.warning("bulk: %d of %d documents to retry (%s), in %.1f s", n, len(docs), reason, delay)
                 await asyncio.sleep(delay)
         result.indexed = sum(1 for s in status.values() if s == "ok")
         result.failures.sort(key=lambda f: f.position)
