@@ -29,6 +29,7 @@ from typing import Any
 import faust
 from aiokafka import errors as aiokafka_errors
 from aiokafka.conn import create_conn
+from aiokafka.protocol.admin import SaslHandShakeRequest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from streams.settings import ConfigurationError, Settings, env_name
@@ -190,6 +191,23 @@ async def _connect_once(host: str, port: int, options: dict[str, Any], timeout: 
     return None
 
 
+async def _enabled_mechanisms(host: str, port: int, options: dict[str, Any], timeout: float) -> list[str]:
+    """The SASL mechanisms the listener enables, from a SaslHandshake without logging in; [] when unknown."""
+    plain = {k: v for k, v in options.items() if not k.startswith("sasl_")}
+    plain["security_protocol"] = "SSL" if "ssl_context" in plain else "PLAINTEXT"
+    try:
+        conn = await create_conn(
+            host, port, client_id="newsstream-check", request_timeout_ms=int(timeout * 1000), **plain
+        )
+        try:
+            response = await conn.send(SaslHandShakeRequest(options.get("sasl_mechanism", "PLAIN")))
+            return [str(m) for m in response.enabled_mechanisms]
+        finally:
+            conn.close()
+    except Exception:  # only a detail of a message already decided
+        return []
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = exc
@@ -199,8 +217,13 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _explain(settings: Settings, address: str, exc: BaseException, timeout: float) -> tuple[bool, str]:
-    """``(final, message)`` for a failed connection: final when waiting cannot help (TLS, credentials, protocol)."""
+def _explain(
+    settings: Settings, address: str, exc: BaseException, timeout: float, enabled: list[str] | None = None
+) -> tuple[bool, str]:
+    """``(final, message)`` for a failed connection: final when waiting cannot help (TLS, credentials, protocol).
+
+    ``enabled``: the listener's SASL mechanisms, when the broker refused ours.
+    """
     protocol = settings.kafka_security_protocol
     where = f"Kafka at {address} ({protocol}" + (f", {settings.kafka_sasl_mechanism}" if _uses_sasl(settings) else "")
     where += ")"
@@ -231,7 +254,11 @@ def _explain(settings: Settings, address: str, exc: BaseException, timeout: floa
             f"{env_name('kafka_username')} and {env_name('kafka_password')}"
         )
     if isinstance(exc, aiokafka_errors.UnsupportedSaslMechanismError):
-        return True, f"{where}: {exc}; set {env_name('kafka_sasl_mechanism')} to one of them"
+        takes = f"; it takes {', '.join(enabled)}" if enabled else ""
+        return True, (
+            f"{where}: the broker does not enable SASL mechanism {settings.kafka_sasl_mechanism} on this "
+            f"listener{takes}; set {env_name('kafka_sasl_mechanism')}"
+        )
     if isinstance(exc, aiokafka_errors.IllegalSaslStateError):
         return True, (
             f"{where}: the listener takes no SASL login; is {env_name('kafka_security_protocol')} "
@@ -288,7 +315,10 @@ def check(settings: Settings, timeout: float | None = None) -> None:
             error = asyncio.run(_connect_once(host, port, options, attempt))
             if error is None:
                 return
-            final, last = _explain(settings, address, error, attempt)
+            enabled = None
+            if isinstance(error, aiokafka_errors.UnsupportedSaslMechanismError):
+                enabled = asyncio.run(_enabled_mechanisms(host, port, options, attempt))
+            final, last = _explain(settings, address, error, attempt, enabled)
             if final:
                 raise KafkaConnectionFailed(last)
         if time.monotonic() >= deadline:
