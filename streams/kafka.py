@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 import time
@@ -307,6 +308,17 @@ def check(settings: Settings, timeout: float | None = None) -> None:
     if not addresses:
         raise ConfigurationError(f"{env_name('kafka_bootstrap')} names no broker")
     deadline = time.monotonic() + timeout
+    # aiokafka logs a broken connection (with a traceback for some); the check says why in one line
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        _check(settings, addresses, options, timeout, deadline)
+    finally:
+        quiet.setLevel(level)
+
+
+def _check(settings: Settings, addresses: list[str], options: dict[str, Any], timeout: float, deadline: float) -> None:
     while True:
         last = ""
         for address in addresses:

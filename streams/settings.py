@@ -96,7 +96,8 @@ class _SecretFiles(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """All settings; every field is ``NEWSSTREAM_<FIELD>`` in the environment (secrets: see the module)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # an empty variable is an unset one (compose files write `VAR: ${VAR:-}`)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
 
     # Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="bootstrap servers, host:port[,host:port]")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import _ssl  # the certificate chain of a TLS connection before Python 3.13 (as elastic-transport reads it)
 import base64
 import hashlib
+import logging
 import re
 import socket
 import ssl
@@ -292,6 +293,9 @@ def explain(settings: Settings, exc: BaseException) -> tuple[bool, str] | None:
         return True, f"{where}: {who or 'anonymous access'} is not allowed this (HTTP 403: {_reason(exc)})"
     if isinstance(exc, UnsupportedProductError):
         return True, f"{where}: the server is not Elasticsearch ({' '.join(exc.message.split())[:200]})"
+    if isinstance(exc, ApiError) and exc.meta.status in (408, 429, 502, 503, 504):
+        # busy, starting, or a health request that timed out waiting for a status: waiting may cure it
+        return False, f"{where}: HTTP {exc.meta.status}: {_reason(exc) or 'not ready'}"
     if isinstance(exc, ApiError):
         reason = _reason(exc)
         if "plain HTTP request was sent to HTTPS port" in str(exc.body):
@@ -344,6 +348,10 @@ def check(settings: Settings, timeout: float | None = None) -> None:
     timeout = settings.connect_timeout_seconds if timeout is None else timeout
     deadline = time.monotonic() + timeout
     client = sync_client(settings, request_timeout=max(1.0, timeout), max_retries=0)
+    # the client logs each failed attempt ("Node ... has failed"); the check says why in one line
+    quiet = logging.getLogger("elastic_transport")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     try:
         while True:
             try:
@@ -360,6 +368,7 @@ def check(settings: Settings, timeout: float | None = None) -> None:
                     raise ElasticsearchConnectionFailed(f"{message} (tried for {timeout:.0f} s)") from None
                 time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
     finally:
+        quiet.setLevel(level)
         client.close()
     if settings.elasticsearch_ca_fingerprint:
         _pinned_context(settings, timeout)
