@@ -15,6 +15,7 @@ script is parsed by bash). When the ``docker compose`` plugin is installed,
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
 import re
 import shlex
@@ -247,7 +248,7 @@ def test_setup_script_parses_as_bash_once_interpolated(svc):
     # every command of the script is on its own line or continued with a backslash: a folded YAML
     # scalar keeps the line breaks of more-indented lines, which bash reads as command ends
     lines = argv[2].splitlines()
-    for before, line in zip(lines, lines[1:]):
+    for before, line in itertools.pairwise(lines):
         if line.strip().startswith(("-", ">")) and not before.rstrip().endswith("\\"):
             raise AssertionError(f"a continuation line without a backslash before it: {line.strip()!r}")
 
