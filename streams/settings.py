@@ -49,7 +49,8 @@ KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class ConfigurationError(ValueError):
-    """The settings are invalid or contradict each other; the message (one line) names the variables."""
+    """The settings are invalid or contradict each other; the message (one line) names the variables and
+    never echoes a value given (pydantic's ValidationError would show them all, secrets included)."""
 
 
 def env_name(field: str) -> str:
@@ -223,6 +224,18 @@ class Settings(BaseSettings):
     elasticsearch_heap: str = "1g"
     services_timeout_seconds: float = 180.0
 
+    def __init__(self, **values: Any) -> None:
+        """Build from ``values`` and the environment.
+
+        Raises:
+            ConfigurationError: instead of pydantic's ValidationError, whose
+                text would show the values given, secrets included; one line.
+        """
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -289,6 +302,12 @@ class Settings(BaseSettings):
                 f"{env_name('elasticsearch_ca_file')} and {env_name('elasticsearch_ca_fingerprint')} are both set: "
                 "choose one way to trust the cluster"
             )
+        if "@" in self.elasticsearch_url.split("://", 1)[-1].split("/", 1)[0]:
+            # a URL is printed in messages and the settings' repr: credentials never go in it
+            problems.append(
+                f"{env_name('elasticsearch_url')} holds a user name or password: give them in "
+                f"{env_name('elasticsearch_username')} and {env_name('elasticsearch_password')} instead"
+            )
         if self.elasticsearch_cloud_id and "elasticsearch_url" in self.model_fields_set:
             problems.append(
                 f"{env_name('elasticsearch_cloud_id')} and {env_name('elasticsearch_url')} are both set: set one"
@@ -342,7 +361,4 @@ def get_settings() -> Settings:
         ConfigurationError: a value does not validate, settings contradict each
             other, or a secret file cannot be read (one line; no secret in it).
     """
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigurationError(_describe(exc)) from None
+    return Settings()

@@ -20,7 +20,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
-from pydantic import ValidationError
 
 from indexers.elasticsearch import client as es_client
 from streams import kafka
@@ -201,10 +200,27 @@ def test_invalid_or_contradictory_settings_fail_in_one_line_naming_the_variables
         assert "/no/such/ca.pem" in text  # a path is named; no other value is echoed
 
 
+def test_settings_built_directly_never_show_the_values_given_in_an_error():
+    with pytest.raises(ConfigurationError) as info:
+        Settings(
+            elasticsearch_url="https://bob:hunter2@es.example:9200",
+            kafka_password=PASSWORD,
+            elasticsearch_api_key=ENCODED,
+            partitions="many",
+        )
+    text = str(info.value)
+    assert "NEWSSTREAM_PARTITIONS: Input should be a valid integer" in text
+    for secret in (PASSWORD, ENCODED, "hunter2", "many"):
+        assert secret not in text
+    with pytest.raises(ConfigurationError, match="NEWSSTREAM_ELASTICSEARCH_URL holds a user name or password") as info:
+        Settings(elasticsearch_url="https://bob:hunter2@es.example:9200")
+    assert "hunter2" not in str(info.value)
+
+
 def test_tls_files_with_a_protocol_without_tls_are_refused(pki):
-    with pytest.raises(ValidationError, match=r"NEWSSTREAM_KAFKA_CA_FILE set but .*PLAINTEXT uses no TLS"):
+    with pytest.raises(ConfigurationError, match=r"NEWSSTREAM_KAFKA_CA_FILE set but .*PLAINTEXT uses no TLS"):
         Settings(kafka_ca_file=pki["ca"])
-    with pytest.raises(ValidationError, match=r"NEWSSTREAM_ELASTICSEARCH_CA_FILE set but .* is not https://"):
+    with pytest.raises(ConfigurationError, match=r"NEWSSTREAM_ELASTICSEARCH_CA_FILE set but .* is not https://"):
         Settings(elasticsearch_ca_file=pki["ca"])
 
 

@@ -37,17 +37,6 @@ def require_kafka(settings: Settings) -> None:
         fail(f"{exc}{hint}")
 
 
-def require_elasticsearch(settings: Settings) -> None:
-    """Like :func:`require_kafka`, for Elasticsearch (:func:`indexers.elasticsearch.client.check`)."""
-    from indexers.elasticsearch import client
-
-    try:
-        client.check(settings)
-    except client.ElasticsearchConnectionFailed as exc:
-        hint = " (try: newsstream services up)" if "unreachable" in str(exc) else ""
-        fail(f"{exc}{hint}")
-
-
 def content_type_option(content_type: str | None) -> ContentType | None:
     """Return ``--content-type`` (None, ``html`` or ``text``); fail on anything else."""
     if content_type is None or is_content_type(content_type):

@@ -36,9 +36,8 @@ def kibana_import(url: str = typer.Option("http://127.0.0.1:5601", help="Kibana 
 
     settings = get_settings()
     try:
-        result = import_saved_objects(
-            url, authorization=authorization_header(settings), context=kibana_ssl_context(settings)
-        )
+        context = kibana_ssl_context(settings)
+        result = import_saved_objects(url, authorization=authorization_header(settings), context=context)
     except Exception as exc:
         hint = ""
         if getattr(exc, "status", None) == 401:
