@@ -10,7 +10,10 @@
   seconds, with one line naming the service, the address and the cause, a
   non-zero exit and no traceback; the CLI commands likewise.
 * No secret appears in anything newsstream printed in these tests: stdout,
-  stderr and the worker's log, in plain, base64 (``Basic``) or ``id:key`` form.
+  stderr and the worker's log, of the worker and of every CLI command
+  (publish, search, parse, enrich, dlq show and replay, agents list, kibana
+  import, services up and status; the failures), in plain, base64
+  (``Basic``) or ``id:key`` form.
 """
 
 from __future__ import annotations
@@ -160,6 +163,8 @@ def test_rfi_sample_goes_through_secured_kafka_and_elasticsearch_and_is_found(se
             assert ferried[0].value == RFI.read_bytes()[:40]
 
         for name, args in {
+            "parse": ("parse", str(RFI)),
+            "enrich": ("enrich", str(RFI)),
             "dlq show": ("dlq", "show"),
             "dlq replay": ("dlq", "replay"),
             "agents list": ("agents", "list"),
@@ -174,16 +179,18 @@ def test_rfi_sample_goes_through_secured_kafka_and_elasticsearch_and_is_found(se
             else:
                 assert done.returncode == 0, printed[name]
         assert "0 dead letter(s)" in printed["dlq show"]
-        status = run_cli(
-            {
-                "NEWSSTREAM_KAFKA_BOOTSTRAP": base.kafka_bootstrap,
-                "NEWSSTREAM_ELASTICSEARCH_URL": base.elasticsearch_url,
-                "NEWSSTREAM_SERVICES_DIR": str(base.services_dir),
-            },
-            "services",
-            "status",
-        )
-        printed["services status"] = status.stdout + status.stderr
+        local = {
+            "NEWSSTREAM_KAFKA_BOOTSTRAP": base.kafka_bootstrap,
+            "NEWSSTREAM_ELASTICSEARCH_URL": base.elasticsearch_url,
+            "NEWSSTREAM_SERVICES_DIR": str(base.services_dir),
+        }
+        for name, args in {
+            "services up": ("services", "up", "--secure"),
+            "services status": ("services", "status"),
+        }.items():
+            done = run_cli(local, *args)
+            printed[name] = done.stdout + done.stderr
+            assert done.returncode == 0, printed[name]
     finally:
         worker.stop()
         _cleanup(settings)  # the plugin's group and its output topic too (named after the app id)
