@@ -20,7 +20,6 @@ rather than in a client's silent reconnect loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import ssl
@@ -266,7 +265,7 @@ def _explain(
             "the listener's (PLAINTEXT or SSL)?"
         )
     if isinstance(exc, ConnectionRefusedError):
-        return False, f"{where}: unreachable: connection refused (tried for {settings.connect_timeout_seconds:.0f} s)"
+        return False, f"{where}: unreachable: connection refused"
     if isinstance(exc, socket.gaierror):
         return False, f"{where}: unreachable: cannot resolve the host name ({exc.strerror})"
     if isinstance(exc, TimeoutError):
@@ -334,9 +333,9 @@ def _check(settings: Settings, addresses: list[str], options: dict[str, Any], ti
             if final:
                 raise KafkaConnectionFailed(last)
         if time.monotonic() >= deadline:
-            raise KafkaConnectionFailed(last if len(addresses) == 1 else f"{last} (and every other bootstrap address)")
-        with contextlib.suppress(ValueError):
-            time.sleep(min(1.0, deadline - time.monotonic()))
+            every = "every bootstrap address " if len(addresses) > 1 else ""
+            raise KafkaConnectionFailed(f"{last} (tried {every}for {timeout:.0f} s)")
+        time.sleep(max(0.0, min(1.0, deadline - time.monotonic())))
 
 
 def producer(settings: Settings, **options: Any) -> KafkaProducer:
