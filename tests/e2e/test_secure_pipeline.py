@@ -5,6 +5,12 @@
   variables), and again with a user and password (secrets in ``*_FILE``
   variables and a secrets folder, worker at DEBUG level, a plugin agent in its
   own process), and ``newsstream search`` finds it.
+* Every Kafka client (aiokafka's check, kafka-python's admin, producer and
+  consumer) logs in over SSL with a client certificate, SASL_PLAINTEXT with
+  SCRAM-SHA-512 and SASL_SSL with SCRAM-SHA-256; both Elasticsearch clients
+  (sync, and the async one of the bulk writer) trust the cluster by a CA file
+  or by the fingerprint of its CA or its own certificate, and refuse a
+  fingerprint the chain does not hold.
 * Each wrong credential, a refused SASL mechanism, an untrusted CA, a missing
   client certificate and an unreachable address stop the worker at start, in
   seconds, with one line naming the service, the address and the cause, a
@@ -18,20 +24,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from indexers.elasticsearch import client as es_client
 from indexers.elasticsearch.client import sync_client
+from streams import kafka
 from streams.local.tls import SecureCredentials, _make_ca
 from streams.parsing import parse
-from streams.publish import read_articles
+from streams.publish import ensure_topics, read_articles
 from streams.records import RawArticle
+from streams.settings import Settings
 from tests.conftest import RFI, Worker, _cleanup, isolated_env, read_topic, run_cli, settings_from, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.secure]
@@ -200,6 +211,99 @@ def test_rfi_sample_goes_through_secured_kafka_and_elasticsearch_and_is_found(se
         assert "DEBUG" in printed["worker log"]  # the most talkative level leaks nothing either
         assert "consumer agent ferry-check" in printed["worker log"]
     _assert_no_secret(printed, _secrets(creds))
+
+
+# ---------------------------------------------------------------- the other ways in
+
+
+@pytest.mark.parametrize("how", ["ssl_client_certificate", "sasl_plaintext_scram_sha_512", "sasl_ssl_scram_sha_256"])
+def test_kafka_clients_connect_with_each_way_of_logging_in(secure_services, how):
+    _base, creds = secure_services
+    ways = {
+        "ssl_client_certificate": {
+            "kafka_bootstrap": creds.kafka_ssl_bootstrap_servers,
+            "kafka_security_protocol": "SSL",
+            "kafka_ca_file": str(creds.ca_file),
+            "kafka_client_cert": str(creds.client_cert_file),
+            "kafka_client_key": str(creds.client_key_file),
+        },
+        "sasl_plaintext_scram_sha_512": {
+            "kafka_bootstrap": creds.kafka_sasl_plaintext_bootstrap_servers,
+            "kafka_security_protocol": "SASL_PLAINTEXT",
+            "kafka_sasl_mechanism": "SCRAM-SHA-512",
+            "kafka_username": creds.kafka_username,
+            "kafka_password": creds.kafka_password,
+        },
+        "sasl_ssl_scram_sha_256": {
+            **{k[len("NEWSSTREAM_") :].lower(): v for k, v in _kafka_env(creds, "SCRAM-SHA-256").items()},
+        },
+    }
+    env = isolated_env("secway")
+    settings = settings_from({**env, **{f"NEWSSTREAM_{k.upper()}": v for k, v in ways[how].items()}})
+    kafka.check(settings, timeout=10)  # aiokafka, as the worker
+    topic = f"{settings.app_id}.ways"
+    ensure_topics(settings, [topic])  # kafka-python's admin client
+    try:
+        producer = kafka.producer(settings)
+        producer.send(topic, key=b"k", value=how.encode()).get(timeout=30)
+        producer.close()
+        assert [m.value for m in read_topic(settings, topic)] == [how.encode()]
+    finally:
+        admin = kafka.admin(settings)
+        admin.delete_topics([topic])
+        admin.close()
+
+
+@pytest.mark.parametrize("trust", ["ca_fingerprint", "server_fingerprint", "ca_file_and_id_key_pair"])
+def test_elasticsearch_sync_and_async_clients_trust_a_fingerprint_or_the_ca(secure_services, trust):
+    _base, creds = secure_services
+    fields: dict[str, Any] = {"elasticsearch_url": creds.elasticsearch_url}
+    if trust == "ca_file_and_id_key_pair":
+        fields |= {
+            "elasticsearch_ca_file": creds.ca_file,
+            "elasticsearch_api_key": f"{creds.api_key_id}:{creds.api_key}",
+        }
+    else:
+        # the CA's, as Elasticsearch prints it at first start, in the colon form openssl shows
+        fingerprint = getattr(creds, trust)
+        fields |= {
+            "elasticsearch_ca_fingerprint": ":".join(fingerprint[i : i + 2] for i in range(0, 64, 2)).upper(),
+            "elasticsearch_api_key": creds.api_key_encoded,
+        }
+    settings = Settings(**fields)
+    es_client.check(settings)
+    sync = es_client.sync_client(settings)
+    try:
+        assert sync.cluster.health()["status"] in ("green", "yellow")
+    finally:
+        sync.close()
+
+    async def with_async() -> str:  # the worker's bulk writer's client: aiohttp, our pinned context
+        client = es_client.async_client(settings)
+        try:
+            return (await client.cluster.health())["status"]
+        finally:
+            await client.close()
+
+    assert asyncio.run(with_async()) in ("green", "yellow")
+
+
+def test_a_fingerprint_no_certificate_of_the_chain_has_is_refused_by_both_clients(secure_services):
+    _base, creds = secure_services
+    settings = Settings(
+        elasticsearch_url=creds.elasticsearch_url,
+        elasticsearch_api_key=creds.api_key_encoded,
+        elasticsearch_ca_fingerprint="ab" * 32,
+    )
+    with pytest.raises(es_client.ElasticsearchConnectionFailed) as sync_error:
+        es_client.check(settings)
+    es_client._PINNED.clear()
+    with pytest.raises(es_client.ElasticsearchConnectionFailed) as async_error:
+        es_client.async_client(settings)
+    for error in (sync_error, async_error):
+        text = str(error.value)
+        assert "no certificate the cluster presents has the SHA-256 fingerprint" in text
+        assert creds.ca_fingerprint in text  # what it does present, to compare
 
 
 # ---------------------------------------------------------------- clear failures at start
