@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,6 +90,18 @@ class Settings(BaseSettings):
     # Plugins not installed as packages: "module:attribute" strings (JSON list)
     enrichers: list[str] = Field(default_factory=list, description='extra enrichers, e.g. ["mymod:sentiment"]')
     agents: list[str] = Field(default_factory=list, description='extra consumer agents, e.g. ["mymod:alert"]')
+
+    # Observability (streams/observe.py)
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="port of the worker's HTTP endpoint: Prometheus /metrics, /healthz, /readyz (all interfaces); "
+        "unset: no endpoint and no metrics kept",
+    )
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="worker log lines: plain text, or one JSON object per line (stage, article id, offsets)"
+    )
 
     # Local services (newsstream services up)
     services_dir: Path = Field(default_factory=_default_services_dir)
