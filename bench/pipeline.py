@@ -58,6 +58,18 @@ and, for HTML, with the page's own canonical URL suffixed with ``bench=c``,
 so that every copy has a distinct id (pages whose copies would still share
 an id are dropped and counted).
 
+6. **Metrics cost** (``--metrics-cost`` instead of phases 1-5): the
+   throughput phase in rounds, alternately without and with the worker's
+   Prometheus metrics (``NEWSSTREAM_METRICS_PORT`` unset / set, scraped every
+   5 s by this process, as a Prometheus would), ``--metrics-rounds`` pairs in
+   one run (off, on, off, on, ...): each round starts a fresh worker, sends
+   ``--warm-articles`` articles through it unmeasured, then N articles, timed
+   as in phase 2. Prints each round's articles/s and the worker's CPU
+   seconds per article, the ratio with/without of each pair, and their mean
+   and spread. Then the instrumentation's own cost: the calls a stage makes
+   per article, timed in this process in prometheus-client's multiprocess
+   mode (as in a worker), against the worker's CPU per article.
+
 ``--profile DIR`` runs the worker under ``py-spy record --subprocesses``
 (py-spy in the venv) and writes collapsed stacks to DIR; memory figures are
 then not printed (py-spy is the root of the process tree).
@@ -65,6 +77,7 @@ then not printed (py-spy is the root of the process tree).
     .venv/bin/python bench/pipeline.py [--n 600] [--processes 4] [--data DIR]
         [--skip-latency] [--skip-burst] [--latency-seconds 60]
         [--burst-seconds 5] [--with-plugins] [--profile DIR] [--warm-articles 300] [--warm-rounds 5]
+    .venv/bin/python bench/pipeline.py --metrics-cost [--metrics-rounds 2] [--n 300] [--warm-articles 100]
 """
 
 from __future__ import annotations
@@ -653,6 +666,171 @@ def pct(values: list[float], q: float) -> float:
     return values[k]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants."""
+    return sum(v for v, _ in thread_cpu(proc_tree(pid)).values())
+
+
+def _scrape(port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def instrumentation_us_per_article(repeat: int = 20000) -> float:
+    """Microseconds of CPU the metric calls of one article cost in a worker (multiprocess mode),
+    counting every per-batch call as if each batch held one article (the worst case)."""
+    import subprocess
+
+    code = f"""
+import os, sys, tempfile, time
+sys.path.insert(0, {str(REPO)!r})
+os.environ.pop("NEWSSTREAM_METRICS_CHILD", None)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="newsstream-bench-metrics-")
+from streams import observe
+from streams.settings import Settings
+endpoint = observe.start(Settings(metrics_port=0), ["parse", "enrich", "index"])
+n = {repeat}
+t0 = time.process_time()
+for i in range(n):
+    for stage in ("parse", "enrich", "index"):  # batching.handle, per batch
+        observe.count_in(stage, 1)
+        observe.observe_batch(stage, 1, 0.01)
+    observe.count_out("parse", 1)  # outbox.settle, per batch and stage
+    observe.count_out("enrich", 1)
+    observe.count_out("index", 1)  # index_batch
+    observe.observe_indexed([int(time.time() * 1000) - 800], time.time())
+    observe.observe_bulk_request(0.05, True)  # the writer, per bulk request
+    observe.count_throttled(0)
+    for cause in observe.RETRY_CAUSES:
+        observe.count_bulk_retried(cause, 0)
+print((time.process_time() - t0) / n * 1e6)
+endpoint.close()
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def metrics_cost(args, env: dict[str, str], settings, corpus: Corpus, es, scratch: Path) -> int:
+    """Phase 6: the throughput phase without and with metrics, alternately, in one run (see the docstring)."""
+    from streams.kafka import producer
+    from streams.publish import ensure_topics
+
+    ensure_topics(settings)
+    prod = producer(settings)
+    dl_count = DeadLetterCounter(settings)
+    only = ["parse", "enrich", "index"]
+    rows: list[tuple[str, float, float]] = []  # (arm, articles/s, worker CPU-s per article)
+    next_i = 30_000_000
+    try:
+        for rnd in range(args.metrics_rounds):
+            for arm in ("off", "on"):
+                port = _free_port()
+                extra = {"NEWSSTREAM_METRICS_PORT": str(port)} if arm == "on" else {}
+                worker = Worker({**env, **extra}, scratch / f"worker-{rnd}-{arm}.log", only=only, cwd=scratch)
+                worker.start()
+                try:
+                    worker.wait_log(r"\[\^Worker\]: Ready", args.processes, timeout=600)
+                    base = count(es, settings.index_alias)
+                    warm = range(next_i, next_i + args.warm_articles)
+                    next_i += args.warm_articles
+                    for i in warm:
+                        key, value = corpus.message(i)
+                        prod.send(settings.topic_raw, key=key, value=value)
+                    prod.flush()
+                    want = base + sum(1 for i in warm if not corpus.rejected(i))
+                    t0 = time.monotonic()
+                    while count(es, settings.index_alias) < want and time.monotonic() - t0 < 600:
+                        time.sleep(0.5)
+                    base_docs, base_dl = count(es, settings.index_alias), dl_count()
+                    stop_scraping = threading.Event()
+                    scrapes: list[int | str] = []
+
+                    def scraper(port: int = port, stop: threading.Event = stop_scraping, got: list = scrapes) -> None:
+                        while not stop.wait(5.0):
+                            try:
+                                got.append(len(_scrape(port)))
+                            except Exception as exc:
+                                got.append(repr(exc))
+
+                    scraping = threading.Thread(target=scraper, daemon=True)
+                    if arm == "on":
+                        scraping.start()
+                    assert worker.proc is not None
+                    cpu0, t_start = _tree_cpu(worker.proc.pid), time.time()
+                    ids = range(next_i, next_i + args.n)
+                    next_i += args.n
+                    for i in ids:
+                        key, value = corpus.message(i, iso(time.time()))
+                        prod.send(settings.topic_raw, key=key, value=value)
+                    prod.flush()
+                    while True:
+                        done = count(es, settings.index_alias) - base_docs + dl_count() - base_dl
+                        if done >= args.n or time.time() - t_start > 900 or not worker.alive():
+                            break
+                        time.sleep(0.5)
+                    secs = time.time() - t_start
+                    cpu = _tree_cpu(worker.proc.pid) - cpu0
+                    stop_scraping.set()
+                    rate = done / secs
+                    rows.append((arm, rate, cpu / max(1, done)))
+                    extra_line = ""
+                    if arm == "on":
+                        text = _scrape(port)
+                        got = sum(
+                            float(line.rsplit(" ", 1)[1])
+                            for line in text.splitlines()
+                            if line.startswith('newsstream_messages_in_total{stage="parse"}')
+                        )
+                        extra_line = (
+                            f"; {len(scrapes)} scrapes of /metrics meanwhile; the endpoint counts "
+                            f"{got:.0f} messages into parse (warm-up + measured: {args.warm_articles + args.n})"
+                        )
+                    print(
+                        f"  round {rnd + 1}, metrics {arm:>3}: {done} of {args.n} accounted for in {secs:.1f} s = "
+                        f"{rate:.2f} articles/s; worker CPU {cpu:.1f} s = {cpu / max(1, done) * 1000:.0f} ms per article"
+                        + extra_line,
+                        flush=True,
+                    )
+                finally:
+                    worker.stop()
+    finally:
+        prod.close()
+        dl_count.close()
+    pairs = [(rows[k][1], rows[k + 1][1], rows[k][2], rows[k + 1][2]) for k in range(0, len(rows) - 1, 2)]
+    ratios = [on / off for off, on, _, _ in pairs]
+    cpu_ratios = [on_cpu / off_cpu for _, _, off_cpu, on_cpu in pairs]
+    print(
+        "metrics cost: throughput with / without, per pair: "
+        + ", ".join(f"{r:.3f}" for r in ratios)
+        + f"; mean {sum(ratios) / len(ratios):.3f} (spread {min(ratios):.3f}-{max(ratios):.3f}); "
+        "worker CPU per article with / without: "
+        + ", ".join(f"{r:.3f}" for r in cpu_ratios)
+        + f"; mean {sum(cpu_ratios) / len(cpu_ratios):.3f}",
+        flush=True,
+    )
+    us = instrumentation_us_per_article()
+    cpu_per_article = sum(r[2] for r in rows) / len(rows)
+    print(
+        f"instrumentation alone: {us:.1f} us of CPU per article (every per-batch call counted per article), "
+        f"= {us / 1e6 / cpu_per_article * 100:.3f}% of the worker's {cpu_per_article * 1000:.0f} ms of CPU per article",
+        flush=True,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=600, help="articles of the throughput phase")
@@ -679,6 +857,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-logs", action="store_true", help="keep the worker log (its folder is printed)")
     ap.add_argument("--profile", type=Path, default=None, help="py-spy the worker; collapsed stacks into this folder")
     ap.add_argument("--no-warm-up", action="store_true", help="measure without warming up Kafka and Elasticsearch")
+    ap.add_argument(
+        "--metrics-cost",
+        action="store_true",
+        help="only phase 6: throughput without and with the worker's Prometheus metrics, alternately",
+    )
+    ap.add_argument("--metrics-rounds", type=int, default=2, help="pairs of rounds (off, on) of --metrics-cost")
     ap.add_argument(
         "--warm-articles",
         type=int,
@@ -727,6 +911,14 @@ def main(argv: list[str] | None = None) -> int:
             "(5 x 2000 documents bulk-indexed and searched, 2000 messages through Kafka)",
             flush=True,
         )
+
+    if args.metrics_cost:
+        try:
+            return metrics_cost(args, env, settings, corpus, es, scratch)
+        finally:
+            delete_aliases(es, [settings.index_alias])
+            delete_topics(settings, [env["WATCHLIST_ALERT_TOPIC"]])
+            shutil.rmtree(scratch, ignore_errors=True)
 
     ner = None
     if not args.skip_ner:

@@ -475,7 +475,8 @@ class Endpoint:
         self.render = render
         self.content_type = content_type
         self.live: dict[str, Check] = {}
-        self.ready: dict[str, Check] = {}
+        # not ready until the runner gives the real checks (it replaces this one)
+        self.ready: dict[str, Check] = {"started": lambda: (False, "starting: the agents do not run yet")}
         self.loop: Any = None
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, tuple[bool, str]]] = {}

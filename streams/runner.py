@@ -94,6 +94,14 @@ def prepare(settings: Settings) -> dict[str, Any]:
     return info
 
 
+def _say(settings: Settings, line: str) -> None:
+    """Tell what the worker runs: a plain line on stdout, or a log line when the log is JSON (one object a line)."""
+    if settings.log_format == "json":
+        log.info(line)
+    else:
+        print(line, flush=True)
+
+
 def _run_faust(app: faust.App, settings: Settings, loglevel: str) -> None:
     Worker(
         app, loglevel=loglevel, quiet=True, logging_config=observe.faust_logging_config(settings)
@@ -169,6 +177,7 @@ def _watch(
             return False, f"child process(es) exited: pid {', '.join(map(str, gone))}"
         return True, f"{len(children)} child process(es) running"
 
+    endpoint.ready.clear()
     endpoint.ready["partitions"] = partitions
     endpoint.ready["kafka"] = kafka_ok
     if indexes:
@@ -185,9 +194,8 @@ def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) ->
     topics = create_topics(app, settings)
     register_consumer_agent(app, topics, settings, agent)
     _watch(endpoint, app, settings, False, [])
-    print(
-        f"newsstream worker: consumer agent {agent.name} on {agent.topic_name(settings)}, group {agent.group}",
-        flush=True,
+    _say(
+        settings, f"newsstream worker: consumer agent {agent.name} on {agent.topic_name(settings)}, group {agent.group}"
     )
     try:
         _run_faust(app, settings, loglevel)
@@ -247,6 +255,7 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
     try:
         if not builtins:
             if endpoint is not None:
+                endpoint.ready.clear()  # ready once started: each child serves no endpoint of its own
                 endpoint.live["children"] = lambda: (
                     all(c.poll() is None for c in children),
                     f"{sum(c.poll() is None for c in children)} of {len(children)} child process(es) running",
@@ -258,10 +267,11 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
             info = prepare(settings)
         except Exception as exc:
             raise SystemExit(f"newsstream worker: cannot start: {exc}") from None
-        print(
+        _say(
+            settings,
             f"newsstream worker: agents {', '.join(builtins)}; index {info['index']} (alias {settings.index_alias}); "
-            f"text analysis: {info['analysis']}; enrichers: {', '.join(e.name for e in info['enrichers']) or 'none'}",
-            flush=True,
+            f"text analysis: {info['analysis']}; enrichers: {', '.join(e.name for e in info['enrichers']) or 'none'}"
+            + (f"; metrics, /healthz, /readyz on port {endpoint.port}" if endpoint is not None else ""),
         )
         app = create_app(settings)
         topics = create_topics(app, settings)
