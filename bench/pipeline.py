@@ -111,6 +111,7 @@ from bench.indexing import (
     isolated_env,
     machine,
     proc_tree,
+    progress,
     settings_from,
 )
 from indexers.elasticsearch.writer import to_document
@@ -776,11 +777,13 @@ def metrics_cost(args, env: dict[str, str], settings, corpus: Corpus, es, scratc
                         key, value = corpus.message(i, iso(time.time()))
                         prod.send(settings.topic_raw, key=key, value=value)
                     prod.flush()
-                    while True:
-                        done = count(es, settings.index_alias) - base_docs + dl_count() - base_dl
-                        if done >= args.n or time.time() - t_start > 900 or not worker.alive():
-                            break
-                        time.sleep(0.5)
+                    with progress(f"round {rnd + 1}, metrics {arm}: accounted for", args.n) as update:
+                        while True:
+                            done = count(es, settings.index_alias) - base_docs + dl_count() - base_dl
+                            update(done)
+                            if done >= args.n or time.time() - t_start > 900 or not worker.alive():
+                                break
+                            time.sleep(0.5)
                     secs = time.time() - t_start
                     cpu = _tree_cpu(worker.proc.pid) - cpu0
                     stop_scraping.set()
@@ -975,10 +978,12 @@ def main(argv: list[str] | None = None) -> int:
             prod.flush()
             expected = base + sum(1 for i in ids if not corpus.rejected(i))
             t0 = time.monotonic()
-            while count(es, settings.index_alias) < expected and time.monotonic() - t0 < 300:
-                if not worker.alive():
-                    raise RuntimeError(f"worker exited during the warm-up:\n{worker.text()[-3000:]}")
-                time.sleep(0.5)
+            with progress(f"warm-up round {rnd + 1}: searchable", expected - base) as update:
+                while (c := count(es, settings.index_alias)) < expected and time.monotonic() - t0 < 300:
+                    update(c - base)
+                    if not worker.alive():
+                        raise RuntimeError(f"worker exited during the warm-up:\n{worker.text()[-3000:]}")
+                    time.sleep(0.5)
             if count(es, settings.index_alias) < expected:
                 print(f"  WARNING: warm-up round {rnd + 1} not all searchable after 300 s", flush=True)
             jit = jit_cpu(settings) - jit0
@@ -1016,14 +1021,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {resent} of {args.n} sends were refused by the producer ({last_error}) and sent again one by one")
         docs = dls = 0
         last_progress, last_total, next_dl = time.time(), -1, 0.0
-        progress: list[tuple[float, int]] = []  # (seconds since the first send, accounted for)
+        marks_at: list[tuple[float, int]] = []  # (seconds since the first send, accounted for)
+        bar = progress("throughput: accounted for", args.n)
+        update = bar.__enter__()
         while True:
             docs = count(es, settings.index_alias) - base_docs
             if time.time() >= next_dl or docs + dls >= args.n:
                 dls = dl_count() - base_dl
                 next_dl = time.time() + 2.0
             total = docs + dls
-            progress.append((time.time() - t_start, total))
+            marks_at.append((time.time() - t_start, total))
+            update(total)
             if total >= args.n:
                 break
             if total != last_total:
@@ -1035,10 +1043,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"worker exited:\n{worker.text()[-3000:]}")
             worker.sample_memory()
             time.sleep(0.5)
+        bar.__exit__(None, None, None)
         secs = time.time() - t_start
         cpu_line = meter.report()
         max_rate = args.n / secs
-        marks = {q: next((t for t, c in progress if c >= q * args.n / 100), secs) for q in (10, 50, 90)}
+        marks = {q: next((t for t, c in marks_at if c >= q * args.n / 100), secs) for q in (10, 50, 90)}
         print(
             f"  accounted for: 10% after {marks[10]:.1f} s, 50% after {marks[50]:.1f} s, 90% after {marks[90]:.1f} s, "
             f"100% after {secs:.1f} s; rate from 10% to 90%: {0.8 * args.n / (marks[90] - marks[10]):.2f} articles/s",
