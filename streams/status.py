@@ -65,10 +65,10 @@ class AgentStatus:
     kind: str  # "built-in" or "plugin"
     group: str
     topic: str
-    lag: int = 0
+    lag: int | None = None  # None: unknown (Kafka does not answer)
     partitions: list[dict[str, Any]] = field(default_factory=list)
-    last_minute: int = 0  # articles finished in the last WINDOW_SECONDS
-    per_second: float = 0.0
+    last_minute: int | None = None  # articles finished in the last WINDOW_SECONDS
+    per_second: float | None = None
     dead_letters: dict[str, int] = field(default_factory=dict)  # reason class -> count (of those read)
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class AgentStatus:
             "lag": self.lag,
             "partitions": self.partitions,
             "last_minute": self.last_minute,
-            "per_second": round(self.per_second, 3),
+            "per_second": None if self.per_second is None else round(self.per_second, 3),
             "dead_letters": dict(sorted(self.dead_letters.items())),
         }
 

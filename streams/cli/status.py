@@ -35,20 +35,24 @@ def render(status: dict[str, Any]) -> Group:
         f"   {status['time']}",
     )
     table = Table(title=None, expand=False)
-    for col, justify in (
-        ("agent", "left"),
-        ("kind", "left"),
-        ("consumer group", "left"),
-        ("topic", "left"),
-        ("lag", "right"),
-        (f"articles/s ({status['window_seconds']:.0f} s)", "right"),
-        ("dead letters by reason", "left"),
+    for col, justify, no_wrap in (
+        ("agent", "left", True),
+        ("kind", "left", True),
+        ("consumer group", "left", True),
+        ("topic", "left", True),
+        ("lag", "right", True),
+        (f"articles/s ({status['window_seconds']:.0f} s)", "right", False),
+        ("dead letters by reason", "left", False),
     ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     for a in status["agents"]:
         letters = ", ".join(f"{reason} {n}" for reason, n in a["dead_letters"].items()) or "-"
-        lag = Text(f"{a['lag']:,}", style="bold yellow" if a["lag"] else "green")
-        table.add_row(a["name"], a["kind"], a["group"], a["topic"], lag, f"{a['per_second']:.2f}", letters)
+        if a["lag"] is None:
+            lag = Text("?", style="red")
+        else:
+            lag = Text(f"{a['lag']:,}", style="bold yellow" if a["lag"] else "green")
+        rate = "?" if a["per_second"] is None else f"{a['per_second']:.2f}"
+        table.add_row(a["name"], a["kind"], a["group"], a["topic"], lag, rate, letters)
     parts: list[Any] = [head, table]
     dl = status.get("dead_letters")
     if dl is not None:
@@ -65,22 +69,27 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object (per refresh)"),
 ) -> None:
     """Show each agent's consumer group, lag, articles/s over the last minute and dead letters by reason,
-    the index's document count, and whether Kafka and Elasticsearch answer."""
+    the index's document count, and whether Kafka and Elasticsearch answer (exit code 1 when one does not)."""
     from rich.live import Live
 
     from streams.status import StatusReader
 
     reader = StatusReader(get_settings())
+    healthy = True
     try:
         if as_json:
             while True:
-                sys.stdout.buffer.write(orjson.dumps(reader.read()) + b"\n")
+                now = reader.read()
+                healthy = now["kafka"]["healthy"] and now["elasticsearch"]["healthy"]
+                sys.stdout.buffer.write(orjson.dumps(now) + b"\n")
                 sys.stdout.flush()
                 if not watch:
-                    return
+                    break
                 time.sleep(interval)
-        if not watch:
-            out.print(render(reader.read()))
+        elif not watch:
+            now = reader.read()
+            healthy = now["kafka"]["healthy"] and now["elasticsearch"]["healthy"]
+            out.print(render(now))
             return
         with Live(render(reader.read()), console=out, refresh_per_second=4, screen=False) as live:
             while True:
@@ -90,3 +99,5 @@ def status(
         pass
     finally:
         reader.close()
+        if not healthy:
+            raise typer.Exit(1)
