@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import sys
 import threading
 import time
@@ -17,6 +18,7 @@ import pytest
 from streams import observe
 from streams.settings import Settings
 from streams.status import _refresh_seconds
+from tests.conftest import run_cli
 
 
 @pytest.mark.parametrize(
@@ -146,3 +148,13 @@ def test_the_endpoint_answers_probes_from_its_checks_and_the_event_loop(monkeypa
 @pytest.mark.parametrize(("interval", "seconds"), [("500ms", 0.5), ("1s", 1.0), ("2m", 120.0), ("-1", None)])
 def test_refresh_interval_in_seconds(interval, seconds):
     assert _refresh_seconds(interval) == seconds
+
+
+def test_a_worker_names_a_metrics_port_already_in_use():
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli({"NEWSSTREAM_METRICS_PORT": str(port)}, "worker", timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert f"cannot serve metrics on NEWSSTREAM_METRICS_PORT={port}: Address already in use" in done.stderr
