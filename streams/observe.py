@@ -43,7 +43,9 @@ scraped, for the built-in agents' group and every plugin agent's group.
 
 **Health** on the same port: ``/healthz`` answers 200 while the parent's
 event loop runs a callback within :data:`LOOP_TIMEOUT` seconds and every
-child process is running; ``/readyz`` answers 200 once the consumer group
+child process runs and its event loop beat (:func:`beat`, every
+:data:`HEARTBEAT_SECONDS`) within :data:`HEARTBEAT_TIMEOUT` seconds;
+``/readyz`` answers 200 once the consumer group
 has assigned this worker its partitions and Kafka (and, when this worker
 indexes, Elasticsearch) answer. Both answer JSON naming each check.
 
@@ -209,8 +211,14 @@ SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 CHILD_ENV = "NEWSSTREAM_METRICS_CHILD"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-#: Seconds the event loop has to run a callback for /healthz to answer 200.
-LOOP_TIMEOUT = 5.0
+#: Seconds the event loop has to run a callback for /healthz to answer 200. The parse
+#: stage holds the loop while it parses a batch (up to 100 pages, 2 s at 50 pages/s on
+#: a free core, several times that on a busy one): a probe must not take that for a hang.
+LOOP_TIMEOUT = 10.0
+#: A child process's event loop touches its heartbeat file this often (seconds) ...
+HEARTBEAT_SECONDS = 5.0
+#: ... and /healthz fails when one has not for this long.
+HEARTBEAT_TIMEOUT = 60.0
 
 
 class _Instruments:
@@ -585,14 +593,15 @@ def start(settings: Settings, stages: Iterable[str], lag_groups: dict[str, list[
     global _m
     if settings.metrics_port is None:
         return None
-    child = os.environ.get(CHILD_ENV) == "1"
+    child = is_child()
     made: Path | None = None
     if not child:
         given = os.environ.get(MULTIPROC_ENV)
         if given:
             folder = Path(given)
             folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.glob("*.db"):  # an earlier run's counts must not add to this one's
+            # an earlier run's counts must not add to this one's, nor its heartbeats count
+            for stale in [*folder.glob("*.db"), *folder.glob("heartbeat_*")]:
                 stale.unlink()
         else:
             folder = made = Path(tempfile.mkdtemp(prefix="newsstream-metrics-"))
@@ -629,6 +638,32 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def _heartbeat_file(pid: int) -> Path | None:
+    folder = os.environ.get(MULTIPROC_ENV)
+    return Path(folder) / f"heartbeat_{pid}" if folder else None
+
+
+def beat() -> None:
+    """Touch this process's heartbeat file (a worker's child process calls it from its event loop)."""
+    path = _heartbeat_file(os.getpid())
+    if _m is not None and path is not None:
+        path.touch()
+
+
+def silent_for(pid: int) -> float | None:
+    """Seconds since child ``pid`` last beat; None before its first beat (it is still starting)."""
+    path = _heartbeat_file(pid)
+    try:
+        return time.time() - path.stat().st_mtime if path is not None else None
+    except FileNotFoundError:
+        return None
+
+
+def is_child() -> bool:
+    """True in a worker's child process (it writes metrics and beats; its parent serves them)."""
+    return os.environ.get(CHILD_ENV) == "1"
+
+
 def child_exited(pid: int) -> None:
     """Forget the live gauges of a child process that exited (its counters stay counted)."""
     folder = os.environ.get(MULTIPROC_ENV)
@@ -637,6 +672,9 @@ def child_exited(pid: int) -> None:
     from prometheus_client import multiprocess  # noqa: PLC0415  (see start())
 
     multiprocess.mark_process_dead(pid, folder)
+    path = _heartbeat_file(pid)
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- logs

@@ -140,6 +140,13 @@ def _watch(
     """Give the endpoint its checks: the app's event loop and children (live); partitions, Kafka and,
     when this worker indexes, Elasticsearch (ready)."""
     if endpoint is None:
+        if observe.enabled() and observe.is_child():
+            # the parent's /healthz reads these beats: a child's event loop that stops is a hung child
+
+            async def heartbeat() -> None:
+                observe.beat()
+
+            app.timer(observe.HEARTBEAT_SECONDS)(heartbeat)
         return
     state = {"assigned": False}
 
@@ -172,10 +179,7 @@ def _watch(
         return ok, "the cluster is yellow or green" if ok else "the cluster does not answer, or is red"
 
     def children_ok() -> tuple[bool, str]:
-        gone = [c.pid for c in children if c.poll() is not None]
-        if gone:
-            return False, f"child process(es) exited: pid {', '.join(map(str, gone))}"
-        return True, f"{len(children)} child process(es) running"
+        return _children_alive(children)
 
     endpoint.ready.clear()
     endpoint.ready["partitions"] = partitions
@@ -184,6 +188,19 @@ def _watch(
         endpoint.ready["elasticsearch"] = elasticsearch_ok
     if children:
         endpoint.live["children"] = children_ok
+
+
+def _children_alive(children: list[subprocess.Popen]) -> tuple[bool, str]:
+    """Every child process runs, and its event loop beat within ``observe.HEARTBEAT_TIMEOUT`` seconds."""
+    gone = [c.pid for c in children if c.poll() is not None]
+    if gone:
+        return False, f"child process(es) exited: pid {', '.join(map(str, gone))}"
+    silent = {c.pid: s for c in children if (s := observe.silent_for(c.pid)) is not None}
+    hung = {pid: s for pid, s in silent.items() if s > observe.HEARTBEAT_TIMEOUT}
+    if hung:
+        return False, "event loop silent: " + ", ".join(f"pid {pid} for {s:.0f} s" for pid, s in hung.items())
+    starting = len(children) - len(silent)
+    return True, f"{len(children)} child process(es) running" + (f", {starting} starting" if starting else "")
 
 
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
@@ -256,10 +273,7 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         if not builtins:
             if endpoint is not None:
                 endpoint.ready.clear()  # ready once started: each child serves no endpoint of its own
-                endpoint.live["children"] = lambda: (
-                    all(c.poll() is None for c in children),
-                    f"{sum(c.poll() is None for c in children)} of {len(children)} child process(es) running",
-                )
+                endpoint.live["children"] = lambda: _children_alive(children)
             for child in children:
                 child.wait()
             return

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -16,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from streams import observe
+from streams.runner import _children_alive
 from streams.settings import Settings
 from streams.status import _refresh_seconds
 from tests.conftest import run_cli
@@ -158,3 +161,24 @@ def test_a_worker_names_a_metrics_port_already_in_use():
         done = run_cli({"NEWSSTREAM_METRICS_PORT": str(port)}, "worker", timeout=120)
     assert done.returncode == 1, done.stderr
     assert f"cannot serve metrics on NEWSSTREAM_METRICS_PORT={port}: Address already in use" in done.stderr
+
+
+def test_a_child_whose_event_loop_stopped_beating_fails_the_liveness_check(tmp_path, monkeypatch):
+    monkeypatch.setenv(observe.MULTIPROC_ENV, str(tmp_path))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert _children_alive([child]) == (True, "1 child process(es) running, 1 starting")
+        beat = tmp_path / f"heartbeat_{child.pid}"
+        beat.touch()
+        assert _children_alive([child]) == (True, "1 child process(es) running")
+        old = time.time() - observe.HEARTBEAT_TIMEOUT - 30
+        os.utime(beat, (old, old))
+        ok, detail = _children_alive([child])
+        assert not ok and detail.startswith(f"event loop silent: pid {child.pid} for ")
+        child.kill()
+        child.wait()
+        assert _children_alive([child]) == (False, f"child process(es) exited: pid {child.pid}")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

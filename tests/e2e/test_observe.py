@@ -148,8 +148,15 @@ def test_prometheus_scrapes_what_the_worker_published_indexed_and_dead_lettered(
         what=f"/readyz 200; worker log:\n{worker.log_tail()}",
     )
     assert json.loads(ready[1])["checks"].keys() == {"partitions", "kafka", "elasticsearch"}
-    status, body = http_get(port, "/healthz")
-    assert status == 200 and json.loads(body)["checks"]["children"]["ok"], body
+    # the extra built-in process and the plugin's: running, their event loops beating
+    wait_for(
+        lambda: (
+            (h := http_get(port, "/healthz"))[0] == 200
+            and json.loads(h[1])["checks"]["children"]["detail"] == "2 child process(es) running"
+        ),
+        60,
+        what=f"/healthz with 2 beating children (last: {http_get(port, '/healthz')})",
+    )
 
     good = [(f"good-{i}".encode(), article(f"Ferry timetable {i} changes", i)) for i in range(3)]
     bad = [(f"bad-{i}".encode(), JUNK + bytes([i])) for i in range(2)]
