@@ -62,7 +62,7 @@ an id are dropped and counted).
    throughput phase in rounds, alternately without and with the worker's
    Prometheus metrics (``NEWSSTREAM_METRICS_PORT`` unset / set, scraped every
    5 s by this process, as a Prometheus would), ``--metrics-rounds`` pairs in
-   one run (off, on, off, on, ...): each round starts a fresh worker, sends
+   one run (off-on, on-off, off-on, ...): each round starts a fresh worker, sends
    ``--warm-articles`` articles through it unmeasured, then N articles, timed
    as in phase 2. Prints each round's articles/s and the worker's CPU
    seconds per article, the ratio with/without of each pair, and their mean
@@ -737,7 +737,8 @@ def metrics_cost(args, env: dict[str, str], settings, corpus: Corpus, es, scratc
     next_i = 30_000_000
     try:
         for rnd in range(args.metrics_rounds):
-            for arm in ("off", "on"):
+            # off-on, then on-off: a drift of the machine's load over the run favours neither
+            for arm in ("off", "on") if rnd % 2 == 0 else ("on", "off"):
                 port = _free_port()
                 extra = {"NEWSSTREAM_METRICS_PORT": str(port)} if arm == "on" else {}
                 worker = Worker({**env, **extra}, scratch / f"worker-{rnd}-{arm}.log", only=only, cwd=scratch)
@@ -812,7 +813,10 @@ def metrics_cost(args, env: dict[str, str], settings, corpus: Corpus, es, scratc
     finally:
         prod.close()
         dl_count.close()
-    pairs = [(rows[k][1], rows[k + 1][1], rows[k][2], rows[k + 1][2]) for k in range(0, len(rows) - 1, 2)]
+    pairs = []  # (off rate, on rate, off CPU per article, on CPU per article) of each round
+    for k in range(0, len(rows) - 1, 2):
+        off, on = sorted(rows[k : k + 2])  # "off" < "on"
+        pairs.append((off[1], on[1], off[2], on[2]))
     ratios = [on / off for off, on, _, _ in pairs]
     cpu_ratios = [on_cpu / off_cpu for _, _, off_cpu, on_cpu in pairs]
     print(
