@@ -58,17 +58,19 @@ and, for HTML, with the page's own canonical URL suffixed with ``bench=c``,
 so that every copy has a distinct id (pages whose copies would still share
 an id are dropped and counted).
 
-6. **Metrics cost** (``--metrics-cost`` instead of phases 1-5): the
-   throughput phase in rounds, alternately without and with the worker's
-   Prometheus metrics (``NEWSSTREAM_METRICS_PORT`` unset / set, scraped every
-   5 s by this process, as a Prometheus would), ``--metrics-rounds`` pairs in
-   one run (off-on, on-off, off-on, ...): each round starts a fresh worker, sends
-   ``--warm-articles`` articles through it unmeasured, then N articles, timed
-   as in phase 2. Prints each round's articles/s and the worker's CPU
-   seconds per article, the ratio with/without of each pair, and their mean
-   and spread. Then the instrumentation's own cost: the calls a stage makes
-   per article, timed in this process in prometheus-client's multiprocess
-   mode (as in a worker), against the worker's CPU per article.
+6. **Metrics cost** (``--metrics-cost`` instead of phases 1-5): two
+   workers side by side, each with its own topics, group and alias, one
+   without the Prometheus metrics and one with them
+   (``NEWSSTREAM_METRICS_PORT`` set, scraped every 5 s by this process, as a
+   Prometheus would); every article is sent to both at the same moment, so
+   whatever else the shared machine runs slows both alike. Each of
+   ``--metrics-rounds`` rounds starts both afresh (who starts first
+   alternates), sends ``--warm-articles`` articles unmeasured, then N; prints
+   each worker's time until its N are accounted for, its CPU seconds per
+   article, the ratio with/without, and the mean and spread over the
+   rounds. Then the instrumentation's own cost: the calls a stage makes per
+   article, timed in this process in prometheus-client's multiprocess mode
+   (as in a worker), against the workers' CPU per article.
 
 ``--profile DIR`` runs the worker under ``py-spy record --subprocesses``
 (py-spy in the venv) and writes collapsed stacks to DIR; memory figures are
@@ -88,6 +90,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import threading
@@ -724,115 +727,139 @@ endpoint.close()
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def metrics_cost(args, env: dict[str, str], settings, corpus: Corpus, es, scratch: Path) -> int:
-    """Phase 6: the throughput phase without and with metrics, alternately, in one run (see the docstring)."""
+def metrics_cost(args, corpus: Corpus, es, scratch: Path) -> int:
+    """Phase 6: two workers side by side, one without and one with metrics, fed the same articles at
+    the same time, in ``--metrics-rounds`` rounds (see the module's description)."""
     from streams.kafka import producer
     from streams.publish import ensure_topics
 
-    ensure_topics(settings)
-    prod = producer(settings)
-    dl_count = DeadLetterCounter(settings)
+    p = args.processes
+    base = {"NEWSSTREAM_WORKER_PROCESSES": str(p), "NEWSSTREAM_PARTITIONS": str(max(2, p))}
+    port = _free_port()
+    envs = {
+        "off": isolated_env("moff", **base),
+        "on": isolated_env("mon", **base, NEWSSTREAM_METRICS_PORT=str(port)),
+    }
+    sets = {arm: settings_from(env) for arm, env in envs.items()}
+    for st in sets.values():
+        ensure_topics(st)
+    prod = producer(sets["off"])
+    dls = {arm: DeadLetterCounter(st) for arm, st in sets.items()}
     only = ["parse", "enrich", "index"]
-    rows: list[tuple[str, float, float]] = []  # (arm, articles/s, worker CPU-s per article)
+    rows: list[tuple[float, float, float, float]] = []  # (off rate, on rate, off CPU/article, on CPU/article)
     next_i = 30_000_000
+
+    def send_both(ids: range, stamp: bool) -> None:
+        for i in ids:  # the same article to both, one after the other
+            key, value = corpus.message(i, iso(time.time()) if stamp else None)
+            for st in sets.values():
+                prod.send(st.topic_raw, key=key, value=value)
+        prod.flush()
+
+    def accounted(arm: str, docs0: int, dl0: int) -> int:
+        return count(es, sets[arm].index_alias) - docs0 + dls[arm]() - dl0
+
     try:
         for rnd in range(args.metrics_rounds):
-            # off-on, then on-off: a drift of the machine's load over the run favours neither
-            for arm in ("off", "on") if rnd % 2 == 0 else ("on", "off"):
-                port = _free_port()
-                extra = {"NEWSSTREAM_METRICS_PORT": str(port)} if arm == "on" else {}
-                worker = Worker({**env, **extra}, scratch / f"worker-{rnd}-{arm}.log", only=only, cwd=scratch)
-                worker.start()
-                try:
-                    worker.wait_log(r"\[\^Worker\]: Ready", args.processes, timeout=600)
-                    base = count(es, settings.index_alias)
-                    warm = range(next_i, next_i + args.warm_articles)
-                    next_i += args.warm_articles
-                    for i in warm:
-                        key, value = corpus.message(i)
-                        prod.send(settings.topic_raw, key=key, value=value)
-                    prod.flush()
-                    want = base + sum(1 for i in warm if not corpus.rejected(i))
+            order = ("off", "on") if rnd % 2 == 0 else ("on", "off")  # who starts first
+            workers = {
+                arm: Worker(envs[arm], scratch / f"worker-{rnd}-{arm}.log", only=only, cwd=scratch) for arm in order
+            }
+            for w in workers.values():
+                w.start()
+            try:
+                for w in workers.values():
+                    w.wait_log(r"\[\^Worker\]: Ready", p, timeout=900)
+                warm = range(next_i, next_i + args.warm_articles)
+                next_i += args.warm_articles
+                start = {arm: (count(es, sets[arm].index_alias), dls[arm]()) for arm in order}
+                send_both(warm, stamp=False)
+                with progress(f"round {rnd + 1}: warm-up", 2 * len(warm)) as update:
                     t0 = time.monotonic()
-                    while count(es, settings.index_alias) < want and time.monotonic() - t0 < 600:
+                    while time.monotonic() - t0 < 900:
+                        done = {arm: accounted(arm, *start[arm]) for arm in order}
+                        update(sum(done.values()))
+                        if min(done.values()) >= len(warm):
+                            break
                         time.sleep(0.5)
-                    base_docs, base_dl = count(es, settings.index_alias), dl_count()
-                    stop_scraping = threading.Event()
-                    scrapes: list[int | str] = []
+                start = {arm: (count(es, sets[arm].index_alias), dls[arm]()) for arm in order}
+                stop_scraping = threading.Event()
+                scrapes: list[int | str] = []
 
-                    def scraper(port: int = port, stop: threading.Event = stop_scraping, got: list = scrapes) -> None:
-                        while not stop.wait(5.0):
-                            try:
-                                got.append(len(_scrape(port)))
-                            except Exception as exc:
-                                got.append(repr(exc))
+                def scraper(stop: threading.Event = stop_scraping, got: list = scrapes) -> None:
+                    while not stop.wait(5.0):
+                        try:
+                            got.append(len(_scrape(port)))
+                        except Exception as exc:
+                            got.append(repr(exc))
 
-                    scraping = threading.Thread(target=scraper, daemon=True)
-                    if arm == "on":
-                        scraping.start()
-                    assert worker.proc is not None
-                    cpu0, t_start = _tree_cpu(worker.proc.pid), time.time()
-                    ids = range(next_i, next_i + args.n)
-                    next_i += args.n
-                    for i in ids:
-                        key, value = corpus.message(i, iso(time.time()))
-                        prod.send(settings.topic_raw, key=key, value=value)
-                    prod.flush()
-                    with progress(f"round {rnd + 1}, metrics {arm}: accounted for", args.n) as update:
-                        while True:
-                            done = count(es, settings.index_alias) - base_docs + dl_count() - base_dl
-                            update(done)
-                            if done >= args.n or time.time() - t_start > 900 or not worker.alive():
-                                break
-                            time.sleep(0.5)
-                    secs = time.time() - t_start
-                    cpu = _tree_cpu(worker.proc.pid) - cpu0
-                    stop_scraping.set()
-                    rate = done / secs
-                    rows.append((arm, rate, cpu / max(1, done)))
-                    extra_line = ""
-                    if arm == "on":
-                        text = _scrape(port)
-                        got = sum(
-                            float(line.rsplit(" ", 1)[1])
-                            for line in text.splitlines()
-                            if line.startswith('newsstream_messages_in_total{stage="parse"}')
-                        )
-                        extra_line = (
-                            f"; {len(scrapes)} scrapes of /metrics meanwhile; the endpoint counts "
-                            f"{got:.0f} messages into parse (warm-up + measured: {args.warm_articles + args.n})"
-                        )
-                    print(
-                        f"  round {rnd + 1}, metrics {arm:>3}: {done} of {args.n} accounted for in {secs:.1f} s = "
-                        f"{rate:.2f} articles/s; worker CPU {cpu:.1f} s = {cpu / max(1, done) * 1000:.0f} ms per article"
-                        + extra_line,
-                        flush=True,
-                    )
-                finally:
-                    worker.stop()
+                threading.Thread(target=scraper, daemon=True).start()
+                cpu0 = {arm: _tree_cpu(w.proc.pid) for arm, w in workers.items() if w.proc is not None}
+                t_start = time.time()
+                ids = range(next_i, next_i + args.n)
+                next_i += args.n
+                send_both(ids, stamp=True)
+                finished: dict[str, tuple[float, float]] = {}  # arm -> (seconds, CPU seconds)
+                with progress(f"round {rnd + 1}: both accounted for", 2 * args.n) as update:
+                    while len(finished) < 2 and time.time() - t_start < 1800:
+                        done = {arm: accounted(arm, *start[arm]) for arm in order}
+                        update(sum(done.values()))
+                        for arm, n_done in done.items():
+                            w = workers[arm]
+                            if arm not in finished and n_done >= args.n and w.proc is not None:
+                                finished[arm] = (time.time() - t_start, _tree_cpu(w.proc.pid) - cpu0[arm])
+                        if not all(w.alive() for w in workers.values()):
+                            raise RuntimeError("a worker exited during the metrics-cost round")
+                        time.sleep(0.5)
+                stop_scraping.set()
+                if len(finished) < 2:
+                    print(f"  round {rnd + 1}: WARNING not both done after 1800 s: {finished}", flush=True)
+                    continue
+                (s_off, c_off), (s_on, c_on) = finished["off"], finished["on"]
+                rows.append((args.n / s_off, args.n / s_on, c_off / args.n, c_on / args.n))
+                text = _scrape(port)
+                got = sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith('newsstream_messages_in_total{stage="parse"}')
+                )
+                print(
+                    f"  round {rnd + 1} ({order[0]} started first): without metrics {args.n} in {s_off:.1f} s = "
+                    f"{args.n / s_off:.2f} articles/s, {c_off / args.n * 1000:.0f} ms CPU per article; with: "
+                    f"{s_on:.1f} s = {args.n / s_on:.2f} articles/s, {c_on / args.n * 1000:.0f} ms; ratio with/without "
+                    f"{s_off / s_on:.3f} (CPU per article {c_on / c_off:.3f}); {len(scrapes)} scrapes, the endpoint "
+                    f"counts {got:.0f} messages into parse this round (expected {args.warm_articles + args.n})",
+                    flush=True,
+                )
+            finally:
+                for w in workers.values():
+                    w.stop()
     finally:
         prod.close()
-        dl_count.close()
-    pairs = []  # (off rate, on rate, off CPU per article, on CPU per article) of each round
-    for k in range(0, len(rows) - 1, 2):
-        off, on = sorted(rows[k : k + 2])  # "off" < "on"
-        pairs.append((off[1], on[1], off[2], on[2]))
-    ratios = [on / off for off, on, _, _ in pairs]
-    cpu_ratios = [on_cpu / off_cpu for _, _, off_cpu, on_cpu in pairs]
+        for c in dls.values():
+            c.close()
+        for st in sets.values():
+            delete_aliases(es, [st.index_alias])
+            delete_topics(st)
+    if not rows:
+        return 1
+    ratios = [on / off for off, on, _, _ in rows]
+    cpu = [on / off for _, _, off, on in rows]
     print(
-        "metrics cost: throughput with / without, per pair: "
+        f"metrics cost, {len(rows)} rounds side by side: throughput with / without "
         + ", ".join(f"{r:.3f}" for r in ratios)
-        + f"; mean {sum(ratios) / len(ratios):.3f} (spread {min(ratios):.3f}-{max(ratios):.3f}); "
-        "worker CPU per article with / without: "
-        + ", ".join(f"{r:.3f}" for r in cpu_ratios)
-        + f"; mean {sum(cpu_ratios) / len(cpu_ratios):.3f}",
+        + f"; mean {statistics.mean(ratios):.3f} (spread {min(ratios):.3f}-{max(ratios):.3f}"
+        + (f", sd {statistics.stdev(ratios):.3f}" if len(ratios) > 1 else "")
+        + "); worker CPU per article with / without "
+        + ", ".join(f"{r:.3f}" for r in cpu)
+        + f"; mean {statistics.mean(cpu):.3f}",
         flush=True,
     )
     us = instrumentation_us_per_article()
-    cpu_per_article = sum(r[2] for r in rows) / len(rows)
+    per_article = statistics.mean([r[2] for r in rows] + [r[3] for r in rows])
     print(
         f"instrumentation alone: {us:.1f} us of CPU per article (every per-batch call counted per article), "
-        f"= {us / 1e6 / cpu_per_article * 100:.3f}% of the worker's {cpu_per_article * 1000:.0f} ms of CPU per article",
+        f"= {us / 1e6 / per_article * 100:.3f}% of the worker's {per_article * 1000:.0f} ms of CPU per article",
         flush=True,
     )
     return 0
@@ -921,10 +948,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.metrics_cost:
         try:
-            return metrics_cost(args, env, settings, corpus, es, scratch)
+            return metrics_cost(args, corpus, es, scratch)
         finally:
-            delete_aliases(es, [settings.index_alias])
-            delete_topics(settings, [env["WATCHLIST_ALERT_TOPIC"]])
             shutil.rmtree(scratch, ignore_errors=True)
 
     ner = None
