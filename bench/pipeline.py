@@ -696,10 +696,10 @@ def instrumentation_us_per_article(repeat: int = 20000) -> float:
     import subprocess
 
     code = f"""
-import os, sys, tempfile, time
+import os, shutil, sys, tempfile, time
 sys.path.insert(0, {str(REPO)!r})
 os.environ.pop("NEWSSTREAM_METRICS_CHILD", None)
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="newsstream-bench-metrics-")
+folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="newsstream-bench-metrics-")
 from streams import observe
 from streams.settings import Settings
 endpoint = observe.start(Settings(metrics_port=0), ["parse", "enrich", "index"])
@@ -719,6 +719,7 @@ for i in range(n):
         observe.count_bulk_retried(cause, 0)
 print((time.process_time() - t0) / n * 1e6)
 endpoint.close()
+shutil.rmtree(folder, ignore_errors=True)
 """
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)

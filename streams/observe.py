@@ -621,9 +621,15 @@ def start(settings: Settings, stages: Iterable[str], lag_groups: dict[str, list[
     multiprocess.MultiProcessCollector(registry)
     lag = _LagCollector(settings, lag_groups or {}, GaugeMetricFamily)
     registry.register(lag)
-    endpoint = Endpoint(
-        settings.metrics_port, registry, prometheus_client.generate_latest, prometheus_client.CONTENT_TYPE_LATEST
-    )
+    try:
+        endpoint = Endpoint(
+            settings.metrics_port, registry, prometheus_client.generate_latest, prometheus_client.CONTENT_TYPE_LATEST
+        )
+    except OSError:
+        lag.close()
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     endpoint.on_close.append(lag.close)
     if made is not None:
         endpoint.on_close.append(lambda: shutil.rmtree(made, ignore_errors=True))

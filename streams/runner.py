@@ -94,6 +94,10 @@ def prepare(settings: Settings) -> dict[str, Any]:
     return info
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _say(settings: Settings, line: str) -> None:
     """Tell what the worker runs: a plain line on stdout, or a log line when the log is JSON (one object a line)."""
     if settings.log_format == "json":
@@ -228,6 +232,10 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         SystemExit: a name in ``only`` is no agent, or the start-up checks fail.
     """
     observe.configure_logging(settings, loglevel)
+    # until faust's worker installs its own handlers, SIGTERM must still run the clean-up
+    # below (stop the child processes, close the endpoint): Python's default ends the
+    # process at once, and a child started meanwhile would be left running
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     for name in ("kafka", "elastic_transport", "urllib3", "aiokafka"):
         logging.getLogger(name).setLevel(logging.WARNING)  # a worker's log keeps the clients' warnings
     try:

@@ -153,14 +153,15 @@ def test_refresh_interval_in_seconds(interval, seconds):
     assert _refresh_seconds(interval) == seconds
 
 
-def test_a_worker_names_a_metrics_port_already_in_use():
+def test_a_worker_names_a_metrics_port_already_in_use(tmp_path):
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = run_cli({"NEWSSTREAM_METRICS_PORT": str(port)}, "worker", timeout=120)
+        done = run_cli({"NEWSSTREAM_METRICS_PORT": str(port), "TMPDIR": str(tmp_path)}, "worker", timeout=120)
     assert done.returncode == 1, done.stderr
     assert f"cannot serve metrics on NEWSSTREAM_METRICS_PORT={port}: Address already in use" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # the metric files' folder it made is gone
 
 
 def test_a_child_whose_event_loop_stopped_beating_fails_the_liveness_check(tmp_path, monkeypatch):

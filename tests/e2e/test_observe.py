@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pytest
 from indexers.elasticsearch.client import sync_client
 from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
+from streams.plugins import load_consumer_agents
 from streams.publish import ensure_topics
 from tests.conftest import RFI, ROOT, indexed_docs, run_cli, text_article, wait_for
 
@@ -34,6 +36,7 @@ PARAGRAPH = (
     "after a review of the crossings between the two islands found the boats too full in summer."
 )
 JUNK = b"\x00\x01\x02\xff\xfe binary junk \x00"
+FERRY_CHECK = "tests.e2e.plugins_for_tests:ferry_check"
 
 
 def article(title: str, i: int) -> bytes:
@@ -139,7 +142,7 @@ def test_prometheus_scrapes_what_the_worker_published_indexed_and_dead_lettered(
     worker = start(
         NEWSSTREAM_METRICS_PORT=str(port),
         NEWSSTREAM_WORKER_PROCESSES="2",
-        NEWSSTREAM_AGENTS='["tests.e2e.plugins_for_tests:ferry_check"]',
+        NEWSSTREAM_AGENTS=json.dumps([FERRY_CHECK]),
         FERRY_CHECK_TOPIC=checked,
     )
     ready = wait_for(
@@ -148,14 +151,17 @@ def test_prometheus_scrapes_what_the_worker_published_indexed_and_dead_lettered(
         what=f"/readyz 200; worker log:\n{worker.log_tail()}",
     )
     assert json.loads(ready[1])["checks"].keys() == {"partitions", "kafka", "elasticsearch"}
-    # the extra built-in process and the plugin's: running, their event loops beating
+    # the extra built-in process and one per plugin agent (ferry-check, and any installed
+    # as a package, such as examples/plugin after tests/e2e/test_plugins.py): running and beating
+    agents = load_consumer_agents(settings.model_copy(update={"agents": [FERRY_CHECK]}))
+    expected_children = f"{1 + len(agents)} child process(es) running"
     wait_for(
         lambda: (
             (h := http_get(port, "/healthz"))[0] == 200
-            and json.loads(h[1])["checks"]["children"]["detail"] == "2 child process(es) running"
+            and json.loads(h[1])["checks"]["children"]["detail"] == expected_children
         ),
-        60,
-        what=f"/healthz with 2 beating children (last: {http_get(port, '/healthz')})",
+        90,
+        what=f"/healthz: {expected_children}, none starting (last: {http_get(port, '/healthz')})",
     )
 
     good = [(f"good-{i}".encode(), article(f"Ferry timetable {i} changes", i)) for i in range(3)]
@@ -224,8 +230,14 @@ def test_status_shows_the_lag_of_a_burst_and_zero_once_it_is_indexed(pipeline_en
     threading.Thread(target=pump, daemon=True).start()
     try:
         first = json.loads(lines.get(timeout=120))
-        assert [a["name"] for a in first["agents"]] == ["parse", "enrich", "index"]
-        assert all(a["lag"] == 0 and a["group"] == settings.app_id for a in first["agents"])
+        # the built-in agents, then any plugin agent installed as a package (examples/plugin, once
+        # tests/e2e/test_plugins.py installed it), each in its own group
+        builtin = first["agents"][:3]
+        assert [(a["name"], a["kind"], a["group"]) for a in builtin] == [
+            (name, "built-in", settings.app_id) for name in ("parse", "enrich", "index")
+        ]
+        assert all(a["kind"] == "plugin" and a["group"] != settings.app_id for a in first["agents"][3:])
+        assert all(a["lag"] == 0 for a in first["agents"])
         n = 30
         publish(settings, [(f"burst-{i}".encode(), article(f"Ferry burst {i}", i)) for i in range(n)])
         seen: list[dict] = []
@@ -243,7 +255,7 @@ def test_status_shows_the_lag_of_a_burst_and_zero_once_it_is_indexed(pipeline_en
     peak = max(sum(a["lag"] for a in s["agents"]) for s in seen)
     assert peak > 0, "the status never showed the burst's lag"
     # each agent's lag is the sum of its partitions', read from the committed offsets
-    for a in last["agents"]:
+    for a in last["agents"][:3]:
         assert a["lag"] == sum(p["lag"] for p in a["partitions"]) == 0
         assert sum(p["end"] for p in a["partitions"]) == n
         assert a["last_minute"] > 0 and a["per_second"] > 0
@@ -296,3 +308,40 @@ def test_publish_wait_gives_up_after_its_timeout_without_a_worker(pipeline_env):
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "published 1 article(s)" in done.stdout
     assert "not all in after 3 s: the parse stage has 1 message(s) to handle" in done.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_while_the_worker_starts_stops_its_children_and_removes_its_metric_files(pipeline_env, tmp_path):
+    _env, _settings, start = pipeline_env
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    worker = start(NEWSSTREAM_WORKER_PROCESSES="2", NEWSSTREAM_METRICS_PORT=str(free_port()), TMPDIR=str(scratch))
+    assert worker.proc is not None
+    # its second process (and a process per installed plugin agent, if any)
+    children = wait_for(lambda: _children(worker.proc.pid), 60, interval=0.1, what="the worker's child processes")
+    assert worker.alive()  # still starting: topics, index, the model
+    worker.proc.send_signal(signal.SIGTERM)
+    worker.proc.wait(timeout=60)
+    wait_for(lambda: not any(map(_running, children)), 60, what=f"the child processes {children} stopped")
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("newsstream-metrics-")] == []
