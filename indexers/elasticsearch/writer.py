@@ -20,10 +20,15 @@ that, never before (elasticsearch-py's ``streaming_bulk`` model: per-item
   document: the writer waits without limit (the backoff, capped at
   ``max_backoff``; a warning each attempt says what is blocked and for how
   long), nothing is committed meanwhile, and the batch is written when the
-  block is lifted. Its documents are never dead-lettered for it.
+  block is lifted. Its documents are never dead-lettered for it; the
+  metrics show the wait (``newsstream_index_blocked`` is 1, and
+  ``newsstream_bulk_items_retried_total{cause="cluster_block"}`` grows).
 * Every other item error (for example ``mapper_parsing_exception``) is
   returned as a :class:`ItemFailure` for the dead-letter topic; the other
   items of the batch are still indexed.
+* Each bulk request's duration, the documents sent again (by cause), those
+  answered 429, and whether Elasticsearch could be reached at all are
+  counted in :mod:`streams.metrics` (the worker's Prometheus metrics).
 * A batch larger than one bulk request is sent as several requests, up to
   ``max_in_flight`` of them at once (Kafka Connect's sink calls this
   ``max.in.flight.requests``; its default is 5). One bulk request to a
@@ -53,6 +58,7 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import AsyncElasticsearch, helpers
 
 from indexers.elasticsearch.client import async_client
+from streams import metrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -203,10 +209,14 @@ class BulkWriter:
 
         async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
             async with gate:
+                sent_at = time.monotonic()
                 try:
-                    return await _bulk_chunk(self.client, chunk)
+                    items = await _bulk_chunk(self.client, chunk)
                 except (TimeoutError, TransportConnectionError, ConnectionTimeout, ConnectionError) as exc:
+                    metrics.observe_bulk_request(time.monotonic() - sent_at, reached=False)
                     return exc
+                metrics.observe_bulk_request(time.monotonic() - sent_at, reached=True)
+                return items
 
         while pending:
             attempt += 1
@@ -219,10 +229,18 @@ class BulkWriter:
             ]
 
             answers = await asyncio.gather(*(send(chunk) for chunk in chunks))
+            causes = {
+                "http_429": 0,
+                "http_5xx": 0,
+                "connection": 0,
+                "cluster_block": 0,
+            }  # documents to send again, by cause
+            throttled = 0
             for chunk, items in zip(chunks, answers):
                 if isinstance(items, BaseException):
                     for pos, _action in chunk:
                         status[pos] = "retry"
+                    causes["connection"] += len(chunk)
                     reason = f"connection: {items.__class__.__name__}"
                     continue
                 for (pos, action), item in zip(chunk, items):
@@ -240,11 +258,15 @@ class BulkWriter:
                     if _blocked(err):  # an outage, not a bad document: no limit
                         status[pos] = "retry"
                         block = str(err.get("reason", ""))[:300] or CLUSTER_BLOCK
+                        causes["cluster_block"] += 1
                         continue
+                    if code == 429:
+                        throttled += 1
                     if code in RETRYABLE_STATUS:
                         item_attempts[pos] = item_attempts.get(pos, 0) + 1
                         if item_attempts[pos] < self.max_item_retries:
                             status[pos] = "retry"
+                            causes["http_429" if code == 429 else "http_5xx"] += 1
                             reason = f"item HTTP {code}"
                             continue
                     status[pos] = "failed"
@@ -257,6 +279,9 @@ class BulkWriter:
                             reason=str(err.get("reason", ""))[:2000],
                         )
                     )
+            metrics.count_throttled(throttled)
+            for cause, n in causes.items():
+                metrics.count_bulk_retried(cause, n)
             # again: from the first version to retry on, each version not refused for good
             retry = []
             for group in pending:
@@ -266,7 +291,9 @@ class BulkWriter:
             pending = retry
             if block and blocked_since is None:
                 blocked_since = time.monotonic()
+                metrics.set_index_blocked(True)
             elif not block and blocked_since is not None:
+                metrics.set_index_blocked(False)
                 log.warning(
                     "bulk: the index is writable again after %.0f s blocked (%s)",
                     time.monotonic() - blocked_since,
@@ -275,6 +302,8 @@ class BulkWriter:
                 blocked_since = None
             if pending:
                 if self.should_stop():
+                    if blocked_since is not None:
+                        metrics.set_index_blocked(False)
                     raise asyncio.CancelledError("stopping with an unacknowledged batch")
                 delay = self._backoff(attempt)
                 n = sum(len(group) for group in pending)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from streams.cli.common import fail, out
+from streams.cli.common import fail, out, require_kafka
 from streams.settings import get_settings
 
 app = typer.Typer(help="Inspect and replay the dead-letter topic.", no_args_is_help=True)
@@ -22,6 +22,7 @@ def dlq_show(
     from streams.delivery.deadletters import read_dead_letters
 
     settings = get_settings()
+    require_kafka(settings)
     try:
         everything = [d for d in read_dead_letters(settings) if not stage or d.stage == stage]
     except Exception as exc:
@@ -46,7 +47,25 @@ def dlq_show(
 @app.command("replay")
 def dlq_replay(stage: str | None = typer.Option(None, help="only dead letters of this stage")) -> None:
     """Send dead letters back to the topic of the stage they failed in."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from streams.cli.common import err
     from streams.delivery.deadletters import replay
 
-    n = replay(get_settings(), stage)
+    settings = get_settings()
+    require_kafka(settings)
+    with Progress(
+        TextColumn("reading dead letters"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[replayed]} replayed"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("replay", total=None, replayed=0)
+
+        def progress(read: int, to_read: int, replayed: int) -> None:
+            bar.update(task, completed=read, total=to_read, replayed=replayed)
+
+        n = replay(settings, stage, progress=progress)
     out.print(f"replayed {n} dead letter(s)")

@@ -16,6 +16,7 @@ from streams import kafka
 from streams.delivery.deadletters import read_dead_letters
 from streams.publish import ensure_topics
 from tests.conftest import indexed_docs, read_topic, text_article, wait_for
+from tests.e2e.test_observe import free_port, http_get
 
 PARAGRAPHS = [
     "The harbour authority of Lisbon opened a new ferry line across the Tagus on Monday morning.",
@@ -39,6 +40,19 @@ def _send(settings, values: list[bytes], key: bytes = b"one-partition") -> None:
     for value in values:
         producer.send(settings.topic_raw, key=key, value=value).get(timeout=30)
     producer.close()
+
+
+def metric(port: int, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` with ``labels`` (in any order) on a worker's /metrics, or None."""
+    status, body = http_get(port, "/metrics")
+    assert status == 200, body[:300]
+    wanted = {f'{k}="{v}"' for k, v in labels.items()}
+    for line in body.splitlines():
+        head, _, value = line.rpartition(" ")
+        sample, _, rest = head.partition("{")
+        if sample == name and wanted <= set(rest.rstrip("}").split(",")) - {""}:
+            return float(value)
+    return None
 
 
 def _titles(settings) -> list[str]:
@@ -91,7 +105,13 @@ def _stopped_within(worker, seconds: float, started: float) -> None:
 
 def test_a_message_over_its_budget_is_dead_lettered_as_timeout_and_the_stream_goes_on(pipeline_env):
     _env, settings, start = pipeline_env
-    worker = start(NEWSSTREAM_ENRICHERS=STALL, NEWSSTREAM_ENRICH_TIMEOUT_SECONDS="5", STALL_SECONDS="600")
+    port = free_port()
+    worker = start(
+        NEWSSTREAM_ENRICHERS=STALL,
+        NEWSSTREAM_ENRICH_TIMEOUT_SECONDS="5",
+        STALL_SECONDS="600",
+        NEWSSTREAM_METRICS_PORT=str(port),
+    )
     _send(
         settings,
         [_article("Ferry line 1 opens"), _article("STALL: a plugin hangs here"), _article("Ferry line 2 opens")],
@@ -109,12 +129,14 @@ def test_a_message_over_its_budget_is_dead_lettered_as_timeout_and_the_stream_go
     assert "more than 5 s on this message (NEWSSTREAM_ENRICH_TIMEOUT_SECONDS)" in letter.detail
     assert letter.topic == settings.topic_parsed
     assert orjson.loads(letter.original_bytes())["title"] == "STALL: a plugin hangs here"
+    assert metric(port, "newsstream_dead_letters_total", stage="enrich", reason="timeout") == 1.0
     assert worker.alive()
 
 
 def test_a_message_that_crashes_the_enrich_child_twice_is_dead_lettered_as_crash(pipeline_env):
     _env, settings, start = pipeline_env
-    worker = start(NEWSSTREAM_ENRICHERS=SEGFAULT)
+    port = free_port()
+    worker = start(NEWSSTREAM_ENRICHERS=SEGFAULT, NEWSSTREAM_METRICS_PORT=str(port))
     _send(
         settings,
         [_article("Ferry line 1 opens"), _article("SEGFAULT: native code dies here"), _article("Ferry line 2 opens")],
@@ -123,6 +145,7 @@ def test_a_message_that_crashes_the_enrich_child_twice_is_dead_lettered_as_crash
     [letter] = wait_for(lambda: read_dead_letters(settings, timeout_s=2), 60, what="the dead letter")
     assert (letter.stage, letter.reason, letter.error) == ("enrich", "crash", "StageCrash")
     assert letter.detail == "the enrich child process was killed by SIGSEGV on this message (2 times)"
+    assert metric(port, "newsstream_dead_letters_total", stage="enrich", reason="crash") == 1.0
     log = worker.log.read_text(errors="replace")
     assert log.count("enrich: child process") <= 4  # started once, again after each crash: no crash loop
     _send(settings, [_article("Ferry line 3 opens")])

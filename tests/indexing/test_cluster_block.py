@@ -15,6 +15,8 @@ from indexers.elasticsearch.template import ensure_index
 from indexers.elasticsearch.writer import BulkWriter
 from streams.delivery.deadletters import read_dead_letters
 from tests.conftest import wait_for
+from tests.e2e.test_budgets import metric
+from tests.e2e.test_observe import free_port
 from tests.indexing.test_delivery import count, enriched, publish_enriched
 
 BLOCKS = ["index.blocks.read_only_allow_delete", "index.blocks.write"]
@@ -63,7 +65,8 @@ def test_the_writer_waits_out_a_block_and_writes_the_batch_when_it_is_lifted(pip
 
 def test_a_worker_waits_out_a_flood_stage_block_commits_nothing_and_catches_up(pipeline_env):
     _env, settings, start = pipeline_env
-    worker = start(only=["index"], NEWSSTREAM_BULK_RETRY_MAX_SECONDS="1")
+    port = free_port()
+    worker = start(only=["index"], NEWSSTREAM_BULK_RETRY_MAX_SECONDS="1", NEWSSTREAM_METRICS_PORT=str(port))
     wait_for(lambda: "Worker ready" in worker.log_tail(100_000), 120, what="the worker to start")
     _block(settings, "index.blocks.read_only_allow_delete", True)  # as the flood-stage watermark does
     publish_enriched(settings, [enriched(i) for i in range(200)])
@@ -71,9 +74,13 @@ def test_a_worker_waits_out_a_flood_stage_block_commits_nothing_and_catches_up(p
     time.sleep(25)  # with the 1 s cap, 20 tries would have dead-lettered every document by now
     assert count(settings) == 0
     assert read_dead_letters(settings, timeout_s=2) == []
+    assert metric(port, "newsstream_index_blocked") == 1.0
+    assert (metric(port, "newsstream_bulk_items_retried_total", cause="cluster_block") or 0) >= 200
     _block(settings, "index.blocks.read_only_allow_delete", False)
     wait_for(lambda: count(settings) == 200, 120, what=f"all 200 after the block; log:\n{worker.log_tail()}")
     assert read_dead_letters(settings, timeout_s=2) == []
     log = worker.log.read_text(errors="replace")
     assert "waiting for the block to be lifted" in log and "the index is writable again after" in log
+    assert metric(port, "newsstream_index_blocked") == 0.0
+    assert metric(port, "newsstream_dead_letters_total", stage="index", reason="es_rejected") == 0.0
     assert worker.alive()
