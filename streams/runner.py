@@ -33,7 +33,7 @@ from typing import Any, cast
 
 import faust
 from elasticsearch import Elasticsearch
-from faust.worker import Worker
+from faust.worker import Worker as FaustWorker
 
 from indexers.elasticsearch import client
 from indexers.elasticsearch.client import ElasticsearchConnectionFailed
@@ -146,12 +146,14 @@ def check_model(settings: Settings) -> None:
         )
 
 
-class _Worker(Worker):
-    """faust's worker, with repeated log lines once per interval (:mod:`streams.logfilter`)."""
+class Worker(FaustWorker):
+    """faust's worker, with repeated log lines once per interval (:mod:`streams.logfilter`). Named
+    ``Worker`` as faust's is: its lines read ``[^Worker]: Ready`` as operators and tests expect."""
 
     log_repeat_seconds = logfilter.DEFAULT_INTERVAL
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)  # faust's spinner: off below WARNING
         # faust replaces the root logger's handlers when it starts: filter the new ones
         logfilter.install(self.log_repeat_seconds, logger)
 
@@ -169,7 +171,7 @@ def _say(settings: Settings, line: str) -> None:
 
 
 def _run_faust(app: faust.App, settings: Settings, loglevel: str) -> None:
-    worker = _Worker(app, loglevel=loglevel, quiet=True, logging_config=logs.faust_logging_config(settings))
+    worker = Worker(app, loglevel=loglevel, quiet=True, logging_config=logs.faust_logging_config(settings))
     worker.log_repeat_seconds = settings.log_repeat_seconds
     worker.execute_from_commandline()
 

@@ -45,15 +45,17 @@ import contextlib
 import logging
 import pickle
 import signal
+import struct
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.isolation.child import HEADER as _HEADER
-
 log = logging.getLogger(__name__)
+
+#: A frame's header: the length of the pickle that follows (:mod:`streams.isolation.child` reads and writes them too).
+HEADER = struct.Struct(">Q")
 
 #: Attempts of one item when its child dies: the first, and one retry.
 CRASH_ATTEMPTS = 2
@@ -151,8 +153,8 @@ class ChildProcess:
     async def _read(self) -> Any:
         assert self.proc is not None and self.proc.stdout is not None
         try:
-            header = await self.proc.stdout.readexactly(_HEADER.size)
-            (size,) = _HEADER.unpack(header)
+            header = await self.proc.stdout.readexactly(HEADER.size)
+            (size,) = HEADER.unpack(header)
             payload = await self.proc.stdout.readexactly(size)
         except (asyncio.IncompleteReadError, ConnectionError):
             returncode = await self.proc.wait()
@@ -172,7 +174,7 @@ class ChildProcess:
         done = False
         try:
             try:
-                self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+                self.proc.stdin.write(HEADER.pack(len(payload)) + payload)
                 await self.proc.stdin.drain()
             except (ConnectionError, BrokenPipeError):
                 returncode = await self.proc.wait()

@@ -14,17 +14,14 @@ import logging
 import os
 import pickle
 import signal
-import struct
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from streams import logfilter
+from streams.isolation import HEADER
 
 log = logging.getLogger(__name__)
-
-#: A frame's header: the length of the pickle that follows.
-HEADER = struct.Struct(">Q")
 
 
 def _write_frame(out: Any, obj: Any) -> None:
@@ -67,6 +64,22 @@ def _resolve(target: str) -> Callable[[], Callable[[list[Any]], Iterable[Any]]]:
     return obj
 
 
+def _setup_logging() -> None:
+    """Log warnings and errors as the worker does, on stderr (the worker's output): its
+    format (``NEWSSTREAM_LOG_FORMAT``: plain, or one JSON object a line), the libraries'
+    ``warnings`` included, a repeated line once per ``NEWSSTREAM_LOG_REPEAT_SECONDS``."""
+    from streams.logs import PLAIN_FORMAT, JsonFormatter  # noqa: PLC0415  (the child's set-up only)
+
+    handler = logging.StreamHandler(sys.stderr)
+    as_json = os.environ.get("NEWSSTREAM_LOG_FORMAT", "plain").strip().lower() == "json"
+    handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(PLAIN_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    logfilter.install(float(os.environ.get("NEWSSTREAM_LOG_REPEAT_SECONDS", logfilter.DEFAULT_INTERVAL)))
+
+
 def child_main(target: str) -> None:
     """The child's loop: set up, say ready, then answer each request's items in order."""
     inp = os.fdopen(os.dup(0), "rb")
@@ -77,11 +90,7 @@ def child_main(target: str) -> None:
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the worker's to handle
     _die_with_parent()
-    logging.basicConfig(
-        level=os.environ.get("NEWSSTREAM_LOGLEVEL", "WARNING").upper(),
-        format="[%(asctime)s] %(levelname)s %(name)s (child): %(message)s",
-    )
-    logfilter.install(float(os.environ.get("NEWSSTREAM_LOG_REPEAT_SECONDS", logfilter.DEFAULT_INTERVAL)))
+    _setup_logging()
     try:
         work = _resolve(target)()
     except Exception as exc:
