@@ -27,6 +27,7 @@ from faust.worker import Worker
 
 from indexers.elasticsearch import client
 from indexers.elasticsearch.template import add_fields, ensure_index
+from streams import kafka
 from streams.agents import Pipeline
 from streams.app import create_app, create_topics
 from streams.plugins import (
@@ -74,6 +75,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
     :class:`indexers.elasticsearch.template.MappingClash`.
     """
     ensure_topics(settings)
+    kafka.wait_for_group_coordinator(settings, settings.app_id)
     es = wait_for_elasticsearch(settings)
     info = ensure_index(es, settings.index_alias, settings.index_version, settings.refresh_interval)
     enrichers = load_enrichers(settings)
@@ -94,6 +96,7 @@ def _run_faust(app: faust.App, loglevel: str) -> None:
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
     """Run one consumer agent plugin in this process, in its own consumer group."""
     ensure_topics(settings)
+    kafka.wait_for_group_coordinator(settings, agent.group)
     app = create_app(settings, app_id=agent.group)
     topics = create_topics(app, settings)
     register_consumer_agent(app, topics, settings, agent)

@@ -4,38 +4,47 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli.common import EXAMPLES, fail, out
+from streams.cli.common import EXAMPLES, fail, load_settings, out, typer_app, uses
 from streams.cli.search import print_hits
-from streams.settings import get_settings
 
-app = typer.Typer(help="Local Apache Kafka and Elasticsearch, fetched from Maven Central.", no_args_is_help=True)
+SERVICES_SETTINGS = uses(
+    "kafka_bootstrap",
+    "elasticsearch_url",
+    "services_dir",
+    "kafka_heap",
+    "elasticsearch_heap",
+    "services_timeout_seconds",
+)
+DEMO_SETTINGS = uses("kafka_bootstrap", "elasticsearch_url", "services_dir", "index_alias", "topic_raw")
+
+app = typer_app("Local Apache Kafka and Elasticsearch, fetched from Maven Central.")
 
 
-@app.command("up")
+@app.command("up", epilog=SERVICES_SETTINGS)
 def services_up() -> None:
     """Fetch (once), start and wait for Kafka and Elasticsearch on loopback."""
     from streams.local import services
 
     try:
-        services.up(get_settings(), echo=out.print)
+        services.up(load_settings(), echo=out.print)
     except services.ServiceError as exc:
         fail(str(exc))
 
 
-@app.command("down")
+@app.command("down", epilog=SERVICES_SETTINGS)
 def services_down() -> None:
     """Stop the Kafka and Elasticsearch that `services up` started."""
     from streams.local import services
 
-    services.down(get_settings(), echo=out.print)
+    services.down(load_settings(), echo=out.print)
 
 
-@app.command("status")
+@app.command("status", epilog=SERVICES_SETTINGS)
 def services_status() -> None:
     """Say whether each service is healthy, where, and its pid."""
     from streams.local import services
 
-    states = services.status(get_settings())
+    states = services.status(load_settings())
     for s in states:
         mark = "[green]healthy[/]" if s.healthy else "[red]down[/]"
         out.print(f"{s.name:14} {mark}  {s.address}  pid={s.pid or '-'}")
@@ -44,16 +53,16 @@ def services_status() -> None:
 
 
 def demo(
-    query: str = typer.Argument("Kazakhstan"),
-    timeout: float = typer.Option(600.0, help="seconds to wait for the articles to be searchable"),
+    query: str = typer.Argument("Kazakhstan", metavar="QUERY", help="what to search for at the end"),
+    timeout: float = typer.Option(600.0, metavar="SECONDS", help="how long to wait for the articles to be searchable"),
 ) -> None:
-    """Start the services, publish the bundled articles, run a worker until they are indexed, search."""
+    """Start the services, publish the bundled articles, run a worker until they are indexed, then search."""
     from indexers.elasticsearch.client import sync_client
     from indexers.elasticsearch.search import search as run_search
     from streams.local import services
     from streams.local.demo import run_demo
 
-    settings = get_settings()
+    settings = load_settings()
     try:
         services.up(settings, echo=out.print)
     except services.ServiceError as exc:
