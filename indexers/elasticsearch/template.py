@@ -21,6 +21,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Fields of a document that newsstream keeps for itself (how merged inputs are matched), not article fields.
+INTERNAL_FIELDS: frozenset[str] = frozenset()
+
 ENGLISH_ANALYSIS = {
     "filter": {
         "english_stop": {"type": "stop", "stopwords": "_english_"},
