@@ -20,7 +20,7 @@ import faust
 
 from indexers.elasticsearch.writer import BulkWriter, to_document
 from streams.app import Topics
-from streams.delivery import batching
+from streams.delivery import batching, deadletters
 from streams.delivery.batching import Batch
 from streams.delivery.outbox import Outbox
 from streams.parsing import ParseRejected, parse
@@ -33,12 +33,6 @@ if TYPE_CHECKING:
     from streams.plugins import Enricher
 
 log = logging.getLogger(__name__)
-
-
-def _headers(event: Any) -> dict[str, bytes]:
-    headers = event.message.headers or {}
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    return {k: bytes(v) for k, v in pairs if isinstance(v, (bytes, bytearray))}
 
 
 class Pipeline:
@@ -68,7 +62,7 @@ class Pipeline:
     async def parse_batch(self, batch: Batch) -> None:
         for value, event in batch:
             try:
-                raw = decode_raw(value, _headers(event))
+                raw = decode_raw(value, deadletters.message_headers(event.message))
                 parsed = parse(raw)
             except (RecordError, ParseRejected) as exc:
                 await self.outbox.dead_letter("parse", event, exc)
@@ -198,11 +192,25 @@ class Pipeline:
         """
         s = self.settings
         box = self.outbox
+        # a replayed message is for the stage that failed it (an enricher's letter: the enrich stage)
+        enrich_names = ["enrich", *(e.name for e in self.enrichers)]
         plan = {
-            "parse": (self.topics.raw, batching.agent(box, "parse", self.parse_batch, 100, s.batch_max_seconds)),
+            "parse": (
+                self.topics.raw,
+                batching.agent(
+                    box, "parse", self.parse_batch, 100, s.batch_max_seconds, accepts=deadletters.accepts(["parse"])
+                ),
+            ),
             "enrich": (
                 self.topics.parsed,
-                batching.agent(box, "enrich", self.enrich_batch, s.enrich_batch_size, s.batch_max_seconds),
+                batching.agent(
+                    box,
+                    "enrich",
+                    self.enrich_batch,
+                    s.enrich_batch_size,
+                    s.batch_max_seconds,
+                    accepts=deadletters.accepts(enrich_names),
+                ),
             ),
             "index": (
                 self.topics.enriched,
@@ -214,6 +222,7 @@ class Pipeline:
                     s.bulk_max_seconds,
                     overlap=True,
                     on_stop=self.close_writer,
+                    accepts=deadletters.accepts(["index"]),
                 ),
             ),
         }

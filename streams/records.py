@@ -306,8 +306,14 @@ class DeadLetter(_Record):
 
     ``stage`` is ``parse``, ``enrich``, ``index`` or a plugin's name;
     ``reason`` a short phrase; ``error`` the exception class (or the
-    Elasticsearch error type); ``original`` the message's value, base64, so the
-    message can be replayed byte for byte with ``newsstream dlq replay``.
+    Elasticsearch error type); ``original`` the message's value, base64, and
+    ``headers`` its headers (``{name: base64}``), so the message can be
+    replayed byte for byte with ``newsstream dlq replay``; ``url`` and
+    ``source`` the article's, when the message names them. A replayed
+    message that fails again names the first letter of its story in
+    ``replay_of`` (``PARTITION@OFFSET`` on the dead-letter topic) and counts
+    its ``attempt`` (1 for a first failure): see
+    :mod:`streams.delivery.deadletters`.
     """
 
     kind: ClassVar[str] = "dead letter"
@@ -324,6 +330,11 @@ class DeadLetter(_Record):
     failed_at: str = field(default_factory=now_iso)
     original_size: int = 0
     original_truncated: bool = False
+    url: str | None = None
+    source: str | None = None
+    replay_of: str | None = None
+    attempt: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def wrap(

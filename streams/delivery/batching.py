@@ -136,12 +136,25 @@ async def one_by_one(outbox: Outbox, name: str, handler: Handler, batch: Batch) 
             await outbox.settle()
 
 
-async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.Stream, batch: Batch) -> None:
-    """Handle one batch, settle its outputs, then ack it (see the module's delivery rules)."""
+async def handle(
+    outbox: Outbox,
+    name: str,
+    handler: Handler,
+    stream: faust.Stream,
+    batch: Batch,
+    accepts: Callable[[Any], bool] | None = None,
+) -> None:
+    """Handle one batch, settle its outputs, then ack it (see the module's delivery rules).
+
+    ``accepts(event)`` false: a replayed message for another stage
+    (:func:`streams.delivery.deadletters.accepts`), acked without handling.
+    """
     started = time.monotonic()
     outbox.begin()  # this task's record of what the batch sends (see Outbox.settle)
+    mine = [item for item in batch if accepts(item[1])] if accepts is not None else batch
     try:
-        await handler(batch)
+        if mine:
+            await handler(mine)
         await outbox.settle()
     except asyncio.CancelledError:
         raise
@@ -150,7 +163,7 @@ async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.Stre
         # redo the batch message by message, dead-lettering what fails
         log.exception("%s: a batch of %d failed; handling it message by message", name, len(batch))
         outbox.begin()
-        await one_by_one(outbox, name, handler, batch)
+        await one_by_one(outbox, name, handler, mine)
     await ack(stream, batch)
     log.debug("%s: %d messages in %.3f s", name, len(batch), time.monotonic() - started)
 
@@ -163,6 +176,7 @@ def agent(
     within: float,
     overlap: bool = False,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    accepts: Callable[[Any], bool] | None = None,
 ) -> Callable[[faust.StreamT], Awaitable[None]]:
     """Build an agent function: batches of at most ``max_n`` after at most ``within`` seconds.
 
@@ -173,17 +187,19 @@ def agent(
     soon as that batch is done. Batches are still handled and acked
     strictly in order: one starts only after the one before it was acked.
     ``on_stop`` is awaited when the agent ends because the worker stops
-    (the index agent closes its Elasticsearch client there).
+    (the index agent closes its Elasticsearch client there). ``accepts``
+    picks the messages this agent handles (the others are acked untouched):
+    see :func:`handle`.
     """
 
     async def run(agent_stream: faust.StreamT) -> None:
         stream = cast(faust.Stream, agent_stream)  # what faust gives an agent
         try:
             if overlap:
-                await _overlapped(outbox, name, handler, stream, max_n, within)
+                await _overlapped(outbox, name, handler, stream, max_n, within, accepts)
             else:
                 async for batch in batches(stream, max_n, within):
-                    await handle(outbox, name, handler, stream, batch)
+                    await handle(outbox, name, handler, stream, batch, accepts)
         finally:
             if on_stop is not None and outbox.should_stop:
                 await on_stop()
@@ -200,7 +216,13 @@ def _retrieve(future: asyncio.Future) -> None:
 
 
 async def _overlapped(
-    outbox: Outbox, name: str, handler: Handler, stream: faust.Stream, max_n: int, within: float
+    outbox: Outbox,
+    name: str,
+    handler: Handler,
+    stream: faust.Stream,
+    max_n: int,
+    within: float,
+    accepts: Callable[[Any], bool] | None = None,
 ) -> None:
     """The ``overlap`` loop of :func:`agent`: one batch written, the next ones taken meanwhile."""
     source = batches(stream, max_n, within).__aiter__()
@@ -211,7 +233,7 @@ async def _overlapped(
     try:
         while True:
             if pending is None and held:
-                pending = asyncio.ensure_future(handle(outbox, name, handler, stream, held[:max_n]))
+                pending = asyncio.ensure_future(handle(outbox, name, handler, stream, held[:max_n], accepts))
                 held = held[max_n:]
             if taking is None and not ended and len(held) < max_n:
                 taking = asyncio.ensure_future(source.__anext__())

@@ -94,7 +94,8 @@ class Outbox:
             )
             return
         try:
-            fut = await topic.send(key=key, value=value)
+            # a replayed message's output carries its chain on (deadletters.lineage_headers)
+            fut = await topic.send(key=key, value=value, headers=deadletters.lineage_headers(event))
         except ProducerSendError as exc:
             await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc}"[:500])
             return
