@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from indexers.elasticsearch.merge import routing_key
 from indexers.elasticsearch.writer import BulkWriter, to_document
 from streams.app import Topics
 from streams.delivery import batching, deadletters
@@ -129,7 +130,9 @@ class Pipeline:
                 stage = getattr(result, "plugin", None) or "enrich"
                 await self.outbox.dead_letter(stage, event, result, reason=f"{stage} error: {result}")
                 continue
-            await self.outbox.send(self.topics.enriched, result.id.encode(), result.to_bytes(), "enrich", event)
+            # keyed by title: the copies of one article (HTML and text, ...) reach one index agent in order
+            key = routing_key(result.title, result.id)
+            await self.outbox.send(self.topics.enriched, key, result.to_bytes(), "enrich", event)
 
     # -------------------------------------------------------------- index
 
@@ -159,7 +162,7 @@ class Pipeline:
             events.append(event)
         if not docs:
             return
-        result = await self.writer().write(docs)
+        result = await self.writer().write_merged(docs)
         for failure in result.failures:
             await self.outbox.dead_letter(
                 "index",

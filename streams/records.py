@@ -224,7 +224,9 @@ class ParsedArticle(_Record):
 
     Fields (issue 3): ``published_at`` is ISO 8601 (a date alone when no time is
     known); ``body`` has paragraphs separated by a blank line; ``language`` is
-    ISO 639-1; ``reading_time_min`` is minutes at 230 words/min.
+    ISO 639-1; ``reading_time_min`` is minutes at 230 words/min;
+    ``canonical_url`` is the URL the ``id`` was made from (None when the id
+    is made from the body: no URL was known).
     """
 
     kind: ClassVar[str] = "parsed article"
@@ -246,6 +248,7 @@ class ParsedArticle(_Record):
     reading_time_min: int = 0
     source: str | None = None
     fetched_at: str | None = None
+    canonical_url: str | None = None
 
 
 @dataclass

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     topic_dlq: str = "articles.dlq"
     partitions: int = Field(2, ge=1, description="partitions of each topic newsstream creates")
     max_message_bytes: int = Field(
-        8 * 1024 * 1024, ge=16 * 1024, description="largest message (bytes) we produce; topics are created to accept it"
+        8 * 1024 * 1024, ge=1024, description="largest message (bytes) we produce; topics are created to accept it"
     )
     app_id: str = Field("newsstream", description="faust app id: the prefix of every consumer group")
     worker_processes: int = Field(
