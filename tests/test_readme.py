@@ -343,6 +343,8 @@ def test_using_it_and_the_producer_examples(readme_env, scratch, tmp_path):
 
         def doc_of_a(content_type: str):
             def check():
+                letters = [c.letter for c in read_letters(settings, 2) if c.letter.url == "https://example.org/a"]
+                assert not letters, f"the README's example was dead-lettered: {letters[0].reason}: {letters[0].detail}"
                 docs = [
                     h["_source"] for h in indexed_docs(settings) if h["_source"].get("url") == "https://example.org/a"
                 ]
