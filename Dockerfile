@@ -1,7 +1,7 @@
 # The newsstream CLI and worker. docker-compose.yml runs `newsstream worker`
 # from it; any other command works too:
 #   docker compose run --rm worker publish /app/examples/articles
-FROM python:3.11-slim
+FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -19,8 +19,8 @@ COPY examples/ examples/
 # Editable on purpose: the code finds deploy/ and examples/ next to its
 # package (Path(__file__).parents[1]), which a regular install would move to
 # site-packages without them. Versions come from requirements.lock, as in
-# ./dev; every pinned package has a manylinux wheel for CPython 3.11 on
-# x86_64, so no compiler is needed.
+# ./dev; every pinned package has a manylinux wheel for CPython 3.12 on
+# x86_64 (rs-trafilatura has none for 3.11), so no compiler is needed.
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install -c requirements.lock -e .
 

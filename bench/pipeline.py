@@ -5,10 +5,14 @@ group and index alias unique to the run (deleted at the end):
 
 0. **Warm-up** (unless ``--no-warm-up``): bulk indexing, searches and a
    Kafka round trip, so that the services' JIT compilers are not measured.
-1. **NER limit**: bare spaCy ``nlp.pipe`` (``settings.spacy_model``) over
+1. **NER limit**: bare spaCy ``nlp.pipe`` of the pipeline the worker loads
+   (:func:`streams.enrichment.load_nlp` on ``settings.spacy_model``: only
+   ``ner`` and the line-break marker since issue 18, so the ratio compares
+   the worker with the same lean model work) over
    exactly the texts the enrich stage gives the model for the same N
-   articles (``streams.enrichment.core._plan``: each English body, truncated
-   as the stage does, plus title and caption), in ``--processes`` processes
+   articles (``streams.enrichment.core._plan`` and ``_joined``: each English
+   body, truncated as the stage does, with its title and caption, one text
+   per article), in ``--processes`` processes
    in parallel, each over its share; wall time from all models loaded to the
    last process done, minibatches of ``core.PIPE_BATCH_TEXTS`` texts as in
    the enrich stage. Pages the parser rejects are left out (they never
@@ -202,7 +206,8 @@ def _ner_child(model: str, articles: list[dict], barrier, out) -> None:
     texts: list[str] = []
     for a in articles:
         plan, _notes = core._plan(ParsedArticle.from_dict(a), nlp)
-        texts.extend(text for _src, text in plan)
+        if plan:
+            texts.append(core._joined(plan)[0])  # one text per article, as the enrich stage pipes
     for _ in nlp.pipe(texts[:4]):  # warm-up, as the worker loads before consuming
         pass
     barrier.wait()

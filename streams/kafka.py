@@ -93,7 +93,9 @@ def consumer(settings: Settings, group_id: str | None = None, **options: Any) ->
 def healthy(settings: Settings, timeout: float = 5.0) -> bool:
     """Return True when a broker of ``settings.kafka_bootstrap`` answers a metadata request."""
     try:
-        client = admin(settings, request_timeout_ms=int(timeout * 1000))
+        # kafka-python waits bootstrap_timeout_ms (30 s by default) for a first broker
+        ms = int(timeout * 1000)
+        client = admin(settings, request_timeout_ms=ms, bootstrap_timeout_ms=ms)
         try:
             client.list_topics()
         finally:

@@ -223,7 +223,7 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_dockerfile_base_entrypoint_and_command():
     instr = _dockerfile_instructions()
-    assert ("FROM", "python:3.11-slim") in instr
+    assert ("FROM", "python:3.12-slim") in instr
     entry = [json.loads(rest) for kw, rest in instr if kw == "ENTRYPOINT"]
     cmd = [json.loads(rest) for kw, rest in instr if kw == "CMD"]
     assert entry[-1] == ["newsstream"] and cmd[-1] == ["worker"]

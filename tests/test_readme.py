@@ -49,6 +49,15 @@ NOT_HERE = {
     ".venv/bin/python bench/indexing.py": "a benchmark: minutes of CPU, figures in bench/README.md",
     ".venv/bin/python bench/pipeline.py": "a benchmark: minutes of CPU, figures in bench/README.md",
     ".venv/bin/python bench/dedupe.py": "a benchmark of the development set, which CI may not have",
+    ".venv/bin/python bench/entities.py": "a benchmark: minutes of CPU, figures in bench/README.md",
+    # the services the whole suite shares: changing their layout or stopping them would break the other tests;
+    # tests/conftest.py's secure_services and cluster_services fixtures run what these commands run
+    # (streams.local.services.up(secure=True), up(kafka_brokers=3, elasticsearch_nodes=2), down) on services
+    # of their own, and tests/local/test_cli_services.py runs `services up` options through the CLI
+    "newsstream services up --secure": "would turn the suite's shared services secure (tests/local runs it on its own)",
+    "newsstream services up --kafka-brokers 3 --elasticsearch-nodes 2": "would replace the suite's shared services "
+    "with clusters (tests/local/test_cluster.py runs them on its own)",
+    "newsstream services down": "would stop the services the rest of the suite uses (the fixtures run it on theirs)",
 }
 
 
@@ -112,7 +121,9 @@ def parses(args: list[str]) -> bool:
         name, args = args[0], args[1:]
         cmd = cmd.commands[name]  # KeyError: no such command
         ctx = cmd.make_context(name, list(args), parent=ctx)
-        args = ctx.protected_args + ctx.args if hasattr(cmd, "commands") else []
+        # a group keeps its sub-command's name and arguments aside (click's protected arguments)
+        rest = list(getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", None) or [])
+        args = rest + list(ctx.args) if hasattr(cmd, "commands") else []
     return True
 
 
@@ -289,6 +300,8 @@ def test_check_not_here(command):
         if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
             checked = subprocess.run([docker, "compose", "config", "--quiet"], cwd=ROOT, capture_output=True, text=True)
             assert checked.returncode == 0, checked.stderr
+    elif words[0] == "newsstream":
+        assert parses(words[1:])
     else:
         script = ROOT / words[1]
         assert script.is_file(), f"{script} is missing"

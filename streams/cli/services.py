@@ -21,19 +21,40 @@ app = typer_app("Local Apache Kafka and Elasticsearch, fetched from Maven Centra
 
 
 @app.command("up", epilog=SERVICES_SETTINGS)
-def services_up() -> None:
+def services_up(
+    secure: bool = typer.Option(
+        False, "--secure", help="also Kafka SASL_SSL/SSL listeners and HTTPS with credentials for Elasticsearch"
+    ),
+    kafka_brokers: int | None = typer.Option(
+        None, "--kafka-brokers", min=1, max=3, metavar="N", help="KRaft nodes, 1-3 (default: as the last `up`, else 1)"
+    ),
+    elasticsearch_nodes: int | None = typer.Option(
+        None,
+        "--elasticsearch-nodes",
+        min=1,
+        max=3,
+        metavar="N",
+        help="Elasticsearch nodes, 1-3 (default: as the last `up`, else 1)",
+    ),
+) -> None:
     """Fetch (once), start and wait for Kafka and Elasticsearch on loopback."""
     from streams.local import services
 
     try:
-        services.up(load_settings(), echo=out.print)
+        services.up(
+            load_settings(),
+            echo=out.print,
+            secure=secure,
+            kafka_brokers=kafka_brokers,
+            elasticsearch_nodes=elasticsearch_nodes,
+        )
     except services.ServiceError as exc:
         fail(str(exc))
 
 
 @app.command("down", epilog=SERVICES_SETTINGS)
 def services_down() -> None:
-    """Stop the Kafka and Elasticsearch that `services up` started."""
+    """Stop the Kafka, Elasticsearch and proxy processes that `services up` started."""
     from streams.local import services
 
     services.down(load_settings(), echo=out.print)
@@ -41,13 +62,14 @@ def services_down() -> None:
 
 @app.command("status", epilog=SERVICES_SETTINGS)
 def services_status() -> None:
-    """Say whether each service is healthy, where, and its pid."""
+    """Say whether each process is healthy, where, its pid and secure endpoints (never a secret)."""
     from streams.local import services
 
     states = services.status(load_settings())
     for s in states:
         mark = "[green]healthy[/]" if s.healthy else "[red]down[/]"
-        out.print(f"{s.name:14} {mark}  {s.address}  pid={s.pid or '-'}")
+        detail = f"  {s.detail}" if s.detail else ""
+        out.print(f"{s.name:15} {mark}  {s.address}  pid={s.pid or '-'}{detail}", highlight=False)
     if not all(s.healthy for s in states):
         raise typer.Exit(1)
 

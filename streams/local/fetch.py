@@ -1,5 +1,16 @@
-"""Fetching the local services: Kafka's jars and Elasticsearch's distribution from Maven
-Central, and the JDKs and Maven they need (see :mod:`streams.local.services`)."""
+"""Fetch Kafka and Elasticsearch from Maven Central, once, and find a JDK to run them.
+
+* Kafka :data:`KAFKA_VERSION` (``org.apache.kafka:kafka_2.13`` and its
+  dependencies, see ``deploy/local/pom.xml``). Runs on Java 17 or newer.
+* Elasticsearch :data:`ES_VERSION`, the minimal distribution Elastic
+  publishes to Maven Central as
+  ``org.elasticsearch.distribution.integ-test-zip:elasticsearch`` (no optional
+  modules such as ``analysis-common`` or security; the index template adapts,
+  and ``--secure`` puts nginx in front). Needs Java 21 or newer.
+
+Downloads are cached in ``~/.m2`` and unpacked into ``settings.services_dir``.
+:class:`ServiceError` is importable from here too.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +21,24 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from streams.local.exceptions import ServiceError
 from streams.settings import Settings
 
 KAFKA_VERSION = "4.1.1"
 ES_VERSION = "9.5.0"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 
+__all__ = ["DEPLOY_LOCAL", "Echo", "ES_ARTIFACT", "ES_VERSION", "KAFKA_VERSION", "ServiceError", "fetch", "find_java"]
+
+#: Where progress lines go: ``print``, a rich console's ``print``, or a test's collector.
+Echo = Callable[[str], object]
+
 DEPLOY_LOCAL = Path(__file__).resolve().parents[2] / "deploy" / "local"
-
-
-class ServiceError(RuntimeError):
-    """A local service cannot be fetched, started or reached."""
 
 
 def _java_version(java: Path) -> int:
     try:
-        out = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=30).stderr
+        out = subprocess.run([str(java), "-version"], check=False, capture_output=True, text=True, timeout=30).stderr
     except OSError:
         return 0
     # 'openjdk version "17.0.15" 2025-04-15' / 'openjdk version "25" ...'
@@ -52,8 +65,9 @@ def find_java(min_version: int, env_var: str) -> Path:
     for var in (env_var, "JAVA_HOME"):
         if os.environ.get(var):
             candidates.append(Path(os.environ[var]) / "bin" / "java")
-    if shutil.which("java"):
-        candidates.append(Path(shutil.which("java")))  # type: ignore[arg-type]
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(Path(on_path))
     jvm = Path("/usr/lib/jvm")
     if jvm.is_dir():
         candidates += sorted(p / "bin" / "java" for p in jvm.iterdir())
@@ -80,13 +94,13 @@ def _mvn() -> str:
 def _run_mvn(args: list[str], log: Path) -> None:
     cmd = [_mvn(), "-B", "-q", "-f", str(DEPLOY_LOCAL / "pom.xml"), *args]
     with open(log, "ab") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, check=False, stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise ServiceError(f"Maven failed ({' '.join(args[:2])}); see {log}")
 
 
-def fetch(settings: Settings, echo: Callable[[str], object] = print) -> tuple[Path, Path]:
-    """Fetch Kafka's jars and Elasticsearch's distribution, once, into the cache.
+def fetch(settings: Settings, echo: Echo = print) -> tuple[Path, Path]:
+    """Fetch Kafka's jars and Elasticsearch's distribution, once, into the services folder.
 
     Returns ``(kafka_libs_dir, elasticsearch_home)``. Raises :class:`ServiceError`.
     """
@@ -96,6 +110,7 @@ def fetch(settings: Settings, echo: Callable[[str], object] = print) -> tuple[Pa
     libs = base / f"kafka-{KAFKA_VERSION}" / "libs"
     if not (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
         echo(f"fetching Apache Kafka {KAFKA_VERSION} from Maven Central ...")
+        libs.parent.mkdir(parents=True, exist_ok=True)
         tmp = libs.with_name("libs.partial")
         shutil.rmtree(tmp, ignore_errors=True)
         _run_mvn(
@@ -124,6 +139,8 @@ def fetch(settings: Settings, echo: Callable[[str], object] = print) -> tuple[Pa
                 mode = info.external_attr >> 16
                 if mode:
                     os.chmod(tmp / info.filename, mode & 0o7777)
+        if es_home.is_symlink():  # a sibling's, whose target is gone
+            es_home.unlink()
         (tmp / f"elasticsearch-{ES_VERSION}").rename(es_home)
         shutil.rmtree(tmp, ignore_errors=True)
     return libs, es_home

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from streams.parsing.charset import decode_bytes, sniff_content_type
 from streams.parsing.exceptions import ParseRejected
+from streams.parsing.furniture import is_short_sentence
 from streams.parsing.html import extract_html
 from streams.parsing.language import detect_language
 from streams.parsing.text import extract_text
 from streams.parsing.words import canonical_url, normalise_text, reading_time, url_key, word_count
 from streams.records import ParsedArticle, RawArticle, stable_id
 
-MIN_BODY_WORDS = 5  # fewer words than this is no article body
+MIN_BODY_WORDS = 5  # fewer words than this is no article body, unless they make a sentence
 
 
 def parse(raw: RawArticle) -> ParsedArticle:
@@ -33,7 +34,8 @@ def parse(raw: RawArticle) -> ParsedArticle:
     Raises:
         ParseRejected: reason ``"empty input"``, ``"binary input"``,
             ``"undecodable input"`` or ``"no article text"`` (nothing that
-            reads as an article body could be extracted).
+            reads as an article body could be extracted: fewer than five
+            words, and no sentence).
     """
     content = raw.content
     if content is None:
@@ -61,7 +63,7 @@ def parse(raw: RawArticle) -> ParsedArticle:
         canonical = canonical_url(raw.url)
     body = found.body.strip()
     words = word_count(body)
-    if words < MIN_BODY_WORDS:
+    if words < MIN_BODY_WORDS and not any(is_short_sentence(p) for p in body.split("\n\n")):
         raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
     language = detect_language(body, hint=lang_hint)
     key = url_key(canonical)

@@ -82,17 +82,41 @@ _MONTHS = {
     "juli": 7,
     "oktober": 10,
     "dezember": 12,
+    # Italian and Spanish abbreviations a year always follows here ("02 Ago 2017")
+    "gen": 1,
+    "ene": 1,
+    "ago": 8,
+    "set": 9,
+    "ott": 10,
+    "dic": 12,
+    # Russian, in the genitive a date uses ("24 сентября 2018")
+    "января": 1,
+    "февраля": 2,
+    "марта": 3,
+    "апреля": 4,
+    "мая": 5,
+    "июня": 6,
+    "июля": 7,
+    "августа": 8,
+    "сентября": 9,
+    "октября": 10,
+    "ноября": 11,
+    "декабря": 12,
 }
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+# a year ends at a word boundary, or where a dump glued a time to it ("Nov 19 20197:05 AM")
+_YEAR = r"((?:19|20)\d\d)(?:\b|(?=\d{1,2}:\d\d))"
 _DATE_PATTERNS = (
     # 2023-02-28, 2023-02-28T10:00:00Z
     (re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?(Z|[+-]\d\d:?\d\d)?)?\b"), "ymd"),
+    # 2016.12.01, 2016/12/01, 2016年12月01日
+    (re.compile(r"\b((?:19|20)\d\d)(?:[./](\d\d)[./](\d\d)\b|年(\d{1,2})月(\d{1,2})日)"), "ymd-dotted"),
     # February 28, 2023 / Feb. 28 2023
-    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b", re.IGNORECASE), "mdy"),
+    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+{_YEAR}", re.IGNORECASE), "mdy"),
     # 28 February 2023 / 28 de fevereiro de 2023 / 28. Februar 2023
     (
         re.compile(
-            rf"\b(\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:de\s+)?({_MONTH_RE})\.?,?\s+(?:de\s+)?((?:19|20)\d\d)\b",
+            rf"\b(\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:de\s+)?({_MONTH_RE})\.?,?\s+(?:de\s+)?{_YEAR}",
             re.IGNORECASE,
         ),
         "dmy",
@@ -106,9 +130,11 @@ def find_date(text: str) -> str | None:
     """Return the first calendar date written in ``text`` as ``YYYY-MM-DD``.
 
     Understands ISO dates (with an optional time, then returned as ISO 8601
-    date-time), ``February 28, 2023``, ``Feb. 28 2023``, ``28 February 2023``
-    (English and the common Romance/German month names) and unambiguous
-    ``dd/mm/yyyy``. Returns None when no valid date is found.
+    date-time), ``2023.02.28`` and ``2023年02月28日``, ``February 28, 2023``,
+    ``Feb. 28 2023``, ``28 February 2023`` (English, the common Romance and
+    German month names, Russian ones in the genitive) and unambiguous
+    ``dd/mm/yyyy``. A year alone is never a date. Returns None when no valid
+    date is found.
     """
     best: tuple[int, str] | None = None
     for pattern, kind in _DATE_PATTERNS:
@@ -132,7 +158,10 @@ def _date_from_match(m: re.Match, kind: str) -> str | None:
                 tz = "+00:00" if tz == "Z" else tz
                 return f"{y:04d}-{mo:02d}-{d:02d}T{m.group(4)}:{m.group(5)}:{m.group(6) or '00'}{tz}"
             return f"{y:04d}-{mo:02d}-{d:02d}"
-        if kind == "mdy":
+        if kind == "ymd-dotted":
+            y = int(m.group(1))
+            mo, d = (int(m.group(2)), int(m.group(3))) if m.group(2) else (int(m.group(4)), int(m.group(5)))
+        elif kind == "mdy":
             mo, d, y = _MONTHS[m.group(1).lower()], int(m.group(2)), int(m.group(3))
         elif kind == "dmy":
             d, mo, y = int(m.group(1)), _MONTHS[m.group(2).lower()], int(m.group(3))

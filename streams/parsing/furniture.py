@@ -19,13 +19,18 @@ _FURNITURE_WHOLE = re.compile(
       recommended(?:\s+for\s+you)?|most\s+(?:popular|read|viewed|shared)(?:\s+\w+)?|trending(?:\s+now|\s+stories)?|
       you\s+(?:may|might)\s+also\s+like|more\s+(?:stories|news|videos?|from\s+.{1,40})|latest(?:\s+news|\s+stories)?|
       top\s+stories|editor'?s\s+picks?|don'?t\s+miss|watch(?:\s+now|\s+more|\s+live)?|video|play\s+video|
-      share(?:\s+(?:this|on|via|article|story|the\s+article).{0,30})?|shares?|tweet|email|e-mail|print|copy(?:\s+link)?|
+      share(?:\s+(?:this|on|via|article|story|the\s+article).{0,30})?|shares?|tweet|email|e-mail|print|copy(?:\s+(?:this\s+)?link)?|
       facebook|twitter|linkedin|whatsapp|pinterest|reddit|telegram|flipboard|instagram|youtube|messenger|x|
-      follow(?:\s+us)?(?:\s+on\s+.{1,30})?|subscribe(?:\s+now)?|i\s+subscribe|sign\s*(?:up|in)|log\s*(?:in|out)|register|
+      follow(?:\s+us)?(?:\s+on\s+.{1,30})?|follow\s+.{1,30}\s+on|get\s+(?:the\s+)?short\s+url|print\s+this(?:\s+(?:article|page|story))?|subscribe(?:\s+now)?|i\s+subscribe|sign\s*(?:up|in)|log\s*(?:in|out)|register|
       newsletters?|get\s+the\s+app|download\s+the\s+app|
       \d+\s*(?:min|mins|minutes?)(?:\s+read)?|reading\s+time.{0,20}|
       comments?|\d+\s+comments?|leave\s+a\s+(?:comment|reply)|show\s+comments|view\s+comments|add\s+comment|
       back\s+to\s+top|skip\s+to\s+(?:main\s+)?content|menu|search|home|close|next|previous|prev|more|less|open|
+      (?:skip|jump|go)\s+(?:directly\s+)?to\s+(?:the\s+)?(?:main\s+)?(?:content|article|navigation|search|menu|footer)|
+      (?:open|close|toggle|show|hide)\s+(?:the\s+)?(?:navigation|nav|main|site|share|search)(?:\s+(?:menu|panel|bar))?|
+      skip\s+navigation|accessibility\s+links|switch\s+site|currently\s+reading|account\s+settings(?:\s+log\s*out)?|
+      (?:image|photo|picture|slide)\s+\d+\s+(?:of|/)\s+\d+|created\s+with\s+sketch\.?(?:\s+\w+)?|
+      media\s+playback\s+is\s+unsupported\s+on\s+your\s+device|.{0,40}\ba\s+news\s+corp\s+company|
       loading\.*|please\s+wait|click\s+here|listen(?:\s+to\s+(?:this\s+)?article)?|audio|photos?|gallery|image|
       tags?|topics?|filed\s+under|categories|category|keywords|
       cookies?|accept(?:\s+all)?(?:\s+cookies)?|reject(?:\s+all)?|ok|got\s+it|i\s+agree|
@@ -113,7 +118,23 @@ _FURNITURE_STRONG = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+# Markup a dump left in the text (a tracking pixel's ``<img ...>``): never article text.
+_MARKUP = re.compile(r"^<(?:img|a|div|span|iframe|script|style|link|meta|p|br)\b[^>]*>", re.IGNORECASE)
+
 _SENTENCE_END = re.compile(r"""[.!?…:;"”’»)。！？」』）]\s*$""")
+
+
+_SHARE_WORD = re.compile(
+    r"(?:share|tweet|email|e-mail|print|save|comment|comments|submit|copy|link|facebook|twitter|linkedin|whatsapp"
+    r"|pinterest|reddit|telegram|flipboard|messenger|tumblr|pocket|sms|mail)$",
+    re.IGNORECASE,
+)
+
+
+def _share_bar(stripped: str) -> bool:
+    """A row of share buttons: "Facebook Twitter Email LinkedIn", "Share Tweet Submit"."""
+    words = stripped.replace("|", " ").replace("/", " ").split()
+    return 2 <= len(words) <= 12 and all(_SHARE_WORD.match(w) for w in words)
 
 
 def is_furniture(line: str, words: int | None = None) -> bool:
@@ -126,9 +147,9 @@ def is_furniture(line: str, words: int | None = None) -> bool:
     never furniture by phrase: a sentence that mentions a newsletter is text.
     """
     stripped = line.strip().strip("•►▶·|*+-–—\u00a0 ")
-    if not stripped:
+    if not stripped or _MARKUP.match(stripped):
         return True
-    if _FURNITURE_WHOLE.match(stripped):
+    if _FURNITURE_WHOLE.match(stripped) or _share_bar(stripped):
         return True
     n = words if words is not None else word_count(stripped)
     if n <= 30 and _phrase_furniture(stripped):
@@ -139,3 +160,11 @@ def is_furniture(line: str, words: int | None = None) -> bool:
 def looks_like_sentence(line: str) -> bool:
     """Return True when ``line`` reads as prose: several words and a sentence end."""
     return word_count(line) >= 6 and bool(_SENTENCE_END.search(line))
+
+
+def is_short_sentence(text: str) -> bool:
+    """Return True when ``text`` has two words or more and ends a sentence
+    (``.``, ``!``, ``?`` or ``…``, closing quotes and brackets after it):
+    "First paragraph...", "Markets closed higher." (linear in the text)."""
+    tail = text.rstrip().rstrip("\"'”’»)]")
+    return tail.endswith((".", "!", "?", "…")) and word_count(text) >= 2

@@ -1,28 +1,31 @@
-"""HTML pages: trafilatura and htmldate, with our corrections.
+"""HTML pages: three extractors vote on the body; trafilatura reads the metadata.
 
-trafilatura finds the main text and the metadata; we then correct what it gets
-wrong on news pages (measured on the article-extraction development set, see
-``bench/extraction.py``):
-
-* comments and tables are left out (reader comments are not the article);
-* ``paywall`` classes are neutralised: trafilatura drops such containers, but
-  when a page ships the paywalled text it is the article body;
-* an article split over several sibling containers of the same class
-  (``article__body`` chunks between ad rails) is read whole;
-* leading lines repeating the title or the standfirst, and furniture lines
-  (newsletter boxes, share prompts, "Write to … at", copyright, reprint
-  notices) are removed with the rules shared with plain-text pages.
+The body is the paragraph-level vote of :mod:`~streams.parsing.ensemble` over
+three independent extractors: trafilatura (fast path, favouring precision,
+no comments), the Rust rs-trafilatura (news article profile) and
+trafilatura's port of Readability (asked only when the other two disagree on
+enough words). A line is kept when the weighted votes reach the threshold;
+kept furniture lines and a leading repeat of the headline are dropped. The
+focus, weights, threshold and filter are those 5-fold cross-validation on the
+development set chose (``bench/extraction.py``, ``bench/README.md``).
+Title (the ``<h1>`` headline matching ``og:title``), byline, date and site
+name come from trafilatura's metadata steps; tags only from the page's own
+metadata (meta tags, JSON-LD) and tag links inside the article, never from
+site navigation.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, cast
 
+import rs_trafilatura
 from lxml import etree
-from lxml.html import HtmlElement
+from lxml.html import HtmlElement, fromstring, tostring
 
 from streams.parsing.dates import normalise_date
+from streams.parsing.ensemble import Ballot, Opinion, ballots, merge, needs, record, select
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
 from streams.parsing.metadata import clean_authors, clean_title, tag_case
@@ -31,33 +34,41 @@ from streams.parsing.words import word_count
 if TYPE_CHECKING:
     from trafilatura.settings import Document
 
-_RETRY_BELOW_WORDS = 60  # fewer words from the fast path: retry with the fallbacks
+# The vote: weights of trafilatura, rs-trafilatura and Readability, and the
+# threshold a line's weighted votes must reach (two of three). Chosen on the 121
+# development pages by bench/extraction.py (its choice on all pages, and on four
+# of the five folds; see bench/README.md).
+WEIGHTS = (1.0, 1.0, 1.0)
+THRESHOLD = 2.0
+DROP_FURNITURE = True  # then drop kept lines that are furniture (furniture.is_furniture)
+# trafilatura's own trade-off ("balanced", "precision" or "recall"), chosen with them
+FOCUS = "precision"
+# Readability (4 ms a page) is asked only when its vote can decide at least this
+# many words: on the development pages, lines disputed by fewer words never
+# changed F1 by 0.001, and it is then asked on 48 pages of 121 instead of 75.
+_ASK_READABILITY_FROM = 10
 # Asides, footers and the head: trafilatura's extraction deletes them first thing
 # (settings.MANUALLY_CLEANED), but only after its copies of the tree and its
-# raw-tree XPaths have run over them. ``prune_xpath`` removes them right after
-# the metadata is read (byline, tags and dates may live there), so the
-# extraction works on a smaller tree: HTML pages parse 5-10% faster, and no field
-# of the 243 development-set pages changes.
-_EXTRACT_OPTIONS: dict[str, Any] = dict(
-    fast=True,
-    include_comments=False,
-    include_tables=False,
-    include_images=False,
-    include_links=False,
-    prune_xpath=["//aside | //footer | //head"],
-)
+# raw-tree XPaths have run over them. ``prune_xpath`` removes them from the copy
+# trafilatura extracts from (our metadata steps read the whole tree: byline,
+# tags and dates may live there), so the extraction works on a smaller tree
+# (5-10% faster when measured; no field of the development pages changed).
+_EXTRACT_OPTIONS: dict[str, Any] = {
+    "fast": True,
+    "include_comments": False,
+    "include_tables": True,
+    "include_images": False,
+    "include_links": False,
+    "prune_xpath": ["//aside | //footer | //head"],
+}
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _text(el: HtmlElement) -> str:
     return " ".join(el.text_content().split())
-
-
-def _neutralise_paywall(tree: HtmlElement) -> None:
-    for el in tree.xpath('//*[contains(@class, "paywall") or contains(@id, "paywall")]'):
-        for attr in ("class", "id"):
-            value = el.get(attr)
-            if value and "paywall" in value:
-                el.set(attr, value.replace("paywall", "pw-open"))
 
 
 _INERT = etree.XPath(
@@ -79,36 +90,6 @@ def _drop_inert(tree: HtmlElement) -> None:
     for el in _INERT(tree):
         if el.getparent() is not None:
             el.drop_tree()  # lxml.html: removes the element, keeps its tail text
-
-
-def _split_body_paragraphs(tree: HtmlElement, first_paragraph: str) -> list[str] | None:
-    """Return the paragraphs of every sibling container of the one holding
-    ``first_paragraph`` when the article is split over same-class containers."""
-    probe = " ".join(first_paragraph.split())[:80]
-    if len(probe) < 40:
-        return None
-    container = None
-    for p in tree.iter("p"):
-        if _text(p).startswith(probe[:60]):
-            container = p.getparent()
-            break
-    if container is None:
-        return None
-    cls = container.get("class")
-    if not cls:
-        return None
-    same = [el for el in tree.iter(container.tag) if el.get("class") == cls]
-    if len(same) < 2:
-        return None
-    paragraphs: list[str] = []
-    for el in same:
-        for p in el.iter("p", "h2", "h3", "li", "blockquote"):
-            if p.tag in ("li",) and p.getparent() is not None and p.getparent().tag not in ("ul", "ol"):
-                continue
-            text = _text(p)
-            if text and (p.tag == "p" or word_count(text) >= 3):
-                paragraphs.append(text)
-    return paragraphs
 
 
 def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
@@ -145,19 +126,193 @@ def _related(tree: HtmlElement, limit: int = 10) -> list[str]:
     return out
 
 
-def _clean_lines(text: str, titles: list[str | None], description: str | None) -> list[str]:
-    """Return the body lines without repeats of the title or standfirst at
-    the top and without furniture lines."""
-    lines = [" ".join(l.split()) for l in text.split("\n")]
-    lines = [l for l in lines if l]
-    norm = lambda s: re.sub(r"\W+", " ", s or "").strip().lower()  # noqa: E731
-    heads = {norm(t) for t in titles if t} - {""}
-    ndesc = norm(description)
-    # leading title / standfirst repeats (the first two lines only)
-    for _ in range(2):
-        if lines and (norm(lines[0]) in heads or (ndesc and norm(lines[0]) == ndesc)):
-            lines.pop(0)
-    return [l for l in lines if not is_furniture(l)]
+# rs-trafilatura recurses over the tree: nesting in the tens of thousands
+# crashes the process (stack overflow) and thousands of levels take seconds.
+# It reads our lxml tree re-serialised, which libxml2 caps at 255 levels; this
+# guard keeps it out should a deeper tree ever come through.
+# (A path of 256 element steps: one pass over the tree, level by level.)
+_TOO_DEEP_FOR_RS = etree.XPath("boolean(/" + "/".join(["*"] * 256) + ")")
+
+
+def _rs_opinion(tree: HtmlElement, url: str | None) -> Opinion | None:
+    """rs-trafilatura's lines for the page (None when the tree is too deep for it)."""
+    if _TOO_DEEP_FOR_RS(tree):
+        return None
+    # news pages: its article profile, without the page-type classifier (40% of its time)
+    found = rs_trafilatura.extract(
+        tostring(tree, encoding="unicode"), url=url, page_type="article", include_images=False
+    )
+    return Opinion.from_text(found.main_content)
+
+
+def _readability_opinion(tree: HtmlElement) -> Opinion:
+    """Readability's article text (trafilatura's port; it mutates ``tree``)."""
+    from trafilatura.readability_lxml import Document  # noqa: PLC0415 - see _trafilatura
+
+    try:
+        summary = Document(tree).summary()
+        return Opinion([fromstring(summary).text_content()]) if summary else Opinion([])
+    except (etree.ParserError, ValueError):
+        return Opinion([])
+
+
+def body_ballots(tree: HtmlElement, url: str | None, trafilatura_text: str | None, lazy: bool = True) -> list[Ballot]:
+    """Return the vote table of the page's lines: ``[Ballot(line, [trafilatura,
+    rs-trafilatura, readability])]``, lines in document order.
+
+    Readability is asked only when its vote can change the outcome of
+    lines of ``_ASK_READABILITY_FROM`` words or more under :data:`WEIGHTS`
+    and :data:`THRESHOLD` (``lazy``), else its votes stay None;
+    it runs last because it mutates ``tree``."""
+    traf = Opinion.from_text(trafilatura_text)
+    rs = _rs_opinion(tree, url) or traf  # too deep for rs-trafilatura: trafilatura's text is the body
+    table = ballots(merge(traf, rs), [traf, rs, None])
+    if not lazy or needs(table, WEIGHTS, THRESHOLD, 2, _ASK_READABILITY_FROM):
+        record(table, 2, _readability_opinion(tree))
+    return table
+
+
+def _headline(tree: HtmlElement, meta_title: str | None) -> str | None:
+    """The page's visible headline: the ``<h1>`` that shares most words with the
+    metadata title (``og:title``, ``<title>``), at least half of its own words
+    (an ``<h1>`` holding the site's logo shares none); else the metadata title.
+    Readers, and text dumps of the page, see the ``<h1>``."""
+    if not meta_title:
+        return meta_title
+    wanted = set(re.findall(r"\w+", meta_title.lower()))
+    best, best_shared = None, 0.0
+    for h1 in tree.iter("h1"):
+        text = _text(h1)
+        words = re.findall(r"\w+", text.lower())
+        if not 3 <= len(words) <= 40:
+            continue
+        shared = sum(1 for w in words if w in wanted) / len(words)
+        if shared >= 0.5 and shared > best_shared:
+            best, best_shared = text, shared
+    return best or meta_title
+
+
+def _tags(tree: HtmlElement, meta: Any) -> list[str]:
+    """The article's own tags: meta keywords and ``article:tag`` (read by
+    trafilatura), ``article:section`` and JSON-LD ``articleSection``, and tag
+    links inside ``<article>``/``<main>``. Link lists elsewhere on the page are
+    site navigation, never tags."""
+    found: list[str] = [*(meta.tags or []), *(meta.categories or [])]
+    found += tree.xpath('//meta[@property="article:section" or @name="article:section"]/@content')
+    found += [
+        _text(a)
+        for a in tree.xpath(
+            '(//article | //main)//*[contains(@class, "tag") or contains(@class, "topic")]//a[@href]'
+            ' | (//article | //main)//a[contains(concat(" ", @rel, " "), " tag ")]'
+        )
+    ]
+    tags: list[str] = []
+    for tag in found:
+        for part in tag.split(","):
+            cased = tag_case(part)
+            if cased and cased not in tags and len(cased) < 60 and not is_furniture(cased):
+                tags.append(cased)
+    return tags
+
+
+def body_lines(
+    table: list[Ballot],
+    weights: tuple[float, ...] = WEIGHTS,
+    threshold: float = THRESHOLD,
+    drop_furniture: bool = DROP_FURNITURE,
+    titles: tuple[str | None, ...] = (),
+) -> list[str]:
+    """The article's lines: those the vote keeps, without furniture lines and
+    without leading lines that repeat one of ``titles`` (the headline is the
+    title, not the body's first paragraph)."""
+    lines = [ln for ln in select(table, weights, threshold) if not (drop_furniture and is_furniture(ln))]
+    heads = {_words(t) for t in titles if t}
+    first = 0
+    while first < len(lines) and _words(lines[first]) in heads:
+        first += 1
+    return lines[first:]
+
+
+def _metadata(tree: HtmlElement, url: str | None) -> Any:
+    """trafilatura's metadata steps (its ``extract_metadata``) for what we use:
+    meta tags and JSON-LD first, then title, author, URL, date, site name.
+    Left out: categories and tags from link lists anywhere on the page (site
+    menus: tags come from :func:`_tags`) and the licence.
+
+    The date is htmldate's from the page's markup; its extensive search of
+    the text runs only when that finds none, and a 1 January date from it is
+    dropped (a bare year or a copyright line: no date beats a wrong one)."""
+    from htmldate import find_date  # noqa: PLC0415 - see _trafilatura
+    from trafilatura.metadata import (  # noqa: PLC0415
+        META_URL,
+        examine_meta,
+        extract_author,
+        extract_meta_json,
+        extract_sitename,
+        extract_title,
+        extract_url,
+    )
+    from trafilatura.settings import set_date_params  # noqa: PLC0415
+
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:
+        meta.author = None
+    with suppress(Exception):  # trafilatura's own guard: its JSON-LD reader has known bugs
+        meta = extract_meta_json(tree, meta)
+    meta.title = meta.title or extract_title(tree)
+    meta.author = meta.author or extract_author(tree)
+    meta.url = meta.url or extract_url(tree, url)
+    params = {**set_date_params(False), "url": meta.url}
+    meta.date = find_date(tree, **params)
+    if not meta.date:
+        date = find_date(tree, **{**params, "extensive_search": True})
+        meta.date = None if date and date[4:] == "-01-01" else date
+    meta.sitename = meta.sitename or extract_sitename(tree)
+    if meta.sitename:
+        meta.sitename = meta.sitename.lstrip("@")
+        if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
+            meta.sitename = meta.sitename.title()
+    elif meta.url and (m := META_URL.match(meta.url)):
+        meta.sitename = m[1]
+    meta.clean_and_trim()
+    return meta
+
+
+def _trafilatura(text: str, url: str | None, focus: str = FOCUS) -> tuple[HtmlElement | None, Any, str]:
+    """Return the page's tree (inert parts dropped), its metadata and
+    trafilatura's text with its ``focus`` (``""`` when it found no body);
+    ``(None, None, "")`` when the page has no tree."""
+    # imported here, not at the top: trafilatura and htmldate cost 0.4 s and
+    # tens of MB at import that plain-text parsing and `newsstream parse` of
+    # text files never need
+    from trafilatura import bare_extraction  # noqa: PLC0415
+    from trafilatura.utils import load_html  # noqa: PLC0415
+
+    tree = load_html(text)
+    if tree is None:
+        return None, None, ""
+    _drop_inert(tree)
+    doc = bare_extraction(  # works on a copy of the tree
+        tree,
+        url=url,
+        with_metadata=False,
+        favor_precision=focus == "precision",
+        favor_recall=focus == "recall",
+        **_EXTRACT_OPTIONS,
+    )
+    text_found = cast("Document", doc).text if doc is not None else None  # a Document: as_dict is off
+    return tree, _metadata(tree, url), text_found or ""
+
+
+def vote_table(text: str, url: str | None = None, focus: str = FOCUS) -> tuple[list[Ballot], tuple[str | None, ...]]:
+    """The page's vote table with every opinion asked, and its titles
+    (``bench/extraction.py`` cross-validates the focus, weights and
+    threshold on them)."""
+    tree, meta, body = _trafilatura(text, url, focus)
+    if tree is None:
+        return [], ()
+    titles = (clean_title(_headline(tree, meta.title), meta.sitename or None), meta.title)
+    return body_ballots(tree, url, body, lazy=False), titles
 
 
 def extract_html(text: str, url: str | None = None) -> Extracted:
@@ -167,53 +322,21 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
     :class:`~streams.parsing.extracted.Extracted` with ``body == ""`` when no article text was found
     (the caller turns that into a rejection). Never raises on bad markup.
     """
-    # imported here, not at the top: trafilatura costs 0.37 s and 36 MB at
-    # import (measured) that plain-text parsing and `newsstream parse` of
-    # text files never need
-    from trafilatura import bare_extraction  # noqa: PLC0415
-    from trafilatura.utils import load_html  # noqa: PLC0415
-
-    tree = load_html(text)
+    tree, doc, body = _trafilatura(text, url)
     if tree is None:
         return Extracted(body="")
-    _neutralise_paywall(tree)
-    _drop_inert(tree)
-    # a Document: bare_extraction returns a dict only when asked to (as_dict=True)
-    doc = cast("Document | None", bare_extraction(tree, url=url, with_metadata=True, **_EXTRACT_OPTIONS))
-    if doc is None or word_count(doc.text or "") < _RETRY_BELOW_WORDS:
-        # the fast path found little: let trafilatura compare with its
-        # readability and jusText fallbacks (3x slower, so only here)
-        # (the metadata, read from the same tree, is the fast path's: not read again)
-        options = {**_EXTRACT_OPTIONS, "fast": False}
-        retry = cast("Document | None", bare_extraction(tree, url=url, with_metadata=doc is None, **options))
-        if retry is not None and (doc is None or word_count(retry.text or "") > word_count(doc.text or "")):
-            if doc is not None:
-                doc.text = retry.text
-            else:
-                doc = retry
-    if doc is None:
-        return Extracted(body="", lang_hint=tree.get("lang"))
-    body_text = doc.text or ""
-    paragraphs = [l for l in body_text.split("\n") if l.strip()]
-    if paragraphs:
-        split = _split_body_paragraphs(tree, paragraphs[0])
-        if split and word_count(" ".join(split)) > 1.2 * word_count(body_text):
-            body_text = "\n".join(split)
     publisher = doc.sitename or None
-    title = clean_title(doc.title, publisher)
-    lines = _clean_lines(body_text, [doc.title, title], doc.description)
+    title = clean_title(_headline(tree, doc.title), publisher)
     caption, credit = _figure(tree)
-    tags: list[str] = []
-    for tag in (doc.tags or []) + (doc.categories or []):
-        for part in tag.split(",") if tag.count(",") >= 2 else [tag]:
-            cased = tag_case(part)
-            if cased and cased not in tags and len(cased) < 60:
-                tags.append(cased)
+    related = _related(tree)
+    tags = _tags(tree, doc)
     lang = tree.get("lang") or tree.get("xml:lang")
     if not lang:
         metas = tree.xpath('//meta[@http-equiv="content-language" or @property="og:locale"]/@content')
         lang = metas[0] if metas else None
     canon = doc.url if doc.url and re.match(r"https?://", doc.url) else None
+    # last: Readability mutates the tree
+    lines = body_lines(body_ballots(tree, url, body), titles=(title, doc.title))
     return Extracted(
         body="\n\n".join(lines),
         title=title,
@@ -223,7 +346,7 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
         canonical_url=canon,
         image_caption=caption,
         image_credit=credit,
-        related=_related(tree),
+        related=related,
         tags=tags,
         lang_hint=lang,
     )

@@ -1,23 +1,31 @@
-"""Plain-text pages: furniture removal, caption, byline, related links, tags.
+"""Plain-text pages: which lines are the article.
 
 The input is the text of a whole page as a browser copy or a scraper's text
-dump gives it: menus, "Advertisement", share prompts, newsletter boxes, a
-caption with its credit, a byline, "Also read" links and a bulleted list of
-topic tags around the article's paragraphs.
+dump gives it (menus, "Advertisement", share prompts, newsletter boxes, a
+caption, a byline, "Also read" links and topic tags around the article's
+paragraphs), or a clean article such as wire copy.
 
-Method (general rules, no per-site tuning):
+Method (general rules; the costs are :class:`Rules`, chosen by 5-fold
+cross-validation in ``bench/extraction.py``):
 
-1. split into lines, remembering indentation and bullets; rejoin lines a
-   dump broke inside a sentence (an opening quote alone at a line end, a line
-   of bare closing punctuation, a continuation that starts in lower case);
+1. split into lines, remembering indentation and bullets, rejoining lines a
+   dump broke inside a sentence (:mod:`~streams.parsing.textlines`);
 2. give every line a value: prose (a sentence end and several words, or a
-   long line) is worth its word count, furniture (:func:`~streams.parsing.furniture.is_furniture`)
-   and short bullets cost, short label-like lines cost a little;
+   long line) is worth its word count; furniture
+   (:func:`~streams.parsing.furniture.is_furniture`) and short bullets cost;
+   short labels cost a little; rows of a table or of results are worth a
+   little (wire copy is news);
 3. the article is the run of lines with the largest total value (a maximum
-   sum segment, as in Finn's Body Text Extraction); furniture and metadata
-   lines (byline, date, caption, "Text by") inside it are dropped;
-4. caption, credit, byline, publisher, date, related links and tags are read
-   from the lines around the body with the shared rules of :mod:`fields`.
+   sum segment, as in Finn's Body Text Extraction), cut where reader comments
+   begin and without teaser islands at its ends; inside it, furniture and
+   metadata lines (byline, date, caption) are dropped, lists, tables and
+   datelines kept (bullets only in the text column: the indentation that
+   holds most of the prose; a sidebar of teasers sits elsewhere);
+4. title, byline, caption, date, related links and tags are read from the
+   lines around the body (:mod:`~streams.parsing.textfields`).
+
+A short text (a title and a sentence or two) is an article too: when no run
+of prose is found, its sentences are the body.
 """
 
 from __future__ import annotations
@@ -25,38 +33,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from streams.parsing.dates import find_date
 from streams.parsing.extracted import Extracted
-from streams.parsing.furniture import is_furniture, looks_like_sentence
-from streams.parsing.metadata import byline_names, split_names, tag_case
-from streams.parsing.words import word_count
+from streams.parsing.furniture import is_furniture, is_short_sentence, looks_like_sentence
+from streams.parsing.textfields import RELATED_MARK, read_fields
+from streams.parsing.textlines import CORRESPONDENT, Line, fix_quotes, is_data, is_dateline, is_meta_line, split_lines
 
-_BULLET = re.compile(r"^(?:[*+•·▪◦‣○●■□–—-]|o(?=\s)|\d{1,2}[.)](?=\s))\s+")
-_ONLY_PUNCT = re.compile(r"""^[\s"“”'‘’«»().,;:!?…\-–—\]\[]+$""")
-_OPEN_QUOTE_END = re.compile(r"""(?:^|\s)["“«„]\s*$""")
-_DATE_LINE = re.compile(
-    r"^(?:(?:published|updated|posted|last\s+updated|modified|date)\s*:?\s*)?"
-    r"(?:on\s+)?(?:(?:mon|tue|wed|thu|fri|sat|sun)\w*\.?,?\s+)?.{0,40}\b(?:19|20)\d\d\b.{0,30}$",
-    re.IGNORECASE,
-)
-_CREDIT_TAIL = re.compile(
-    r"""^(?P<caption>.*?[.!?)”"])\s+(?P<credit>
-        (?:©\s*)?(?:photo|image|credit|foto|picture)s?\s*[:/]\s*.{2,80}
-      | (?:©\s*)?[A-Z][\w&.]*(?:\s?[/-]\s?[A-Z][\w&.]*)?\s[-–/|]\s[A-ZÀ-Ý][\w'’.\-]+(?:\s[A-ZÀ-Ý][\w'’.\-]+){0,3}
-      | ©\s*.{2,60}
-      | \((?:photo|image|credit)?[^()]{2,60}\)
-    )\s*$""",
-    re.VERBOSE,
-)
-_CORRESPONDENT = re.compile(
-    r"^(?:with|from|by)\s+our\s+(?:special\s+)?(?:correspondents?|reporters?|envoy|envoys)(?:\s+in\s+[^,]{1,60})?,?\s*(?P<name>.*)$",
-    re.IGNORECASE,
-)
-_TEXT_BY = re.compile(r"^(?:text|words|written)\s+by\s*:?\s*(?P<who>.+?)\s*$", re.IGNORECASE)
-_RELATED_MARK = re.compile(
-    r"^[►▶»>•*\s]*(?:also\s+read|read\s+also|read\s+more|see\s+also|related(?:\s+\w+)?|more\s+on\s+this|lire\s+aussi|à\s+lire\s+aussi|leer\s+más|lesen\s+sie\s+auch)\s*:?\s*(?P<rest>.*)$",
-    re.IGNORECASE,
-)
 # Where reader comments begin: the article never continues past such a line.
 _COMMENTS_START = re.compile(
     r"""^(?:\[\s*)?(?:
@@ -68,106 +49,98 @@ _COMMENTS_START = re.compile(
     )(?:\s*\])?\s*[:.!]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_TAGS_MARK = re.compile(r"^(?:tags?|topics?|keywords|filed\s+under|categories)\s*:\s*(?P<rest>.*)$", re.IGNORECASE)
+_FURNITURE = -12.0  # the value of a furniture line
 
 
-_LABEL = -3.0  # the value of a short non-furniture line (a label, a subheading)
+@dataclass(frozen=True)
+class Rules:
+    """Line values for the segment search (bench/extraction.py cross-validates them).
+
+    ``label``: a short line that is neither prose nor furniture; ``bullet``: a
+    short bullet item (less one per word, up to six); ``escalation``: the j-th
+    costly line of a run costs ``1 + j * escalation`` times its value, so one
+    "Advertisement" inside the article is cheap to bridge and a menu is not;
+    ``data``: a row of a table or of results, per word; ``lists``: a bulleted
+    list introduced by a line ending with a colon costs as labels do, and
+    bullet items inside the article, in its text column, are body."""
+
+    label: float = -3.0
+    bullet: float = -4.0
+    escalation: float = 1 / 3
+    data: float = 0.25
+    lists: bool = True
 
 
-@dataclass
-class Line:
-    """One line of the page: its text without bullet, indentation, bullet flag."""
-
-    text: str
-    indent: int
-    bullet: bool
-    words: int
-    index: int
+# The choice of bench/extraction.py's cross-validation on all development pages
+# (and in four of the five folds).
+RULES = Rules(escalation=0.0)
 
 
-def _lines(text: str) -> list[Line]:
-    """Split ``text`` into non-empty :class:`Line` records, rejoining broken sentences."""
-    out: list[Line] = []
-    pending_join = False
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        expanded = raw.expandtabs(4).replace("\u00a0", " ")
-        stripped = expanded.strip()
-        if not stripped:
-            continue
-        indent = len(expanded) - len(expanded.lstrip())
-        bullet = False
-        m = _BULLET.match(stripped)
-        if m and len(stripped) > m.end():
-            bullet, stripped = True, stripped[m.end() :].strip()
-        elif stripped in ("*", "+", "•", "-", "o"):
-            continue
-        if out and not bullet and (pending_join or _ONLY_PUNCT.match(stripped)):
-            prev = out[-1]
-            glue = "" if _ONLY_PUNCT.match(stripped) or prev.text.endswith(("“", "«", "„")) else " "
-            joined = prev.text.rstrip() + glue + stripped if glue == "" else prev.text.rstrip() + " " + stripped
-            if glue == "" and prev.text.rstrip().endswith('"') and stripped.startswith('"'):
-                joined = prev.text.rstrip() + stripped.lstrip('"').lstrip()
-            prev.text = " ".join(joined.split())
-            prev.words = word_count(prev.text)
-            pending_join = bool(_OPEN_QUOTE_END.search(prev.text))
-            continue
-        out.append(Line(stripped, indent, bullet, word_count(stripped), len(out)))
-        pending_join = bool(_OPEN_QUOTE_END.search(stripped))
+def rule_candidates() -> list[Rules]:
+    """The settings bench/extraction.py chooses from (the shipped one first).
+    Rows of tables and results are always worth something (``data`` > 0):
+    wire copy's results and standings are news, whatever the development
+    pages prefer."""
+    out = [RULES]
+    for data in (0.25, 0.5):
+        for escalation in (1 / 3, 0.0):
+            for label in (-3.0, -1.5):
+                for lists in (True, False):
+                    rules = Rules(label=label, escalation=escalation, data=data, lists=lists)
+                    if rules not in out:
+                        out.append(rules)
     return out
 
 
-def _fix_quotes(text: str) -> str:
-    """Tighten straight quotes a dump padded with spaces: ``supports " the
-    sovereignty … independence ".`` -> ``supports "the sovereignty …
-    independence".`` (quotes alternate open/close; odd counts are left alone)."""
-    if '"' not in text or text.count('"') % 2:
-        return text
-    parts = text.split('"')
-    for i in range(1, len(parts), 2):  # parts[i] is quoted
-        parts[i] = parts[i].strip()
-    return '"'.join(parts)
-
-
-def _value(line: Line) -> float:
-    """Return a line's worth as article text (positive) or furniture (negative)."""
+def _value(line: Line, rules: Rules, introduced: bool = False) -> float:
+    """Return a line's worth as article text (positive) or furniture (negative);
+    ``introduced``: the line is an item of a list a colon introduces."""
     if is_furniture(line.text, line.words):
-        return -12.0
-    if _is_meta_line(line.text):
-        return _LABEL
+        return _FURNITURE
+    if is_meta_line(line.text):
+        return rules.label
     sentence = looks_like_sentence(line.text)
+    if not sentence and (is_data(line.text) or is_dateline(line.text)):
+        return rules.data * line.words if rules.data else rules.label
     if line.bullet and not (sentence and line.words >= 12):
-        return -4.0 - min(line.words, 6)
+        return rules.label if introduced and rules.lists else rules.bullet - min(line.words, 6)
     if sentence:
         return float(line.words)
     if line.words >= 15:
         return line.words * 0.5
-    return _LABEL
+    return rules.label
 
 
-def _is_meta_line(text: str) -> bool:
-    """Byline, dateline, "Text by", credit-only or reading-time lines."""
-    if byline_names(text) or _TEXT_BY.match(text) or _CORRESPONDENT.match(text):
-        return True
-    words = word_count(text)
-    return bool(words <= 12 and _DATE_LINE.match(text) and find_date(text) and not looks_like_sentence(text))
+def _introduced(lines: list[Line]) -> list[bool]:
+    """Per line: True for the bullets of a list whose lead-in line ends with a colon."""
+    out, lead = [], False
+    for line in lines:
+        if not line.bullet:
+            lead = line.text.endswith(":")
+        out.append(line.bullet and lead)
+    return out
 
 
-def _escalate(values: list[float]) -> list[float]:
-    """Make long runs of furniture cost more than their sum: the j-th
-    furniture or bullet line of a run costs ``v * (1 + j/3)``, so an isolated
-    "Advertisement" inside the article is cheap to bridge and a menu or a
-    sidebar is not. Short labels (subheadings, list captions) keep their
-    small cost: structured articles (recipes, schedules) are full of them."""
+def _column(lines: list[Line], values: list[float]) -> int | None:
+    """The indentation that holds most of the prose value (None without prose)."""
+    mass: dict[int, float] = {}
+    for line, value in zip(lines, values):
+        if value > 0:
+            mass[line.indent] = mass.get(line.indent, 0.0) + value
+    return max(mass, key=mass.__getitem__) if mass else None
+
+
+def _costs(values: list[float], rules: Rules) -> list[float]:
+    """Escalate runs of costly lines (furniture, bullets: the j-th of a run costs
+    ``v * (1 + j * escalation)``); short labels keep their small cost, as
+    structured articles are full of them."""
     out, run = [], 0
     for v in values:
         if v > 0:
             run = 0
-            out.append(v)
-        elif v > _LABEL:
-            out.append(v)  # a short label (subheading, list caption) costs its value only
-        else:
-            out.append(v * (1 + run / 3))
-            run += 1
+        elif v <= rules.label:
+            v, run = v * (1 + run * rules.escalation), run + 1
+        out.append(v)
     return out
 
 
@@ -185,8 +158,16 @@ def _best_segment(values: list[float]) -> tuple[int, int]:
     return best_span
 
 
-def _runs(values: list[float], start: int, end: int) -> list[tuple[int, int]]:
-    """Return the ``(start, end)`` runs of consecutive positive values in a span."""
+def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) -> tuple[int, int]:
+    """Drop teaser islands at the ends of the segment: a lone prose line (under
+    150 words) set apart from the rest by two lines or more, one of them a
+    label (a name, a date: a river of "author / teaser" pairs). A subheading
+    alone before its paragraph is no such gap; an article paragraph after an
+    "Advertisement" slot is kept."""
+
+    def label_gap(a: int, b: int) -> bool:
+        return b - a >= 2 and any(_FURNITURE < values[k] <= 0 and not lines[k].bullet for k in range(a, b))
+
     runs, i = [], start
     while i < end:
         if values[i] > 0:
@@ -197,240 +178,88 @@ def _runs(values: list[float], start: int, end: int) -> list[tuple[int, int]]:
             i = j
         else:
             i += 1
-    return runs
-
-
-def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) -> tuple[int, int]:
-    """Drop teaser islands at the ends of the segment.
-
-    A river of "author name / one-line teaser" or "headline / teaser"
-    pairs looks like prose line by line; what gives it away is that each
-    prose line stands alone between groups of label lines (two lines or more,
-    one a short line that is not ad or share furniture: a name, a date); a
-    subheading alone before its paragraph is not such a group. Single-line runs of under 150 words separated from
-    the rest by such a label are cut from both ends; an article paragraph
-    after an "Advertisement" slot is kept.
-    """
-
-    def label_gap(a: int, b: int) -> bool:  # two lines or more, one a label
-        return b - a >= 2 and any(-12 < values[k] <= 0 and not lines[k].bullet for k in range(a, b))
-
-    runs = _runs(values, start, end)
-    while len(runs) > 1:
-        (s1, e1), (s0, e0) = runs[-1], runs[-2]
-        if e1 - s1 == 1 and lines[s1].words < 150 and label_gap(e0, s1):
-            runs.pop()
-        else:
+    while len(runs) > 1 and runs[-1][1] - runs[-1][0] == 1 and lines[runs[-1][0]].words < 150:
+        if not label_gap(runs[-2][1], runs[-1][0]):
             break
-    while len(runs) > 1:
-        (s0, e0), (s1, e1) = runs[0], runs[1]
-        if e0 - s0 == 1 and lines[s0].words < 150 and label_gap(e0, s1):
-            runs.pop(0)
-        else:
+        runs.pop()
+    first = 0
+    while first < len(runs) - 1 and runs[first][1] - runs[first][0] == 1 and lines[runs[first][0]].words < 150:
+        if not label_gap(runs[first][1], runs[first + 1][0]):
             break
-    return (runs[0][0], runs[-1][1]) if runs else (start, end)
+        first += 1
+    return (runs[first][0], runs[-1][1]) if runs else (start, end)
 
 
-def _is_headline(text: str, min_words: int = 3) -> bool:
-    words = word_count(text)
-    return min_words <= words <= 30 and not text.rstrip().endswith((",", ";", ":")) and not is_furniture(text, words)
-
-
-def _split_caption(text: str) -> tuple[str, str] | None:
-    m = _CREDIT_TAIL.match(text)
-    if not m or word_count(m.group("caption")) < 4:
-        return None
-    credit = m.group("credit").strip().strip("()").strip()
-    credit = re.sub(r"^(?:photo|image|credit|foto|picture)s?\s*[:/]\s*", "", credit, flags=re.IGNORECASE)
-    return m.group("caption").strip(), credit.lstrip("© ").strip()
-
-
-def _tag_items(lines: list[Line], start: int) -> list[str]:
-    """Return the short items of the bullet block starting at ``start``."""
-    items = []
-    for line in lines[start:]:
-        if not line.bullet:
-            break
-        items.append(line.text)
-    return items
-
-
-def extract_text(text: str) -> Extracted:
-    """Extract the article and its fields from the plain text of a page.
-
-    ``text`` is the decoded page text. Returns
-    :class:`~streams.parsing.extracted.Extracted` whose ``body`` is ``""`` when
-    no run of prose was found. Never raises.
-    """
-    lines = _lines(text)
-    if not lines:
-        return Extracted(body="")
-    values = [_value(l) for l in lines]
-    scored = _escalate(values)
+def _segment(lines: list[Line], values: list[float], rules: Rules) -> tuple[int, int]:
+    """The article's span of lines, ``(start, end)``; empty when there is no prose."""
+    scored = _costs(values, rules)
     start, end = _best_segment(scored)
     # reader comments: the article ends where they begin; when the comments
     # outweigh the article, prefer the best run before the first comment marker
     barriers = [l.index for l in lines if not l.bullet and l.words <= 25 and _COMMENTS_START.match(l.text)]
     before = [b for b in barriers if b > 0]
     if before:
-        first = before[0]
-        if start >= first:
-            s2, e2 = _best_segment(scored[:first])
+        if start >= before[0]:
+            s2, e2 = _best_segment(scored[: before[0]])
             if e2 > s2 and sum(scored[s2:e2]) >= 20:
                 start, end = s2, e2
         inner = [b for b in barriers if start < b < end]
         if inner:
             end = inner[0]
     if start >= end or max(values[start:end], default=0) <= 0:
+        return 0, 0
+    return _trim_islands(lines, values, start, end)
+
+
+def _short_text(lines: list[Line]) -> tuple[int, int]:
+    """A short text with no run of prose (a title and a sentence or two, as a
+    publisher's test message): its span from the first sentence on, when it
+    has one and no furniture."""
+    if len(lines) > 8 or any(is_furniture(l.text, l.words) for l in lines):
+        return 0, 0
+    first = next((l.index for l in lines if l.words >= 2 and is_short_sentence(l.text)), None)
+    if first is None:
+        return 0, 0
+    return (1 if first == 0 and len(lines) > 1 and not is_short_sentence(lines[0].text) else first), len(lines)
+
+
+def extract_text(text: str, rules: Rules = RULES) -> Extracted:
+    """Extract the article and its fields from the plain text of a page.
+
+    ``text`` is the decoded page text; ``rules`` the line values. Returns
+    :class:`~streams.parsing.extracted.Extracted` whose ``body`` is ``""`` when
+    no article text was found. Never raises.
+    """
+    lines = split_lines(text)
+    if not lines:
         return Extracted(body="")
-
-    start, end = _trim_islands(lines, values, start, end)
-
-    # title: the first headline-like line of the page when it opens the page,
-    # else the last headline-like line shortly before the body
-    title = None
-    for i, line in enumerate(lines[: min(start, 3)]):
-        # the page's very first line may be a two-word headline ("Berlin talks")
-        if (
-            _is_headline(line.text, 2 if i == 0 and line.text[:1].isupper() else 3)
-            and not line.bullet
-            and not looks_like_sentence(line.text)
-        ):
-            title = line.text
-            break
-    if title is None:
-        for line in reversed(lines[max(0, start - 12) : start]):
-            if (
-                _is_headline(line.text)
-                and not line.bullet
-                and not _split_caption(line.text)
-                and not _is_meta_line(line.text)
-            ):
-                title = line.text
-                break
-
-    caption = credit = publisher = None
-    authors: list[str] = []
-    head = lines[max(0, start - 15) : start + 3]
-    for line in lines[max(0, start - 15) : end]:
-        split = _split_caption(line.text) if caption is None and line.index < start + 3 else None
-        if split and line.text != title:
-            caption, credit = split
-            continue
-        m = _TEXT_BY.match(line.text)
-        if m:
-            who = re.sub(r"\s+(?:follow|suivre|seguir|folgen)\s*$", "", m.group("who"), flags=re.IGNORECASE).strip()
-            names = split_names(who)
-            if names:
-                authors += [n for n in names if n not in authors]
-            elif who and publisher is None:
-                publisher = who
-            continue
-        m = _CORRESPONDENT.match(line.text)
-        if m:
-            name = m.group("name").strip()
-            if not name and line.index + 1 < len(lines):
-                name = lines[line.index + 1].text
-            names = split_names(name)
-            authors += [n for n in names if n not in authors]
-            continue
-        names = byline_names(line.text)
-        if names and line.index < start + 5:
-            authors += [n for n in names if n not in authors]
-
-    published = None
-    for line in head:
-        published = find_date(line.text)
-        if published:
-            break
-    if published is None and caption:
-        published = find_date(caption)
-    if published is None:
-        published = find_date(" ".join(l.text for l in lines[: start + 10]))
-
-    # body: the segment's prose, without furniture and metadata lines
-    skip = set()
+    values = [_value(l, rules, flag) for l, flag in zip(lines, _introduced(lines))]
+    start, end = _segment(lines, values, rules)
+    if start >= end:
+        start, end = _short_text(lines)
+        if start >= end:
+            return Extracted(body="")
+        values = [max(v, 1.0) for v in values]
+    column = _column(lines, values)
+    found = read_fields(lines, start, end)
+    skip = set(found.skip)
     for line in lines[start:end]:
-        m = _CORRESPONDENT.match(line.text)
+        m = CORRESPONDENT.match(line.text)
         if m and not m.group("name").strip() and line.index + 1 < end:
-            skip.add(line.index + 1)
-    related: list[str] = []
+            skip.add(line.index + 1)  # the correspondent's name, on the next line
     body: list[str] = []
-    author_set = set(authors)
+    authors = set(found.fields.authors)
     for line in lines[start:end]:
-        if line.index in skip or line.text in author_set:
-            continue
-        rm = _RELATED_MARK.match(line.text)
-        if rm:
-            rest = rm.group("rest").strip()
-            target = rest or (lines[line.index + 1].text if line.index + 1 < len(lines) else "")
-            if target and _is_headline(target) and target not in related:
-                related.append(target)
-                if not rest:
-                    skip.add(line.index + 1)
+        if line.index in skip or line.text in authors or RELATED_MARK.match(line.text):
             continue
         v = values[line.index]
-        if v <= -12 or _is_meta_line(line.text) or (line.bullet and v < 0):
+        if v <= _FURNITURE or is_meta_line(line.text):
             continue
-        if caption and line.text.startswith(caption[:40]):
+        in_column = column is None or column <= line.indent <= column + 4
+        if line.bullet and v < 0 and not ((rules.lists and in_column) or is_data(line.text)):
+            continue  # a short bullet: a menu or a teaser inside the span (a list item sits in the column)
+        if line.text == found.fields.title:
             continue
-        if title and line.text == title:
-            continue
-        body.append(_fix_quotes(line.text))
-    # related links after the body ("►Also read" + a headline)
-    for line in lines[end:]:
-        rm = _RELATED_MARK.match(line.text)
-        if rm:
-            rest = rm.group("rest").strip()
-            nxt = lines[line.index + 1].text if line.index + 1 < len(lines) else ""
-            target = rest or nxt
-            if target and _is_headline(target) and target not in related and not looks_like_sentence(target):
-                related.append(target)
-
-    tags = _find_tags(lines, end)
-    return Extracted(
-        body="\n\n".join(body),
-        title=title,
-        authors=authors,
-        publisher=publisher,
-        published_at=published,
-        image_caption=caption,
-        image_credit=credit,
-        related=related,
-        tags=tags,
-    )
-
-
-def _find_tags(lines: list[Line], end: int) -> list[str]:
-    """Return the page's topic tags: a ``Tags: a, b`` line, or a bulleted
-    list of short items after the body (the last such list of the page when
-    it ends the page, else the first one after the body)."""
-    for line in lines[end:]:
-        m = _TAGS_MARK.match(line.text)
-        if m:
-            rest = m.group("rest")
-            items = [t for t in re.split(r"\s*[,;|]\s*", rest) if t] if rest else _tag_items(lines, line.index + 1)
-            if items:
-                return _clean_tags(items)
-    # a bulleted list that ends the page, of short non-furniture items
-    blocks: list[list[Line]] = []
-    for line in lines[end:]:
-        if line.bullet:
-            if blocks and blocks[-1][-1].index == line.index - 1:
-                blocks[-1].append(line)
-            else:
-                blocks.append([line])
-    if blocks and blocks[-1][-1].index == len(lines) - 1:
-        block = blocks[-1]
-        if 2 <= len(block) <= 15 and all(1 <= l.words <= 4 and not is_furniture(l.text, l.words) for l in block):
-            return _clean_tags([l.text for l in block])
-    return []
-
-
-def _clean_tags(items: list[str]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        tag = tag_case(item.strip(" #"))
-        if tag and tag not in out and word_count(tag) <= 5:
-            out.append(tag)
-    return out
+        body.append(fix_quotes(line.text))
+    found.fields.body = "\n\n".join(body)
+    return found.fields

@@ -6,19 +6,10 @@ from collections import Counter
 
 import pytest
 
+from streams.enrichment.folding import fold_acronyms, fold_short_forms
 from streams.enrichment.gazetteer import gazetteer
-from streams.enrichment.normalize import (
-    Group,
-    Mention,
-    build_entities,
-    clean_name,
-    corroborated,
-    fold_acronyms,
-    fold_short_forms,
-    group_mentions,
-    junk_reason,
-    vote_label,
-)
+from streams.enrichment.names import clean_name, junk_reason
+from streams.enrichment.normalize import Group, Mention, build_entities, corroborated, group_mentions, vote_label
 
 
 @pytest.mark.parametrize(
@@ -162,7 +153,7 @@ def test_fold_short_forms_goes_to_the_dominant_person():
 def test_fold_short_forms_keeps_a_place_named_like_a_person():
     groups = _groups(_m("George Washington", "PERSON"), _m("Washington", "GPE"), _m("Washington", "GPE"))
     assert fold_short_forms(groups) == {}
-    assert groups["washington"].label == "GPE"
+    assert groups["place:US:region:Washington"].label == "GPE"  # a known place is keyed by its identity
 
 
 def test_fold_acronyms():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import htmldate
+
 from streams.parsing import parse
+from streams.parsing.html import _TOO_DEEP_FOR_RS, _trafilatura
 from streams.records import RawArticle
 
 PARAGRAPH = (
@@ -28,3 +31,82 @@ def test_navigation_tags_and_noscript_text_are_not_the_article():
     assert "JavaScript" not in article.body
     assert article.body.count("Paragraph") == 6
     assert article.title == "Budget review"
+
+
+def _article(head: str = "", before: str = "", after: str = "", paragraphs: int = 6) -> bytes:
+    body = "\n".join(f"<p>{PARAGRAPH} Paragraph {i}.</p>" for i in range(paragraphs))
+    return f"""<!DOCTYPE html><html lang="en"><head>{head}</head><body>{before}
+<article><h1>Budget review: ministers asked to explain transport cuts</h1>{body}</article>{after}</body></html>""".encode()
+
+
+def _parse(content: bytes):
+    return parse(RawArticle(content=content, content_type="html", url="https://news.example.com/budget"))
+
+
+def test_tags_come_from_the_articles_metadata_not_from_site_menus():
+    """A menu of section links ("/topics/categories/...", as on a news site
+    without a <nav> element) is not the article's tags; meta keywords and
+    article:section are."""
+    menu = (
+        '<div class="meta-menu"><ul>'
+        + "".join(
+            f'<li><a href="/topics/categories/{s.lower()}.html">{s}</a></li>'
+            for s in ("Human Rights", "Sport", "Weather")
+        )
+        + "</ul></div>"
+    )
+    head = (
+        '<meta name="keywords" content="budget, public transport">'
+        '<meta property="article:section" content="Politics"><title>Budget review</title>'
+    )
+    article = _parse(_article(head=head, before=menu))
+    assert article.publisher_tags == ["Budget", "Public Transport", "Politics"]
+    assert not {"Human Rights", "Sport", "Weather"} & set(article.publisher_tags)
+    # without any metadata there are no tags, whatever the menus hold
+    assert _parse(_article(before=menu)).publisher_tags == []
+
+
+def test_title_is_the_headline_not_the_seo_title():
+    head = (
+        '<meta property="og:title" content="Budget review: ministers asked to explain transport cuts | Example News">'
+    )
+    assert _parse(_article(head=head)).title == "Budget review: ministers asked to explain transport cuts"
+    # an <h1> that is the site's logo is not the headline
+    logo = _article(head='<meta property="og:title" content="Ministers grilled on transport cuts">').replace(
+        b"<h1>Budget review: ministers asked to explain transport cuts</h1>", b"<h1>Example News Online</h1>"
+    )
+    assert _parse(logo).title == "Ministers grilled on transport cuts"
+
+
+def test_no_date_from_a_copyright_line_or_a_bare_year():
+    page = _article(after="<footer><p>© 2019 Example News. All rights reserved.</p></footer>")
+    assert htmldate.find_date(page.decode(), extensive_search=True) == "2019-01-01"  # what we refuse
+    assert _parse(page).published_at is None
+    dated = _article(head='<meta property="article:published_time" content="2019-11-19T08:03:00Z">')
+    assert _parse(dated).published_at == "2019-11-19"
+
+
+def test_body_is_the_article_without_its_furniture():
+    after = (
+        '<div class="related"><h3>Most read</h3><ul>'
+        + "".join(
+            f'<li><a href="/story/{i}">Other story number {i} about something else entirely</a></li>' for i in range(8)
+        )
+        + "</ul></div><p>Sign up for our newsletter</p>"
+    )
+    body = _parse(_article(after=after)).body
+    assert body.count("Paragraph") == 6
+    assert "Other story" not in body and "newsletter" not in body
+    assert not body.startswith("Budget review")  # the headline is the title, not the body's first line
+
+
+def test_deeply_nested_page_parses_without_rs_trafilatura():
+    """rs-trafilatura overflows its stack on pages nested tens of thousands
+    deep; it never sees a tree that deep (the body is then trafilatura's)."""
+    deep = "<div>" * 30000 + "x" + "</div>" * 30000
+    page = _article(after=deep)
+    tree, _meta, _text = _trafilatura(page.decode(), None)
+    assert _TOO_DEEP_FOR_RS(tree)
+    article = _parse(page)  # would kill the process if rs-trafilatura read the raw page
+    assert article.title == "Budget review: ministers asked to explain transport cuts"
+    assert article.body.count("Paragraph") == 6

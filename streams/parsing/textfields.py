@@ -1,0 +1,235 @@
+"""Fields of a plain-text page read from the lines around its article:
+title, caption and credit, byline and publisher, date, related links, tags.
+
+The article's span of lines comes from :mod:`~streams.parsing.text`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from streams.parsing.dates import find_date
+from streams.parsing.extracted import Extracted
+from streams.parsing.furniture import is_furniture, looks_like_sentence
+from streams.parsing.metadata import byline_names, looks_like_name, split_names, tag_case
+from streams.parsing.textlines import CAPTION_LABEL, CORRESPONDENT, TEXT_BY, Line, is_data, is_dateline, is_meta_line
+from streams.parsing.words import word_count
+
+_CREDIT_TAIL = re.compile(
+    r"""^(?P<caption>.*?[.!?)”"])\s+(?P<credit>
+        (?:©\s*)?(?:photo|image|credit|foto|picture)s?\s*[:/]\s*.{2,80}
+      | (?:©\s*)?[A-Z][\w&.]*(?:\s?[/-]\s?[A-Z][\w&.]*)?\s[-–/|]\s[A-ZÀ-Ý][\w'’.\-]+(?:\s[A-ZÀ-Ý][\w'’.\-]+){0,3}
+      | ©\s*.{2,60}
+      | \((?:photo|image|credit)?[^()]{2,60}\)
+    )\s*$""",
+    re.VERBOSE,
+)
+RELATED_MARK = re.compile(
+    r"^[►▶»>•*\s]*(?:also\s+read|read\s+also|read\s+more|see\s+also|related(?:\s+\w+)?|more\s+on\s+this"
+    r"|lire\s+aussi|à\s+lire\s+aussi|leer\s+más|lesen\s+sie\s+auch)\s*:?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_TAGS_MARK = re.compile(r"^(?:tags?|topics?|keywords|filed\s+under|categories)\s*:\s*(?P<rest>.*)$", re.IGNORECASE)
+_FOLLOW = re.compile(r"\s+(?:follow|suivre|seguir|folgen)\s*$", re.IGNORECASE)
+
+
+@dataclass
+class Fields:
+    """The fields read (``fields.body`` still empty) and the line indices that are not body."""
+
+    fields: Extracted
+    skip: set[int] = field(default_factory=set)
+
+
+def is_headline(text: str, min_words: int = 3) -> bool:
+    """A line that reads as a headline: 3-30 words (``min_words``), not ending
+    like a clause, not furniture."""
+    words = word_count(text)
+    return min_words <= words <= 30 and not text.rstrip().endswith((",", ";", ":")) and not is_furniture(text, words)
+
+
+def split_caption(text: str) -> tuple[str, str] | None:
+    """``(caption, credit)`` of a caption line ending with its credit, else None."""
+    m = _CREDIT_TAIL.match(text)
+    if not m or word_count(m.group("caption")) < 4:
+        return None
+    credit = m.group("credit").strip().strip("()").strip()
+    credit = re.sub(r"^(?:photo|image|credit|foto|picture)s?\s*[:/]\s*", "", credit, flags=re.IGNORECASE)
+    return m.group("caption").strip(), credit.lstrip("© ").strip()
+
+
+def _is_credit(text: str) -> bool:
+    """A byline or photo credit without "By": a name (in any case), then a
+    comma, slash or bar and a short affiliation ("Greg Beacham, AP Sports
+    Writer", "Kathrin Ziegler/Getty"), or a line naming a social handle."""
+    if re.search(r"(?:^|\s)@\w{2,}", text):
+        return True
+    m = re.match(r"^([^,/|]{3,60}?)\s*[,/|]\s*(.{2,40})$", text)
+    return bool(m and looks_like_name(m.group(1).title()) and word_count(m.group(2)) <= 4)
+
+
+# A label line ("Filed to: innovation", "Tested by: …") or a breadcrumb ("Blog > Nutrition").
+_LABELLED = re.compile(
+    r"^[Bb][Yy]\s+[A-Z]|\b[Bb][Yy]:|^\w+(?:\s\w+)?:(?:\S|\s\S{1,25}$)|\s[>»/]\s.*\s[>»/]\s|^[\w ]{2,30}\s[>»]\s"
+)
+# Two sentences: a standfirst, not a headline ("… the crisis. It is up to them …").
+_TWO_SENTENCES = re.compile(r"\w[.!?]\s+[A-Z]\w")
+
+
+def _title_candidate(line: Line, min_words: int = 3) -> bool:
+    text = line.text
+    if line.bullet or not is_headline(text, min_words) or is_meta_line(text) or is_data(text):
+        return False
+    if split_caption(text) or _is_credit(text) or looks_like_name(text) or RELATED_MARK.match(text):
+        return False
+    if _LABELLED.search(text) or (line.words >= 12 and _TWO_SENTENCES.search(text)):
+        return False
+    # a headline may ask or exclaim; a line ending with a full stop is a sentence (a standfirst)
+    return not (looks_like_sentence(text) and text.rstrip().endswith("."))
+
+
+_CONTENT_WORD = re.compile(r"\w{3,}")
+
+
+def _title(lines: list[Line], start: int, end: int) -> str | None:
+    """The headline: of the headline-like lines in the 25 lines before the body,
+    the one whose words the body's opening uses most (a widget label or a
+    teaser shares few of them), the nearer one on a tie; a title of one or two
+    words only as the page's first line."""
+    opening = " ".join(l.text for l in lines[start:end][:40]).lower()
+    used = set(_CONTENT_WORD.findall(opening))
+    best, best_score = None, 0.0
+    for line in lines[max(0, start - 25) : start]:
+        first = line.index == 0
+        if not _title_candidate(line, 1 if first and start <= 1 else 2 if first else 3):
+            continue
+        words = _CONTENT_WORD.findall(line.text.lower())
+        shared = sum(1 for w in words if w in used) / len(words) if words else 0.0
+        score = shared - 0.01 * abs(start - line.index)
+        if best is None or score > best_score:
+            best, best_score = line.text, score
+    return best
+
+
+def read_fields(lines: list[Line], start: int, end: int) -> Fields:
+    """Read the fields of a page whose article is ``lines[start:end]``."""
+    found = Fields(Extracted(body="", title=_title(lines, start, end)))
+    f = found.fields
+    for line in lines[max(0, start - 15) : end]:
+        split = split_caption(line.text) if f.image_caption is None and line.index < start + 3 else None
+        labelled = CAPTION_LABEL.match(line.text)
+        if split and line.text != f.title:
+            f.image_caption, f.image_credit = split
+            found.skip.add(line.index)
+            continue
+        if labelled and f.image_caption is None:
+            f.image_caption = labelled.group("caption").strip()
+            continue
+        m = TEXT_BY.match(line.text)
+        if m:
+            who = _FOLLOW.sub("", m.group("who")).strip()
+            names = split_names(who)
+            if names:
+                f.authors += [n for n in names if n not in f.authors]
+            elif who and f.publisher is None:
+                f.publisher = who
+            continue
+        m = CORRESPONDENT.match(line.text)
+        if m:
+            name = m.group("name").strip() or (lines[line.index + 1].text if line.index + 1 < len(lines) else "")
+            f.authors += [n for n in split_names(name) if n not in f.authors]
+            continue
+        if line.index < start + 5:
+            f.authors += [n for n in byline_names(line.text) if n not in f.authors]
+    f.published_at = _date(lines, start, f.image_caption)
+    f.related = _related(lines, start, end, found.skip)
+    f.tags = _tags(lines, end)
+    return found
+
+
+# A line that dates the article ("Author: … Publish date: Nov 18, 2019", "Monday, November 18, 2019, 4:05 pm").
+_STAMP_CUE = re.compile(
+    r"\b(?:by|published|publish\s+date|updated|posted|author|date)\b|^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b",
+    re.IGNORECASE,
+)
+_COPYRIGHT = re.compile(r"©|\(c\)|\bcopyright\b", re.IGNORECASE)
+
+
+def _date(lines: list[Line], start: int, caption: str | None) -> str | None:
+    """The date written nearest above the body (within 40 lines), else that
+    of a stamp, byline or dateline among the body's first 20 lines, else the
+    caption's. A date in the article's prose is an event's; furniture and
+    copyright lines never give a date; a year alone is no date
+    (:func:`~streams.parsing.dates.find_date`)."""
+    stamps = [
+        l
+        for l in lines[start : start + 20]
+        if is_meta_line(l.text) or is_dateline(l.text) or (l.words <= 14 and _STAMP_CUE.search(l.text))
+    ]
+    for line in [*reversed(lines[max(0, start - 40) : start]), *stamps]:
+        if is_furniture(line.text, line.words) or _COPYRIGHT.search(line.text):
+            continue
+        published = find_date(line.text)
+        if published:
+            return published
+    return find_date(caption) if caption else None
+
+
+def _related(lines: list[Line], start: int, end: int, skip: set[int]) -> list[str]:
+    """Headlines of "Also read" links, inside the body or after it."""
+    related: list[str] = []
+    for line in lines[start:]:
+        m = RELATED_MARK.match(line.text)
+        if not m:
+            continue
+        rest = m.group("rest").strip()
+        target = rest or (lines[line.index + 1].text if line.index + 1 < len(lines) else "")
+        inside = line.index < end
+        if target and is_headline(target) and target not in related and (inside or not looks_like_sentence(target)):
+            related.append(target)
+            if inside and not rest:
+                skip.add(line.index + 1)
+    return related
+
+
+def _tags(lines: list[Line], end: int) -> list[str]:
+    """The page's topic tags: a ``Tags: a, b`` line, or a bulleted list of
+    short items after the body that ends the page."""
+    for line in lines[end:]:
+        m = _TAGS_MARK.match(line.text)
+        if m:
+            rest = m.group("rest")
+            items = [t for t in re.split(r"\s*[,;|]\s*", rest) if t] if rest else _bullets(lines, line.index + 1)
+            if items:
+                return _clean_tags(items)
+    blocks: list[list[Line]] = []
+    for line in lines[end:]:
+        if line.bullet:
+            if blocks and blocks[-1][-1].index == line.index - 1:
+                blocks[-1].append(line)
+            else:
+                blocks.append([line])
+    if blocks and blocks[-1][-1].index == len(lines) - 1:
+        block = blocks[-1]
+        if 2 <= len(block) <= 15 and all(1 <= l.words <= 4 and not is_furniture(l.text, l.words) for l in block):
+            return _clean_tags([l.text for l in block])
+    return []
+
+
+def _bullets(lines: list[Line], start: int) -> list[str]:
+    items = []
+    for line in lines[start:]:
+        if not line.bullet:
+            break
+        items.append(line.text)
+    return items
+
+
+def _clean_tags(items: list[str]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        tag = tag_case(item.strip(" #"))
+        if tag and tag not in out and word_count(tag) <= 5:
+            out.append(tag)
+    return out

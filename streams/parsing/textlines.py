@@ -1,0 +1,133 @@
+"""Lines of a plain-text page and what each one is: prose, a label, data, a dateline, metadata.
+
+Shared by :mod:`~streams.parsing.text` (which lines are the article) and
+:mod:`~streams.parsing.textfields` (title, byline, caption, date, tags around it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from streams.parsing.dates import find_date
+from streams.parsing.furniture import looks_like_sentence
+from streams.parsing.metadata import byline_names
+from streams.parsing.words import word_count
+
+_BULLET = re.compile(r"^(?:[*+•·▪◦‣○●■□–—-]|o(?=\s)|\d{1,2}[.)](?=\s))\s+")
+_ONLY_PUNCT = re.compile(r"""^[\s"“”'‘’«»().,;:!?…\-–—\]\[]+$""")
+_OPEN_QUOTE_END = re.compile(r"""(?:^|\s)["“«„]\s*$""")
+_DATE_LINE = re.compile(
+    r"^(?:(?:published|updated|posted|last\s+updated|modified|date)\s*:?\s*)?"
+    r"(?:on\s+)?(?:(?:mon|tue|wed|thu|fri|sat|sun)\w*\.?,?\s+)?.{0,40}\b(?:19|20)\d\d\b.{0,30}$",
+    re.IGNORECASE,
+)
+TEXT_BY = re.compile(r"^(?:text|words|written)\s+by\s*:?\s*(?P<who>.+?)\s*$", re.IGNORECASE)
+CORRESPONDENT = re.compile(
+    r"^(?:with|from|by)\s+our\s+(?:special\s+)?(?:correspondents?|reporters?|envoy|envoys)"
+    r"(?:\s+in\s+[^,]{1,60})?,?\s*(?P<name>.*)$",
+    re.IGNORECASE,
+)
+# A wire dateline: a place in capitals, then a date or an agency ("LONDON, March 3
+# (Reuters) -", "AL-AIN, United Arab Emirates 1996-12-06", "PARIS (AFP) -").
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z'’.\-]{2,}(?:\s[A-Z][A-Z'’.\-]+)*(?:\s?,\s*[\w .'’-]{2,40}?)?\s*"
+    r"(?:\((?:Reuters|AP|AFP|Bloomberg|dpa|UPI|IANS|PTI|Xinhua|ANSA|EFE)\)|(?:19|20)\d\d-\d\d-\d\d\b"
+    r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b)"
+)
+# A time stamp line, however its date is written ("Published Wed, Nov 20 20194:29 AM").
+_STAMP = re.compile(r"^(?:published|updated|posted|last\s+updated|modified)\b.{0,80}\d", re.IGNORECASE)
+# A caption the dump labels as such ("Image: The minister in Astana").
+CAPTION_LABEL = re.compile(
+    r"^(?:(?:cover\s+|media\s+)?(?:image|photo|photograph|picture|caption|video)\s*:|media\s+caption)\s*(?P<caption>.+)$",
+    re.IGNORECASE,
+)
+_DATA_TOKEN = re.compile(r"^[\d.,:;%()/+\-–—]+$")
+
+
+@dataclass
+class Line:
+    """One line of the page: its text without bullet, indentation, bullet flag, words, index."""
+
+    text: str
+    indent: int
+    bullet: bool
+    words: int
+    index: int
+
+
+def split_lines(text: str) -> list[Line]:
+    """Split ``text`` into non-empty :class:`Line` records, rejoining sentences a
+    dump broke (an opening quote alone at a line end, a line of bare closing
+    punctuation)."""
+    out: list[Line] = []
+    pending_join = False
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        expanded = raw.expandtabs(4).replace("\u00a0", " ")
+        stripped = expanded.strip()
+        if not stripped:
+            continue
+        indent = len(expanded) - len(expanded.lstrip())
+        bullet = False
+        m = _BULLET.match(stripped)
+        if m and len(stripped) > m.end():
+            # a number is part of the item (a rank in a list of results); a bullet sign is not
+            bullet, stripped = True, stripped if stripped[0].isdigit() else stripped[m.end() :].strip()
+        elif stripped in ("*", "+", "•", "-", "o"):
+            continue
+        if out and not bullet and (pending_join or _ONLY_PUNCT.match(stripped)):
+            prev = out[-1]
+            tight = _ONLY_PUNCT.match(stripped) or prev.text.endswith(("“", "«", "„"))
+            if tight and prev.text.rstrip().endswith('"') and stripped.startswith('"'):
+                joined = prev.text.rstrip() + stripped.lstrip('"').lstrip()
+            else:
+                joined = prev.text.rstrip() + ("" if tight else " ") + stripped
+            prev.text = " ".join(joined.split())
+            prev.words = word_count(prev.text)
+            pending_join = bool(_OPEN_QUOTE_END.search(prev.text))
+            continue
+        out.append(Line(stripped, indent, bullet, word_count(stripped), len(out)))
+        pending_join = bool(_OPEN_QUOTE_END.search(stripped))
+    return out
+
+
+def fix_quotes(text: str) -> str:
+    """Tighten straight quotes a dump padded with spaces: ``supports " the
+    sovereignty … independence ".`` -> ``supports "the sovereignty …
+    independence".`` (quotes alternate open/close; odd counts are left alone)."""
+    if '"' not in text or text.count('"') % 2:
+        return text
+    parts = text.split('"')
+    for i in range(1, len(parts), 2):  # parts[i] is quoted
+        parts[i] = parts[i].strip()
+    return '"'.join(parts)
+
+
+def is_dateline(text: str) -> bool:
+    """A wire dateline (a place in capitals, then a date or an agency): body, not metadata."""
+    return bool(_DATELINE.match(text))
+
+
+def is_meta_line(text: str) -> bool:
+    """Byline, date line, "Text by", correspondent or labelled caption (not a dateline)."""
+    if byline_names(text) or TEXT_BY.match(text) or CORRESPONDENT.match(text) or CAPTION_LABEL.match(text):
+        return True
+    if _STAMP.match(text) and word_count(text) <= 25:
+        return True
+    if is_dateline(text):
+        return False
+    return (
+        word_count(text) <= 12
+        and bool(_DATE_LINE.match(text))
+        and bool(find_date(text))
+        and not looks_like_sentence(text)
+    )
+
+
+def is_data(text: str) -> bool:
+    """A row of a table or of a list of results: at least two numbers, and
+    numbers for at least a third of its tokens ("Arsenal 2 Chelsea 1",
+    "1. Woods (U.S.) 68 70 65 203")."""
+    tokens = text.split()
+    numbers = sum(1 for t in tokens if _DATA_TOKEN.match(t) and any(c.isdigit() for c in t))
+    return numbers >= 2 and 3 * numbers >= len(tokens)

@@ -1,0 +1,164 @@
+"""Plain-text pages: titles, dates, wire copy (datelines, results, tables) and short texts.
+
+Every text here is written for these tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.parsing import ParseRejected, parse
+from streams.records import RawArticle, decode_raw
+
+PROSE = (
+    "The regional council approved the new tram line on Monday after a debate that lasted four hours.",
+    "Work on the first section, between the station and the hospital, will start in the spring.",
+    "Residents of the old town had asked for a route that avoids the market square and its stalls.",
+    "The council expects the whole line to carry thirty thousand passengers a day when it opens.",
+)
+HEADLINE = "Council approves tram line through the old town"
+
+
+def text(content: str):
+    return parse(RawArticle(content=content, content_type="text"))
+
+
+def page(*before: str, after: tuple[str, ...] = ()) -> str:
+    return "\n\n".join([*before, *PROSE, *after]) + "\n"
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "Skip Navigation",
+        "Open Navigation Menu",
+        '<img height="1" width="1" style="display:none" src="https://pixel.example.com/p?c=1">',
+        "Image 1 of 23",
+        "Dow Jones, a News Corp company",
+        "Facebook Twitter Email LinkedIn Reddit",
+        "Copy this link",
+    ],
+)
+def test_navigation_and_widgets_are_never_the_title(junk):
+    assert text(page(junk, HEADLINE, "By Jane Doe", junk)).title == HEADLINE
+    assert text(page(HEADLINE, junk)).title == HEADLINE
+    assert junk not in text(page(HEADLINE, junk)).body
+
+
+def test_the_headline_is_the_line_the_article_talks_about():
+    """Between the headline and the body: a credit without "By", a time stamp,
+    a breadcrumb and a widget label; before it, a teaser for another story."""
+    before = (
+        "Storm closes ski resorts across the Alps",
+        "Home > Region > Transport",
+        HEADLINE,
+        "Jane Doe, Staff Reporter",
+        "Published Tue, Nov 19 2019 7:05 AM EST",
+        "Why you can trust Example News",
+    )
+    article = text(page(*before))
+    assert article.title == HEADLINE
+    assert article.published_at == "2019-11-19"
+    assert article.body.startswith(PROSE[0])
+
+
+def test_text_title_equals_the_html_title_of_the_same_page():
+    paragraphs = "".join(f"<p>{p}</p>" for p in PROSE)
+    html = (
+        f'<html><head><meta property="og:title" content="{HEADLINE} | Example News"><title>{HEADLINE}</title></head>'
+        f'<body><div class="menu"><a href="/">Home</a> <a href="/news">News</a></div>'
+        f"<article><h1>{HEADLINE}</h1><p class=byline>By Jane Doe</p>{paragraphs}</article></body></html>"
+    )
+    dump = page("Home News", HEADLINE, "By Jane Doe")
+    from_html = parse(RawArticle(content=html, content_type="html", url="https://example.com/tram"))
+    assert from_html.title == text(dump).title == HEADLINE
+
+
+def test_dates_never_come_from_a_copyright_line_a_bare_year_or_the_articles_prose():
+    article = text(
+        page(
+            "© 2019 Example News. All rights reserved.",
+            "Archive 2018",
+            HEADLINE,
+            after=("The line was first proposed on March 3, 2011, and shelved twice.",),
+        )
+    )
+    assert article.published_at is None  # no date beats a wrong date
+    assert text(page(HEADLINE, "November 19, 2019 | 8:03 am")).published_at == "2019-11-19"
+    assert text(page(HEADLINE, "Текст: Анна Петрова · 24 сентября 2018")).published_at == "2018-09-24"
+
+
+RESULTS = """SOCCER - UNITED HELD AT HOME AS LEADERS STRETCH CLEAR
+MANCHESTER, England 2024-03-02
+Manchester United were held to a 1-1 draw by Blackburn Rovers at Old Trafford on Saturday, a result that leaves them four points behind the leaders.
+Rovers went ahead through a header after 20 minutes before United equalised from the penalty spot early in the second half.
+Results of first division matches on Saturday:
+Manchester United 1 Blackburn 1
+Arsenal 2 Chelsea 0
+Leeds 0 Everton 3
+Standings (tabulated under played, won, drawn, lost, goals for, against, points):
+Liverpool 28 19 6 3 61 22 63
+Arsenal 28 18 6 4 55 25 60
+Manchester United 28 17 8 3 50 27 59
+"""
+
+LEADERBOARD = """GOLF - WOODS TWO AHEAD AT AUGUSTA
+AUGUSTA, Georgia 2024-04-12
+Leading scores after the second round of the Masters on Friday:
+1. Tiger Woods (U.S.) 68 66 134
+2. Ernie Els (South Africa) 70 66 136
+3. Nick Faldo (Britain) 69 68 137
+4. Greg Norman (Australia) 71 67 138
+"""
+
+DATELINE = """UK inflation rises for third month
+LONDON, March 3 (Reuters) - British consumer price inflation rose for the third month running in February, official figures showed on Tuesday, as higher energy bills fed through to households.
+The Office for National Statistics said prices were 3.4 percent higher than a year earlier, up from 3.2 percent in January.
+"""
+
+
+def test_wire_copy_results_and_standings_are_body():
+    article = text(RESULTS)
+    assert article.title == "SOCCER - UNITED HELD AT HOME AS LEADERS STRETCH CLEAR"
+    assert article.published_at == "2024-03-02"
+    lines = article.body.split("\n\n")
+    assert lines[0] == "MANCHESTER, England 2024-03-02"  # the dateline is news, not furniture
+    for row in (
+        "Arsenal 2 Chelsea 0",
+        "Leeds 0 Everton 3",
+        "Liverpool 28 19 6 3 61 22 63",
+        "Manchester United 28 17 8 3 50 27 59",
+    ):
+        assert row in lines, row
+    assert len(lines) == 11
+
+
+def test_wire_copy_list_of_results_keeps_its_ranks():
+    article = text(LEADERBOARD)
+    assert article.body.split("\n\n")[-4:] == [
+        "1. Tiger Woods (U.S.) 68 66 134",
+        "2. Ernie Els (South Africa) 70 66 136",
+        "3. Nick Faldo (Britain) 69 68 137",
+        "4. Greg Norman (Australia) 71 67 138",
+    ]
+
+
+def test_wire_copy_dateline_stays_in_the_first_paragraph():
+    article = text(DATELINE)
+    assert article.title == "UK inflation rises for third month"
+    assert article.body.startswith("LONDON, March 3 (Reuters) - British consumer price inflation rose")
+
+
+def test_the_readme_kcat_message_is_an_article():
+    """The README's publishing example: a title and a short sentence."""
+    raw = decode_raw(b'{"url":"https://example.org/a","content_type":"text","text":"Title\\n\\nFirst paragraph..."}')
+    article = parse(raw)
+    assert (article.title, article.body, article.url) == ("Title", "First paragraph...", "https://example.org/a")
+    assert text("Breaking\n\nMarkets closed higher.").body == "Markets closed higher."
+
+
+@pytest.mark.parametrize("content", ["Hello", "Title\n\nMenu", "Home\n\nAdvertisement\n\nSubscribe\n", "Sign up now."])
+def test_short_texts_without_a_sentence_are_not_articles(content):
+    with pytest.raises(ParseRejected) as info:
+        text(content)
+    assert info.value.reason == "no article text"
