@@ -347,9 +347,11 @@ class PluginContext:
             if not sending.done:
                 sending.done = True
                 if sending.topic not in self._topics:
-                    self._topics[sending.topic] = self.app.topic(
-                        sending.topic, value_serializer="raw", key_serializer="raw"
-                    )
+                    topic = self.app.topic(sending.topic, value_serializer="raw", key_serializer="raw")
+                    # created now if missing (the app's partitions): producing to a topic that does not exist
+                    # relies on the broker creating it, which many clusters forbid, and makes aiokafka log an ERROR
+                    await topic.maybe_declare()
+                    self._topics[sending.topic] = topic
                 await self._outbox.send(
                     self._topics[sending.topic], sending.key, sending.value, self._stage, self._event
                 )
