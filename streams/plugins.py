@@ -252,8 +252,9 @@ def _found(group: str, specs: list[str], kind: str) -> Iterator[tuple[Any, str, 
         yield _resolve(spec), spec.rpartition(":")[2], f"setting {spec}"
 
 
-def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
-    """Load every enricher (entry points, then ``settings.enrichers``) and call its ``setup()``.
+def load_enrichers(settings: Settings | None = None, setup: bool = True) -> list[Enricher]:
+    """Load every enricher (entry points, then ``settings.enrichers``) and call its ``setup()``
+    (not with ``setup=False``: to know their names, as ``dlq`` does, no model need be loaded).
 
     Raises:
         PluginError: a plugin cannot be imported or is malformed.
@@ -261,7 +262,7 @@ def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
     settings = settings or get_settings()
     found = [_as_enricher(*p) for p in _found(ENRICHERS_GROUP, settings.enrichers, "enricher")]
     for e in found:
-        if e.setup:
+        if setup and e.setup:
             e.setup()
     return found
 

@@ -330,7 +330,7 @@ class DeadLetter(_Record):
     original: str
     key: str | None = None
     detail: str = ""
-    failed_at: str = field(default_factory=now_iso)
+    failed_at: str = field(default_factory=lambda: now_iso("milliseconds"))
     original_size: int = 0
     original_truncated: bool = False
     url: str | None = None

@@ -43,7 +43,7 @@ def _known_stages(settings: Settings) -> set[str]:
 
     names = set(BUILTIN_AGENTS)
     try:
-        names |= {e.name for e in load_enrichers(settings)}
+        names |= {e.name for e in load_enrichers(settings, setup=False)}
         names |= {a.name for a in load_consumer_agents(settings)}
     except PluginError as exc:
         fail(f"cannot load the plugins to check --stage: {exc}")

@@ -43,13 +43,17 @@ NO_TEXT = b"Nothing here"
 def test_show_replay_and_discard(pipeline_env):
     env, settings, start = pipeline_env
     worker = start(only=["parse"])
-    _publish(
-        settings,
-        (b"empty", EMPTY_ENVELOPE, []),
-        (b"binary", BINARY, [("url", b"https://x.test/binary")]),
-        (b"notext", NO_TEXT, [("source", b"wire-feed")]),
-    )
-    wait_for(lambda: len(read_letters(settings, timeout_s=2)) == 3, 120, what=f"3 letters; {worker.log_tail()}")
+    # one at a time, so that "newest first" has one answer
+    for n, message in enumerate(
+        [
+            (b"empty", EMPTY_ENVELOPE, []),
+            (b"binary", BINARY, [("url", b"https://x.test/binary")]),
+            (b"notext", NO_TEXT, [("source", b"wire-feed")]),
+        ],
+        1,
+    ):
+        _publish(settings, message)
+        wait_for(lambda n=n: len(read_letters(settings, timeout_s=2)) == n, 120, what=f"letter {n}")
 
     # show: newest first, with the article's URL or source, the time, stage and reason, and counts by reason
     shown = _shown(env)
