@@ -297,6 +297,9 @@ def enriched_articles(data: Path, n: int) -> list:
         out.append(
             EnrichedArticle(
                 id=stable_id(url),
+                # a URL of its own: the copies of one body are distinct articles, as the parse stage
+                # makes them (without it, write_merged would rightly merge the copies: same title and body)
+                canonical_url=url,
                 body=body,
                 content_type="html",
                 url=url,

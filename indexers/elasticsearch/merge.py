@@ -92,8 +92,10 @@ OWN_FIELDS = ("id", "aliases", "dedup", "ingested_at")
 
 
 def _norm(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
     return " ".join(re.sub(r"[\W_]+", " ", folded).split())
 
 
@@ -114,7 +116,8 @@ def hamming(a: str, b: str) -> int:
 
 
 def _filled(value: Any) -> bool:
-    return value not in (None, "", [], {})
+    """A value that says something: not None, not an empty string, list or dict (0 and False do)."""
+    return value is not None and (bool(value) or isinstance(value, (int, float)))
 
 
 def digest(source: dict[str, Any]) -> str:
@@ -138,9 +141,11 @@ def rank(source: dict[str, Any]) -> list[Any]:
     ]
 
 
-def body_rank(source: dict[str, Any]) -> list[Any]:
-    """How good an input's body is: an HTML page's extraction first, then a canonical URL, a longer body."""
-    r = rank(source)
+def body_rank(source: dict[str, Any], own: list[Any] | None = None) -> list[Any]:
+    """How good an input's body is: an HTML page's extraction first, then a canonical URL, a longer body.
+
+    ``own`` is :func:`rank` of the same source when already computed."""
+    r = own or rank(source)
     return [r[1], r[0], r[4], r[5]]
 
 
@@ -148,7 +153,7 @@ def state(source: dict[str, Any], doc_id: str) -> dict[str, Any]:
     """The document an input record (``to_document``'s source) makes on its own, with its merge state."""
     doc = {k: v for k, v in source.items() if k not in ("dedup", "aliases")}
     own = rank(source)
-    ranks: dict[str, Any] = {"body": body_rank(source)}
+    ranks: dict[str, Any] = {"body": body_rank(source, own)}
     for name in META_FIELDS:
         if _filled(source.get(name)):
             ranks[name] = own

@@ -334,10 +334,21 @@ class BulkWriter:
         ids = sorted({c.id for c in cands.values()})
         found = await self._lookup(keys, ids)
         existing = {c.id for c in found}
+        # each input is compared only with the documents and inputs that share a title key with it or
+        # hold its id (not with the whole batch: that would be quadratic in the batch size)
+        by_key: dict[str, list[merge.Candidate]] = {}
+        by_alias: dict[str, list[merge.Candidate]] = {}
+        for c in [*found, *cands.values()]:
+            for key in c.title_keys:
+                by_key.setdefault(key, []).append(c)
+            for alias in c.aliases:
+                by_alias.setdefault(alias, []).append(c)
         targets: dict[int, merge.Target] = {}
         for pos, cand in cands.items():
-            batch = [c for p, c in cands.items() if p != pos and c.id != cand.id]
-            targets[pos] = merge.resolve(cand, found + batch, existing)
+            near = {id(c): c for key in cand.title_keys for c in by_key.get(key, [])}
+            near.update({id(c): c for c in by_alias.get(cand.id, [])})
+            others = [c for c in near.values() if c is not cand and (c.id != cand.id or c.id in existing)]
+            targets[pos] = merge.resolve(cand, others, existing)
         # an input sent to another input of the batch goes where that one goes
         by_id = {cands[pos].id: targets[pos].id for pos in positions}
         final: dict[int, str] = {}
@@ -508,7 +519,8 @@ class BulkWriter:
         if self._needs_refresh(keys, ids):
             # written by this writer within the refresh interval: not yet searchable
             await self.client.indices.refresh(index=self.index)
-        should: list[dict] = [{"ids": {"values": ids}}, {"terms": {"aliases": ids}}]
+        # a document's aliases hold its own id too: one terms query finds a document by id or by alias
+        should: list[dict] = [{"terms": {"aliases": ids}}]
         if keys:
             should.append({"terms": {"dedup.title_keys": keys}})
         resp = await self.client.search(
