@@ -133,7 +133,8 @@ class BulkWriter:
             raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
         self.max_in_flight = max_in_flight
         self.should_stop = should_stop
-        self._recent: dict[str, float] = {}  # title keys and ids written lately (see _needs_refresh)
+        self._recent: dict[str, tuple[float, merge.Candidate]] = {}  # written lately (see _lookup)
+        self._deleted: dict[str, float] = {}  # taken into another document lately
         self._looked_up = False
 
     @classmethod
@@ -330,9 +331,10 @@ class BulkWriter:
         """Group inputs by the document they go to; read those documents (and the ones they take in)."""
         states = {pos: merge.state(docs[pos][1], docs[pos][0]) for pos in positions}
         cands = {pos: merge.Candidate.of(states[pos]) for pos in positions}
-        keys = sorted({k for c in cands.values() for k in c.title_keys})
+        strong = sorted({k for c in cands.values() if c.strong for k in c.title_keys})
+        weak = sorted({k for c in cands.values() if not c.strong for k in c.title_keys})
         ids = sorted({c.id for c in cands.values()})
-        found = await self._lookup(keys, ids)
+        found = await self._lookup(strong, weak, ids)
         existing = {c.id for c in found}
         # each input is compared only with the documents and inputs that share a title key with it or
         # hold its id (not with the whole batch: that would be quadratic in the batch size)
@@ -454,8 +456,9 @@ class BulkWriter:
         deletes = [(plan, d) for plan in written for d in plan.deletes]
         if deletes:
             answers = await self._send([d for _, d in deletes])
-            for (plan, _), (code, _err) in zip(deletes, answers):
+            for (plan, d), (code, _err) in zip(deletes, answers):
                 if code == 404 or 200 <= code < 300:
+                    self._forget(d["_id"])
                     continue
                 # the document to take in changed (409) or could not be deleted now: do the plan again
                 backoff = backoff or code != 409
@@ -512,17 +515,34 @@ class BulkWriter:
                 out[i] = (code, err)
         return out
 
-    async def _lookup(self, keys: list[str], ids: list[str]) -> list[merge.Candidate]:
-        """The documents with one of these title keys, or holding one of these ids (their own or merged in)."""
-        if not keys and not ids:
+    async def _lookup(self, strong_keys: list[str], weak_keys: list[str], ids: list[str]) -> list[merge.Candidate]:
+        """The documents an input may belong to: holding one of ``ids`` (their own or merged in), or with a
+        title key of an input: any document for an input without a canonical URL (``weak_keys``), only
+        documents without one for an input with one (``strong_keys``: two canonical URLs never merge).
+
+        The search sees what Elasticsearch has refreshed; what this writer wrote since is added from its
+        memory of the last :data:`_RECENT_SECONDS` (:meth:`_remember`), so no refresh is forced per batch.
+        """
+        if not (strong_keys or weak_keys or ids):
             return []
-        if self._needs_refresh(keys, ids):
-            # written by this writer within the refresh interval: not yet searchable
+        if not self._looked_up:
+            # another agent may have written just before this one took the partitions over
+            self._looked_up = True
             await self.client.indices.refresh(index=self.index)
         # a document's aliases hold its own id too: one terms query finds a document by id or by alias
         should: list[dict] = [{"terms": {"aliases": ids}}]
-        if keys:
-            should.append({"terms": {"dedup.title_keys": keys}})
+        if weak_keys:
+            should.append({"terms": {"dedup.title_keys": weak_keys}})
+        only_strong = sorted(set(strong_keys) - set(weak_keys))
+        if only_strong:
+            should.append(
+                {
+                    "bool": {
+                        "filter": [{"terms": {"dedup.title_keys": only_strong}}],
+                        "must_not": [{"exists": {"field": "canonical_url"}}],
+                    }
+                }
+            )
         resp = await self.client.search(
             index=self.index,
             query={"bool": {"should": should, "minimum_should_match": 1}},
@@ -534,9 +554,25 @@ class BulkWriter:
                 "published_at",
                 "language",
             ],
-            size=min(10000, 20 * (len(keys) + len(ids))),
+            size=min(10000, 20 * (len(strong_keys) + len(weak_keys) + len(ids))),
         )
-        return [merge.Candidate.of({**h["_source"], "id": h["_id"]}) for h in resp["hits"]["hits"]]
+        found = {h["_id"]: merge.Candidate.of({**h["_source"], "id": h["_id"]}) for h in resp["hits"]["hits"]}
+        found.update(self._recalled(set(strong_keys) | set(weak_keys), set(ids)))
+        for gone in self._deleted:
+            found.pop(gone, None)
+        return list(found.values())
+
+    def _recalled(self, keys: set[str], ids: set[str]) -> dict[str, merge.Candidate]:
+        """What this writer wrote lately with one of these title keys or aliases (newer than a search sees)."""
+        now = time.monotonic()
+        for doc_id in [d for d, (t, _) in self._recent.items() if now - t > _RECENT_SECONDS]:
+            del self._recent[doc_id]
+        self._deleted = {d: t for d, t in self._deleted.items() if now - t <= _RECENT_SECONDS}
+        return {
+            doc_id: cand
+            for doc_id, (_, cand) in self._recent.items()
+            if keys.intersection(cand.title_keys) or ids.intersection(cand.aliases)
+        }
 
     async def _read(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The documents with these ids as they are now (a realtime multi-get), with their sequence numbers."""
@@ -549,30 +585,22 @@ class BulkWriter:
         return {d["_id"]: d for d in resp["docs"] if d.get("found")}
 
     def _remember(self, doc: dict[str, Any]) -> None:
-        now = time.monotonic()
-        for key in (doc.get("dedup") or {}).get("title_keys", []):
-            self._recent[key] = now
-        for doc_id in doc.get("aliases", []):
-            self._recent[doc_id] = now
+        """Keep a written document's candidate for :data:`_RECENT_SECONDS` (see :meth:`_lookup`)."""
+        self._recent[doc["id"]] = (time.monotonic(), merge.Candidate.of(doc))
+        self._deleted.pop(doc["id"], None)
 
-    def _needs_refresh(self, keys: list[str], ids: list[str]) -> bool:
-        """True on the first look-up (another agent may have written just before), or when one of these
-        keys or ids was written by this writer less than :data:`_RECENT_SECONDS` ago."""
-        now = time.monotonic()
-        if not self._looked_up:
-            self._looked_up = True
-            return True
-        for key in [k for k, t in self._recent.items() if now - t > _RECENT_SECONDS]:
-            del self._recent[key]
-        return any(k in self._recent for k in keys) or any(i in self._recent for i in ids)
+    def _forget(self, doc_id: str) -> None:
+        """A document taken into another was deleted: a search may still see it for a while."""
+        self._recent.pop(doc_id, None)
+        self._deleted[doc_id] = time.monotonic()
 
 
 class _NotReadable(RuntimeError):
     """A document of the batch could not be read (its shard is not available): retried like a 503."""
 
 
-#: Seconds a written document's keys are remembered: longer than any sensible refresh interval
-#: (the default is 0.5 s), so a look-up refreshes the index before it searches for them.
+#: Seconds a written document is remembered by its writer: longer than any sensible refresh interval
+#: (the default is 0.5 s), so a look-up finds it before a search can.
 _RECENT_SECONDS = 10.0
 
 #: Times an input may meet a changed document (409) before it is reported as a failure.
