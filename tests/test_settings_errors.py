@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from streams.cli import app
-from streams.settings import InvalidSettings, get_settings
+from streams.settings import ConfigurationError, get_settings
 from tests.conftest import RFI, run_cli
 
 runner = CliRunner()
@@ -34,12 +34,13 @@ COMMANDS = [
     ["services", "status"],
 ]
 
+# the variable, what was wrong and what is expected; never the value given (it could be a secret)
 PARTITIONS = (
-    "error: NEWSSTREAM_PARTITIONS='abc': should be a valid integer, unable to parse string as an integer "
+    "error: settings: NEWSSTREAM_PARTITIONS: Input should be a valid integer, unable to parse string as an integer "
     "(expected a whole number at least 1, default 2: partitions of each topic newsstream creates)"
 )
 ENRICHERS = (
-    "error: NEWSSTREAM_ENRICHERS='sentiment': not JSON (Expecting value: line 1 column 1 (char 0)) "
+    "error: settings: NEWSSTREAM_ENRICHERS: not JSON (Expecting value: line 1 column 1 (char 0)) "
     '(expected a JSON list of "module:attribute" strings, e.g. \'["mymodule:sentiment"]\': '
     "extra enrichers not installed as packages)"
 )
@@ -89,26 +90,20 @@ def test_the_real_command_prints_no_traceback(command):
     ("variable", "value", "expected"),
     [
         ("NEWSSTREAM_ELASTICSEARCH_URL", "localhost:9200", "must be an http:// or https:// URL"),
-        ("NEWSSTREAM_KAFKA_BOOTSTRAP", "localhost", "'localhost' is not host:port"),
+        ("NEWSSTREAM_KAFKA_BOOTSTRAP", "localhost", "must be host:port, or a list host:port,host:port"),
         ("NEWSSTREAM_REFRESH_INTERVAL", "fast", "must be an Elasticsearch time value"),
-        ("NEWSSTREAM_BULK_MAX_IN_FLIGHT", "0", "should be greater than or equal to 1"),
-        ("NEWSSTREAM_AGENTS", '["alert"]', "'alert' is not of the form 'module:attribute'"),
-        ("NEWSSTREAM_WORKER_PROCESSES", "two", "should be a valid integer"),
+        ("NEWSSTREAM_BULK_MAX_IN_FLIGHT", "0", "Input should be greater than or equal to 1"),
+        ("NEWSSTREAM_AGENTS", '["alert"]', "every entry must be of the form 'module:attribute'"),
+        ("NEWSSTREAM_WORKER_PROCESSES", "two", "Input should be a valid integer"),
     ],
 )
 def test_values_that_would_fail_later_are_refused_at_once(monkeypatch, variable, value, expected):
     monkeypatch.setenv(variable, value)
-    with pytest.raises(InvalidSettings) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         get_settings()
-    assert str(caught.value).startswith(f"{variable}={value!r}: ")
+    assert str(caught.value).startswith(f"{variable}: ")
     assert expected in str(caught.value) and "\n" not in str(caught.value)
-
-
-def test_a_secret_value_is_never_shown(monkeypatch):
-    from streams.settings import _shown  # noqa: PLC0415  (a private helper: what a future secret would print)
-
-    monkeypatch.setenv("NEWSSTREAM_ELASTICSEARCH_PASSWORD", "hunter2")
-    assert _shown("elasticsearch_password") == " (value hidden)"
+    assert value not in str(caught.value).removeprefix(f"{variable}: ")
 
 
 @pytest.mark.parametrize("command", _all_commands(), ids=lambda p: " ".join(p) or "newsstream")

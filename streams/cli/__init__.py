@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
 from streams.cli import dlq, pipeline, plugins, search, services
-from streams.cli.common import readable_help, typer_app
-from streams.settings import InvalidSettings
+from streams.cli.common import err, readable_help, typer_app
+from streams.settings import ConfigurationError
 
 readable_help()
 
@@ -78,6 +77,6 @@ def main() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         app()
-    except InvalidSettings as exc:  # a command that read settings without streams.cli.common.settings()
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    except ConfigurationError as exc:  # a command that read settings without streams.cli.common.load_settings()
+        err.print(f"error: settings: {exc}", highlight=False, markup=False)
+        raise SystemExit(1) from None

@@ -11,7 +11,7 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperOption
 
 from streams.records import ContentType, is_content_type
-from streams.settings import InvalidSettings, Settings, env_name, get_settings
+from streams.settings import ConfigurationError, Settings, env_name, get_settings
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -30,16 +30,21 @@ def load_settings() -> Settings:
     """Return the settings from the environment; fail in one line naming a variable that cannot be used."""
     try:
         return get_settings()
-    except InvalidSettings as exc:
-        fail(str(exc))
+    except ConfigurationError as exc:
+        fail(f"settings: {exc}")
 
 
 def require_kafka(settings: Settings) -> None:
-    """Fail in seconds, with one line, when no Kafka broker answers."""
+    """Fail in seconds, with one line naming the address and the cause, when Kafka cannot be used
+    (unreachable, TLS, credentials or SASL mechanism refused: :func:`streams.kafka.check`)."""
     from streams import kafka
+    from streams.settings import ConfigurationError
 
-    if not kafka.healthy(settings, timeout=5):
-        fail(f"Kafka is not reachable at {settings.kafka_bootstrap} (try: newsstream services up)")
+    try:
+        kafka.check(settings)
+    except (kafka.KafkaConnectionFailed, ConfigurationError) as exc:
+        hint = " (try: newsstream services up)" if "unreachable" in str(exc) else ""
+        fail(f"{exc}{hint}")
 
 
 def content_type_option(content_type: str | None) -> ContentType | None:
@@ -100,4 +105,5 @@ def readable_help() -> None:
 
 def typer_app(help: str, **kw: Any) -> typer.Typer:
     """A command group with the house's help settings (no shell-completion options: the README's commands are what users need)."""
-    return typer.Typer(help=help, no_args_is_help=True, add_completion=False, **kw)
+    # never the locals of a failing frame in a traceback: they may hold a password
+    return typer.Typer(help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False, **kw)

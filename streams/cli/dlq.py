@@ -9,7 +9,7 @@ import orjson
 import typer
 from rich.markup import escape
 
-from streams.cli.common import fail, load_settings, out, typer_app, uses
+from streams.cli.common import fail, load_settings, out, require_kafka, typer_app, uses
 from streams.settings import Settings
 
 SETTINGS = uses("kafka_bootstrap", "topic_dlq", "enrichers", "agents")
@@ -94,6 +94,7 @@ def dlq_show(
     from streams.delivery.deadletters import counts_by_reason, select
 
     settings = load_settings()
+    require_kafka(settings)
     statuses = ("open", "replayed", "discarded") if show_all else ("open",)
     selection = _selection(settings, stage, reason, since, letter_id, statuses)
     try:
@@ -142,6 +143,7 @@ def dlq_replay(
     from streams.delivery.deadletters import plan_replay, replay, select
 
     settings = load_settings()
+    require_kafka(settings)
     selection = _selection(settings, stage, reason, since, letter_id)
     try:
         selected, _ = select(settings, selection)
@@ -179,6 +181,7 @@ def dlq_discard(
     if not (stage or reason or since or letter_id):
         fail("say which letters to discard: --id, --reason, --stage or --since")
     settings = load_settings()
+    require_kafka(settings)
     selection = _selection(settings, stage, reason, since, letter_id)
     try:
         selected, _ = select(settings, selection)

@@ -95,10 +95,9 @@ def search(
     articles naming both). Example: newsstream search '"Davis Cup" -doubles'
     --country ES --since 2019-11-01 --sort date
     """
-    from elastic_transport import ConnectionError as ESConnectionError
     from elasticsearch import BadRequestError, NotFoundError
 
-    from indexers.elasticsearch.client import sync_client
+    from indexers.elasticsearch.client import explain, sync_client
     from indexers.elasticsearch.search import QueryError, build_query, sort_clause
     from indexers.elasticsearch.search import search as run_search
 
@@ -130,11 +129,16 @@ def search(
             sort=sort,  # type: ignore[arg-type]
             **filters,
         )
-    except ESConnectionError:
-        fail(f"Elasticsearch is not reachable at {settings.elasticsearch_url} (try: newsstream services up)")
     except NotFoundError:
         fail(f"no index {settings.index_alias!r} yet: run a worker (newsstream worker) to create it")
     except BadRequestError as exc:
         cause = exc.body.get("error", {}).get("root_cause", [{}])[0].get("reason", "")
         fail(f"Elasticsearch refused the query: {exc.message}: {cause}")
+    except Exception as exc:
+        # unreachable, TLS, credentials: no check first (a user allowed to search may not read cluster health)
+        explained = explain(settings, exc)
+        if explained is None:
+            raise
+        hint = " (try: newsstream services up)" if "unreachable" in explained[1] else ""
+        fail(explained[1] + hint)
     print_hits(total, hits, as_json, body=body)
