@@ -13,6 +13,14 @@ def explode(article):
     return {"explode_checked": True}
 
 
+@enricher(fields={"moody_checked": "boolean"})
+def moody(article):
+    """Raise while the file named by $MOODY_FLAG exists: a fault an operator fixes, then replays the letters."""
+    if os.path.exists(os.environ["MOODY_FLAG"]):
+        raise RuntimeError("moody refuses while its flag file is there")
+    return {"moody_checked": True}
+
+
 @enricher(fields={"persons": "integer"})
 def clashing(article):
     """Declares a field the index already maps as keyword."""

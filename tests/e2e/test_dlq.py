@@ -12,7 +12,7 @@ from streams import kafka
 from streams.delivery.deadletters import read_actions, read_letters
 from streams.publish import ensure_topics
 from streams.topics import replay_log
-from tests.conftest import read_topic, text_article, wait_for
+from tests.conftest import RFI, indexed_docs, read_topic, text_article, wait_for
 
 runner = CliRunner()
 
@@ -157,3 +157,32 @@ def test_a_plugin_letter_goes_back_to_that_plugin_only(pipeline_env):
     # the parse stage left the replayed message alone: still one parsed record
     assert len(read_topic(settings, settings.topic_parsed)) == 1
     assert parse.alive() and plugin.alive()
+
+
+def test_an_enricher_letter_is_enriched_again_not_indexed_raw(pipeline_env, tmp_path):
+    """Issue 20, point 5: an enricher plugin's letter goes back to the enrich stage (the parsed topic, for
+    that enricher), so the replayed article is enriched by the built-in stage and the plugin, then indexed."""
+    env, settings, start = pipeline_env
+    flag = tmp_path / "moody-flag"
+    flag.touch()
+    extra = {"NEWSSTREAM_ENRICHERS": '["tests.e2e.plugins_for_tests:moody"]', "MOODY_FLAG": str(flag)}
+    env = {**env, **extra}
+    worker = start(**extra)
+    _publish(settings, (b"rfi", RFI.read_bytes(), []))
+    [letter] = wait_for(lambda: read_letters(settings, timeout_s=2), 180, what=f"the letter; {worker.log_tail()}")
+    assert (letter.letter.stage, letter.letter.topic) == ("moody", settings.topic_parsed)
+    assert indexed_docs(settings) == []
+
+    flag.unlink()  # the operator fixes the cause, then replays every open letter (no --stage)
+    assert "replayed 1 dead letter(s)" in _cli(env, "dlq", "replay")
+    [hit] = wait_for(lambda: indexed_docs(settings), 180, what=f"the replayed article indexed; {worker.log_tail()}")
+    doc = hit["_source"]
+    assert doc["moody_checked"] is True  # the plugin ran on the replay
+    assert "Antony Blinken" in doc["persons"] and doc["keywords"] and "KZ" in doc["countries"]  # enriched
+    # one pass through enrich for the replay, none through parse; no new letter; nothing left to replay
+    assert len(read_topic(settings, settings.topic_enriched)) == 1
+    assert len(read_topic(settings, settings.topic_parsed)) == 2
+    assert len(read_topic(settings, settings.topic_raw)) == 1
+    assert len(read_letters(settings, timeout_s=2)) == 1
+    assert "replayed 0 dead letter(s)" in _cli(env, "dlq", "replay")
+    assert worker.alive()
