@@ -9,7 +9,7 @@ local Elasticsearch, in the same run, each run into a fresh index made by
   chunk_size = ``bulk_max_docs``), in this process;
 * ours, direct: ``BulkWriter.write`` over the same documents (same chunking:
   ``bulk_max_docs`` per request), in this process;
-* ours, merged: ``BulkWriter.write_merged`` (what the index agent runs: one
+* ours, merged: ``MergingWriter.write_merged`` (what the index agent runs: one
   article, one document) in the agent's batches, in this process;
 * ours, end to end: the N records are published to an isolated
   ``articles.enriched`` topic BEFORE the worker starts; then
@@ -330,13 +330,14 @@ def enriched_articles(data: Path, n: int) -> list:
 
 async def _run_direct(settings: Settings, alias: str, docs: list, which: str) -> float:
     from indexers.elasticsearch.client import async_client
-    from indexers.elasticsearch.writer import BulkWriter, bare_async_bulk
+    from indexers.elasticsearch.merging import MergingWriter
+    from indexers.elasticsearch.writer import bare_async_bulk
 
     client = async_client(settings, request_timeout=60, retry_on_timeout=False, max_retries=0)
     try:
         t0 = time.perf_counter()
         if which in ("ours", "merged"):
-            writer = BulkWriter(
+            writer = MergingWriter(
                 client,
                 alias,
                 max_docs=settings.bulk_max_docs,

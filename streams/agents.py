@@ -2,7 +2,7 @@
 
 Each stage is a batch handler; the work is done by pure functions
 (:func:`streams.parsing.parse`, :func:`streams.enrichment.enrich_batch`) and
-by the bulk writer (:class:`indexers.elasticsearch.writer.BulkWriter`). What
+by the bulk writer (:class:`indexers.elasticsearch.merging.MergingWriter`). What
 leaves a handler, records and dead letters, goes through the
 :class:`~streams.delivery.outbox.Outbox`, and the batches are cut, settled
 and acknowledged by :mod:`streams.delivery.batching`: the same delivery path
@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from indexers.elasticsearch.merge import routing_key
-from indexers.elasticsearch.writer import BulkWriter, to_document
+from indexers.elasticsearch.merging import MergingWriter
+from indexers.elasticsearch.writer import to_document
 from streams.app import Topics
 from streams.delivery import batching, deadletters
 from streams.delivery.batching import Batch
@@ -56,7 +57,7 @@ class Pipeline:
         self.enrichers = enrichers or []
         self.outbox = Outbox(app, topics.dlq, settings)
         self._nlp: Language | None = None
-        self._writer: BulkWriter | None = None
+        self._writer: MergingWriter | None = None
 
     # -------------------------------------------------------------- parse
 
@@ -136,10 +137,10 @@ class Pipeline:
 
     # -------------------------------------------------------------- index
 
-    def writer(self) -> BulkWriter:
+    def writer(self) -> MergingWriter:
         """The index agent's writer, set up on first use (in the agent's event loop)."""
         if self._writer is None:
-            self._writer = BulkWriter.from_settings(self.settings, should_stop=lambda: bool(self.app.should_stop))
+            self._writer = MergingWriter.from_settings(self.settings, should_stop=lambda: bool(self.app.should_stop))
         return self._writer
 
     async def close_writer(self) -> None:

@@ -31,7 +31,6 @@ from aiokafka import errors as aiokafka_errors
 from aiokafka.conn import create_conn
 from aiokafka.protocol.admin import SaslHandShakeRequest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError
 
 from streams.settings import ConfigurationError, Settings, env_name
 
@@ -384,27 +383,3 @@ def healthy(settings: Settings, timeout: float = 5.0) -> bool:
         return True
     except Exception:  # any failure means "not healthy yet"
         return False
-
-
-def wait_for_group_coordinator(settings: Settings, group: str, timeout: float = 60.0) -> bool:
-    """Wait until Kafka names a coordinator for consumer group ``group``; return False after ``timeout`` seconds.
-
-    On a new cluster the first consumer group makes Kafka create its
-    ``__consumer_offsets`` topic, and until that is done every FindCoordinator
-    request fails with ``GroupCoordinatorNotAvailable`` (retriable), which
-    aiokafka logs as an ERROR on each retry. The worker waits here first,
-    so a healthy first start logs no error.
-    """
-    deadline = time.monotonic() + timeout
-    client = admin(settings)
-    try:
-        while True:
-            try:
-                client.describe_groups([group])
-                return True
-            except KafkaError as exc:
-                if not getattr(exc, "retriable", False) or time.monotonic() > deadline:
-                    return False
-                time.sleep(0.5)
-    finally:
-        client.close()

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import re
-import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,7 +40,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-ENV_PREFIX = "NEWSSTREAM_"
+from streams.settings_errors import ENV_PREFIX, describe, describe_source, env_name
 
 #: Elasticsearch time units (``500ms``, ``1s``, ``-1`` to disable), as the refresh interval takes them.
 _TIME_VALUE = re.compile(r"^(-1|0|\d+(\.\d+)?(nanos|micros|ms|s|m|h|d))$")
@@ -56,11 +55,6 @@ KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 class ConfigurationError(ValueError):
     """The settings are invalid or contradict each other; the message (one line) names the variables and
     never echoes a value given (pydantic's ValidationError would show them all, secrets included)."""
-
-
-def env_name(field: str) -> str:
-    """``kafka_password`` -> ``NEWSSTREAM_KAFKA_PASSWORD``."""
-    return ENV_PREFIX + field.upper()
 
 
 def _default_services_dir() -> Path:
@@ -277,9 +271,9 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ConfigurationError(_describe(exc)) from None
+            raise ConfigurationError(describe(exc, Settings.model_fields, SECRET_FIELDS)) from None
         except pydantic_settings.SettingsError as exc:  # a list variable that is not JSON: it names the field only
-            raise ConfigurationError(_describe_source(exc)) from None
+            raise ConfigurationError(describe_source(exc, Settings.model_fields, SECRET_FIELDS)) from None
 
     @classmethod
     def settings_customise_sources(
@@ -369,77 +363,6 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-
-_PATH_FIELDS = frozenset(
-    {
-        "kafka_ca_file",
-        "kafka_client_cert",
-        "kafka_client_key",
-        "elasticsearch_ca_file",
-        "elasticsearch_client_cert",
-        "elasticsearch_client_key",
-    }
-)
-
-
-def _expected(field: str) -> str:
-    """What a field takes, in words: its type, bounds, default and the first clause of its description."""
-    info = Settings.model_fields.get(field)
-    if info is None:
-        return ""
-    kind = info.annotation
-    args = [a for a in typing.get_args(kind) if a is not type(None)]
-    if typing.get_origin(kind) is list:
-        what = 'a JSON list of "module:attribute" strings, e.g. \'["mymodule:sentiment"]\''
-    elif kind is int:
-        what = "a whole number"
-    elif kind is float:
-        what = "a number"
-    elif kind is bool:
-        what = "true or false"
-    elif kind is Path or Path in args:
-        what = "a path"
-    elif typing.get_origin(kind) is Literal:
-        what = "one of " + ", ".join(map(str, typing.get_args(kind)))
-    else:
-        what = "text"
-    for meta in info.metadata:
-        for name, words in (("ge", "at least"), ("gt", "above"), ("le", "at most"), ("lt", "below")):
-            bound = getattr(meta, name, None)
-            if bound is not None:
-                what += f" {words} {bound}"
-    if info.default_factory is None and info.default is not None and field not in SECRET_FIELDS:
-        what += f", default {info.default}"
-    about = re.split(r";|\s\(", info.description or "", maxsplit=1)[0].strip()
-    return f"{what}: {about}" if about else what
-
-
-def _describe(error: ValidationError) -> str:
-    """One line for a settings validation error: each variable, what is wrong and what is expected,
-    never a value given (a path excepted)."""
-    parts = []
-    for e in error.errors(include_url=False):
-        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-        loc = [str(x) for x in e.get("loc", ()) if isinstance(x, str)]
-        if loc and loc[0] in Settings.model_fields:
-            name = loc[0]
-            # a file setting is named with its path (never a secret); nothing else echoes the value given
-            path = f" ({e['input']})" if name in _PATH_FIELDS and isinstance(e.get("input"), str | Path) else ""
-            expected = _expected(name)
-            parts.append(f"{env_name(name)}: {msg}{path}" + (f" (expected {expected})" if expected else ""))
-        else:
-            parts.append(msg)
-    return "; ".join(parts)
-
-
-def _describe_source(error: Exception) -> str:
-    """pydantic-settings' error for a list variable that is not JSON (it names only the field)."""
-    m = re.search(r'field "([^"]+)"', str(error))
-    field = m.group(1) if m else "?"
-    cause = error.__cause__
-    why = f"not JSON ({cause})" if cause else "not JSON"
-    return f"{env_name(field)}: {why} (expected {_expected(field)})"
 
 
 def get_settings(**overrides: Any) -> Settings:

@@ -1,6 +1,6 @@
 """One article, one document: which inputs are the same article, and how their records merge.
 
-Pure functions (no Elasticsearch); :meth:`indexers.elasticsearch.writer.BulkWriter.write_merged`
+Pure functions (no Elasticsearch); :meth:`indexers.elasticsearch.merging.MergingWriter.write_merged`
 looks the candidates up and writes the result.
 
 **Same article.** Two records are one article when

@@ -27,7 +27,7 @@ ID_HELP = "only this letter (PARTITION@OFFSET, as dlq show prints it; repeat for
 
 def _since(value: str | None) -> datetime | None:
     from indexers.elasticsearch.search import QueryError, check_date
-    from streams.delivery.deadletters import parse_time
+    from streams.delivery.replay import parse_time
 
     if value is None:
         return None
@@ -51,7 +51,8 @@ def _known_stages(settings: Settings) -> set[str]:
 
 
 def _selection(settings: Settings, stage, reason, since, ids, statuses=("open",)):
-    from streams.delivery.deadletters import Selection, read_letters
+    from streams.delivery.deadletters import read_letters
+    from streams.delivery.replay import Selection
 
     if stage is not None:
         known = _known_stages(settings)
@@ -91,7 +92,7 @@ def dlq_show(
     A message that failed again after a replay is one letter with its
     attempts, not a letter per failure. Open letters only, unless --all.
     """
-    from streams.delivery.deadletters import counts_by_reason, select
+    from streams.delivery.replay import counts_by_reason, select
 
     settings = load_settings()
     require_kafka(settings)
@@ -140,7 +141,7 @@ def dlq_replay(
     send it again; if it fails again it comes back as the next attempt of the
     same letter.
     """
-    from streams.delivery.deadletters import plan_replay, replay, select
+    from streams.delivery.replay import plan_replay, replay, select
 
     settings = load_settings()
     require_kafka(settings)
@@ -176,7 +177,7 @@ def dlq_discard(
     dry_run: bool = typer.Option(False, "--dry-run", help="say what would be discarded, record nothing"),
 ) -> None:
     """Mark open dead letters handled without replaying them (they stay on the topic, shown with --all)."""
-    from streams.delivery.deadletters import discard, select
+    from streams.delivery.replay import discard, select
 
     if not (stage or reason or since or letter_id):
         fail("say which letters to discard: --id, --reason, --stage or --since")

@@ -9,7 +9,8 @@ import orjson
 from typer.testing import CliRunner
 
 from streams import kafka
-from streams.delivery.deadletters import read_actions, read_letters
+from streams.delivery.deadletters import read_letters
+from streams.delivery.replay import read_actions
 from streams.publish import ensure_topics
 from streams.topics import replay_log
 from tests.conftest import RFI, indexed_docs, read_topic, text_article, wait_for

@@ -3,7 +3,7 @@
 
 On a new cluster the first consumer group makes Kafka create ``__consumer_offsets``; until it exists,
 aiokafka's group coordinator look-ups fail (retriable) and it logged each as an ERROR. The worker now waits
-for its group's coordinator first (``streams.kafka.wait_for_group_coordinator``)."""
+for its group's coordinator first (``streams.runner.wait_for_group_coordinator``)."""
 
 from __future__ import annotations
 
