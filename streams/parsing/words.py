@@ -59,10 +59,11 @@ def canonical_url(url: str | None) -> str | None:
 
 #: Host prefixes that serve the same pages as the bare host: the web, mobile and AMP editions of a site.
 _EDITION_HOSTS = re.compile(r"^(?:www\d*|m|mobile|amp)\.")
-#: Query keys that say how a page was reached or rendered, never which page it is.
+#: Query keys that say how a page was reached or rendered, never which page it is (``cid`` is left out:
+#: a campaign id on some sites, the content id on others).
 _NOISE_KEYS = re.compile(
     r"^(?:utm_.*|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|ref|ref_src|cmpid|ocid|"
-    r"amp|outputtype|output|share|smid|sr_share|at_medium|at_campaign|cid)$",
+    r"amp|outputtype|output|share|smid|sr_share|at_medium|at_campaign)$",
     re.IGNORECASE,
 )
 

@@ -53,6 +53,7 @@ def test_one_page_reached_by_many_roads_has_one_key(url):
     [
         "https://harbour.example/news/2024/06/lisbon-ferry-terminal-2",
         "https://harbour.example/news/2024/06/lisbon-ferry-terminal?page=2",
+        "https://harbour.example/news/2024/06/lisbon-ferry-terminal?cid=2",  # a content id on some sites
         "https://harbour.example/news/2024/06/ampere-lisbon-ferry-terminal",
         "https://other.example/news/2024/06/lisbon-ferry-terminal",
     ],
