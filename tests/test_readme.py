@@ -250,6 +250,12 @@ def run_block(shell: Shell, commands: list[str], tmp: Path) -> None:
             "newsstream services up": {"wanted": "running", "timeout": 300},
             "newsstream services status": {"wanted": "healthy"},
             "newsstream publish examples/articles": {"wanted": "published 1 article(s)"},
+            # the same article again: it is the one document it was (one article, one document)
+            "newsstream publish --wait examples/articles": {
+                "wanted": "all in: 1 published, 1 indexed, 0 dead-lettered",
+                "timeout": 300,
+            },
+            "newsstream status": {"wanted": "documents"},
             "newsstream parse page.html": {"wanted": '"title":"Lisbon opens a new ferry terminal on the Tagus"'},
             "newsstream enrich article.txt": {"wanted": '"persons":["Antony Blinken"', "timeout": 180},
             "newsstream dlq show": {"wanted": "dead letter(s)"},

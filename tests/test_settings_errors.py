@@ -23,6 +23,7 @@ COMMANDS = [
     ["parse", str(RFI)],
     ["enrich", str(RFI)],
     ["search", "x"],
+    ["status"],
     ["demo"],
     ["dlq", "show"],
     ["dlq", "replay"],

@@ -26,6 +26,7 @@ from indexers.elasticsearch.writer import (
     _bulk_chunk,
     _chunks_by_bytes,
 )
+from streams import metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,9 @@ class MergingWriter(BulkWriter):
     async def write_merged(self, docs: list[tuple[str, dict[str, Any]]]) -> BulkResult:
         """Write ``docs`` (``[(doc_id, source)]``, sources from :func:`to_document`) so that one article is one document.
 
-        Each input goes to the document of its article (:func:`merge.resolve
-        <indexers.elasticsearch.merge.resolve>`: its id, or a document it is
-        the same article as) and is merged into it field by field
-        (:func:`merge.merge <indexers.elasticsearch.merge.merge>`), never
-        overwriting a richer value. Returns when every input is in the index
-        or refused for good, like :meth:`write`:
+        Each input goes to its article's document (:func:`merge.resolve`: its id, or a document it is the
+        same article as), merged in field by field (:func:`merge.merge`), never overwriting a richer value.
+        Returns when every input is in the index or refused for good, like :meth:`write`:
 
         * The merged document is written with optimistic concurrency (the
           document's ``_seq_no``/``_primary_term`` as read, or ``create``): if
@@ -223,6 +221,9 @@ class MergingWriter(BulkWriter):
                         self._fail(result, status, pos, plan.target, code, err)
                     else:
                         redo.append(pos)
+                if code != 409:  # the writer's metrics (streams.metrics): documents sent again, by cause
+                    cause = "connection" if code == 0 else "http_429" if code == 429 else "http_5xx"
+                    metrics.count_bulk_retried(cause, len(plan.positions))
                 backoff = backoff or code != 409
             elif len(plan.positions) > 1:
                 alone.update(plan.positions)  # which input is refused? write them one by one
@@ -268,10 +269,14 @@ class MergingWriter(BulkWriter):
 
         async def send(chunk: list[int]) -> list[dict] | BaseException:
             async with gate:
+                sent_at = time.monotonic()
                 try:
-                    return await _bulk_chunk(self.client, [(i, actions[i]) for i in chunk])
+                    items = await _bulk_chunk(self.client, [(i, actions[i]) for i in chunk])
                 except (TimeoutError, TransportConnectionError, ConnectionTimeout, ConnectionError) as exc:
+                    metrics.observe_bulk_request(time.monotonic() - sent_at, reached=False)
                     return exc
+                metrics.observe_bulk_request(time.monotonic() - sent_at, reached=True)
+                return items
 
         out: list[tuple[int, dict]] = [(0, {}) for _ in actions]
         for chunk, items in zip(chunks, await asyncio.gather(*(send(c) for c in chunks))):
@@ -289,6 +294,7 @@ class MergingWriter(BulkWriter):
                 if isinstance(err, str):  # a whole-request error, from the helper
                     err = {"type": info.get("exception").__class__.__name__, "reason": err}
                 out[i] = (code, err)
+        metrics.count_throttled(sum(1 for code, _ in out if code == 429))
         return out
 
     async def _lookup(self, strong_keys: list[str], weak_keys: list[str], ids: list[str]) -> list[merge.Candidate]:
@@ -322,14 +328,7 @@ class MergingWriter(BulkWriter):
         resp = await self.client.search(
             index=self.index,
             query={"bool": {"should": should, "minimum_should_match": 1}},
-            source_includes=[
-                "canonical_url",
-                "dedup.title_keys",
-                "dedup.fingerprints",
-                "aliases",
-                "published_at",
-                "language",
-            ],
+            source_includes=list(_CANDIDATE_FIELDS),
             size=min(10000, 20 * (len(strong_keys) + len(weak_keys) + len(ids))),
         )
         found = {h["_id"]: merge.Candidate.of({**h["_source"], "id": h["_id"]}) for h in resp["hits"]["hits"]}
@@ -378,6 +377,9 @@ class _NotReadable(RuntimeError):
 #: Seconds a written document is remembered by its writer: longer than any sensible refresh interval
 #: (the default is 0.5 s), so a look-up finds it before a search can.
 _RECENT_SECONDS = 10.0
+
+#: What a look-up reads of a document: what :class:`merge.Candidate` compares.
+_CANDIDATE_FIELDS = ("canonical_url", "dedup.title_keys", "dedup.fingerprints", "aliases", "published_at", "language")
 
 #: Times an input may meet a changed document (409) before it is reported as a failure.
 _MAX_CONFLICTS = 50

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperArgument, TyperOption
@@ -79,13 +78,13 @@ def _argument_usage(self: TyperArgument) -> str:
     return name if self.required else f"[{name}]"
 
 
-def _option_type(self: TyperOption, ctx: click.Context) -> str | None:
+def _option_type(self: TyperOption, ctx: Any) -> str | None:
     if self.is_flag or self.count:
         return None
     if self.metavar is not None:
         return self.metavar
-    kind: click.ParamType = self.type  # type: ignore[attr-defined]  # click's Parameter.type, not in typer's stubs
-    return kind.get_metavar(self, ctx) or kind.name.upper()  # type: ignore[arg-type]  # a TyperOption is a click Parameter
+    # typer 0.29's own label (<float>, <int>, <list[str]>) without its brackets: FLOAT, INT, LIST[STR]
+    return self.display_type(ctx).strip("<>").upper()
 
 
 def readable_help() -> None:
@@ -100,7 +99,7 @@ def readable_help() -> None:
     TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
     TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
     TyperArgument._rich_display_name = lambda self: _argument_usage(self).strip("[]")  # type: ignore[method-assign]
-    TyperOption.display_type_rich = _option_type  # type: ignore[method-assign,assignment]
+    TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
 
 
 def typer_app(help: str, **kw: Any) -> typer.Typer:

@@ -141,6 +141,9 @@ def dlq_replay(
     send it again; if it fails again it comes back as the next attempt of the
     same letter.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from streams.cli.common import err
     from streams.delivery.replay import plan_replay, replay, select
 
     settings = load_settings()
@@ -161,7 +164,11 @@ def dlq_replay(
         out.print(f"dry run: would replay {len(plan.send)} dead letter(s), {len(plan.skipped)} left alone")
         return
     try:
-        done = replay(settings, plan)
+        with Progress(
+            TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        ) as bar:
+            task = bar.add_task("replay", total=len(plan.send))
+            done = replay(settings, plan, progress=lambda sent: bar.update(task, completed=sent))
     except Exception as exc:
         fail(f"replay failed, nothing recorded (a new replay sends them again): {exc}")
     skipped = f", {len(plan.skipped)} left alone" if plan.skipped else ""

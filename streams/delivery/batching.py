@@ -26,6 +26,7 @@ from typing import Any, cast
 import faust
 from faust.types import ChannelT
 
+from streams import logs, metrics
 from streams.delivery.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,12 @@ async def handle(
 
     ``accepts(event)`` false: a replayed message for another stage
     (:func:`streams.delivery.deadletters.accepts`), acked without handling.
+
+    Counts the batch's messages in, its size and its duration until acked (:mod:`streams.metrics`).
     """
     started = time.monotonic()
+    logs.log_stage.set(name)
+    metrics.count_in(name, len(batch))
     outbox.begin()  # this task's record of what the batch sends (see Outbox.settle)
     mine = [item for item in batch if accepts(item[1])] if accepts is not None else batch
     try:
@@ -165,7 +170,9 @@ async def handle(
         outbox.begin()
         await one_by_one(outbox, name, handler, mine)
     await ack(stream, batch)
-    log.debug("%s: %d messages in %.3f s", name, len(batch), time.monotonic() - started)
+    seconds = time.monotonic() - started
+    metrics.observe_batch(name, len(batch), seconds)
+    log.debug("%s: %d messages in %.3f s", name, len(batch), seconds)
 
 
 def agent(

@@ -181,6 +181,13 @@ def from_event(
         msg.offset,
         reason,
         error,
+        extra={
+            "stage": stage,
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "article_id": msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key,
+        },
     )
     return letter
 

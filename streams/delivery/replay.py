@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -235,8 +236,10 @@ def plan_replay(selected: list[Chain], selection: Selection, agents: set[str]) -
     return plan
 
 
-def replay(settings: Settings, plan: Plan) -> list[Action]:
+def replay(settings: Settings, plan: Plan, progress: Callable[[int], None] | None = None) -> list[Action]:
     """Send each planned chain's latest letter back to the topic its message was read from.
+
+    ``progress(sent)`` is called as Kafka takes them (``newsstream dlq replay``'s bar).
 
     The message goes with its original key, value and headers, plus
     :data:`REPLAY_OF` (the chain), :data:`REPLAY_ATTEMPT` and
@@ -265,8 +268,10 @@ def replay(settings: Settings, plan: Plan) -> list[Action]:
             futures.append(prod.send(d.topic, key=key, value=d.original_bytes(), headers=headers))
             actions.append(Action(latest.id, chain.id, "replayed", now_iso(), request, d.stage, d.topic))
         prod.flush()
-        for fut in futures:
+        for sent, fut in enumerate(futures, 1):
             fut.get(timeout=30)  # raises if Kafka refused one: nothing is recorded then
+            if progress is not None:
+                progress(sent)
     finally:
         prod.close()
     record(settings, actions)
