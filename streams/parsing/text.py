@@ -35,8 +35,18 @@ from dataclasses import dataclass
 
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture, is_short_sentence, looks_like_sentence
-from streams.parsing.textfields import RELATED_MARK, read_fields
-from streams.parsing.textlines import CORRESPONDENT, Line, fix_quotes, is_data, is_dateline, is_meta_line, split_lines
+from streams.parsing.textfields import read_fields
+from streams.parsing.textlines import (
+    CORRESPONDENT,
+    RELATED_MARK,
+    Line,
+    fix_quotes,
+    is_data,
+    is_dateline,
+    is_meta_line,
+    split_lines,
+)
+from streams.parsing.texttitle import TITLE_RULES, TitleRules
 
 # Where reader comments begin: the article never continues past such a line.
 _COMMENTS_START = re.compile(
@@ -223,25 +233,34 @@ def _short_text(lines: list[Line]) -> tuple[int, int]:
     return (1 if first == 0 and len(lines) > 1 and not is_short_sentence(lines[0].text) else first), len(lines)
 
 
-def extract_text(text: str, rules: Rules = RULES) -> Extracted:
-    """Extract the article and its fields from the plain text of a page.
-
-    ``text`` is the decoded page text; ``rules`` the line values. Returns
-    :class:`~streams.parsing.extracted.Extracted` whose ``body`` is ``""`` when
-    no article text was found. Never raises.
-    """
+def article_span(text: str, rules: Rules = RULES) -> tuple[list[Line], list[float], int, int]:
+    """``(lines, values, start, end)``: the page's lines, their values and the
+    article's span ``lines[start:end]`` (``start == end`` when there is none)."""
     lines = split_lines(text)
     if not lines:
-        return Extracted(body="")
+        return lines, [], 0, 0
     values = [_value(l, rules, flag) for l, flag in zip(lines, _introduced(lines))]
     start, end = _segment(lines, values, rules)
     if start >= end:
         start, end = _short_text(lines)
-        if start >= end:
-            return Extracted(body="")
-        values = [max(v, 1.0) for v in values]
+        if start < end:
+            values = [max(v, 1.0) for v in values]
+    return lines, values, start, end
+
+
+def extract_text(text: str, rules: Rules = RULES, title_rules: TitleRules = TITLE_RULES) -> Extracted:
+    """Extract the article and its fields from the plain text of a page.
+
+    ``text`` is the decoded page text; ``rules`` the line values,
+    ``title_rules`` the headline's signals. Returns
+    :class:`~streams.parsing.extracted.Extracted` whose ``body`` is ``""`` when
+    no article text was found. Never raises.
+    """
+    lines, values, start, end = article_span(text, rules)
+    if start >= end:
+        return Extracted(body="")
     column = _column(lines, values)
-    found = read_fields(lines, start, end)
+    found = read_fields(lines, start, end, title_rules)
     skip = set(found.skip)
     for line in lines[start:end]:
         m = CORRESPONDENT.match(line.text)
