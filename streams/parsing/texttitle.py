@@ -166,7 +166,7 @@ def find_title(lines: list[Line], start: int, end: int, rules: TitleRules = TITL
     when no line is headline-like); a title of one word only as the page's
     first line when the article follows it."""
     page: str | None = None  # the page's normalised text, built at the first candidate
-    scored: list[tuple[float, str, str, int]] = []  # (score, text, normalised, words)
+    scored: list[tuple[float, str, str, int, int]] = []  # (score, text, normalised, words, index)
     for whole in lines[max(0, start - _BEFORE) : min(end, start + _INSIDE)]:
         i, line = whole.index, _first_cell(whole)
         if not is_title_like(line, 1 if i == 0 and start <= 1 else 2):
@@ -184,9 +184,9 @@ def find_title(lines: list[Line], start: int, end: int, rules: TitleRules = TITL
         score += rules.date * date + rules.byline * byline + rules.length * (4 <= line.words <= 20)
         score += rules.lead * lead + rules.repeat * (1 <= repeats <= 2)
         score -= rules.distance * abs(start - i) + rules.inside * (i >= start)
-        scored.append((score, line.text, norm, line.words))
+        scored.append((score, line.text, norm, line.words, i))
     best = max(scored, key=lambda c: c[0], default=None)  # the first (upper) one on a tie
-    if best is None or best[0] < rules.minimum:
-        return None
+    if best is None or (best[0] < rules.minimum and not (best[4] == 0 and start <= 1)):
+        return None  # (the first line of a short text right above its article is its title)
     inner = [c for c in scored if c is not best and c[3] >= 4 and c[2] in best[2]]
     return max(inner, key=lambda c: c[0])[1] if inner else best[1]
