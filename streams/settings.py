@@ -218,6 +218,18 @@ class Settings(BaseSettings):
         "refused credentials or an untrusted certificate fail at once",
     )
 
+    # Observability (streams/observe.py, streams/metrics.py, streams/logs.py)
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="port of the worker's HTTP endpoint: Prometheus /metrics, /healthz, /readyz (all interfaces); "
+        "unset: no endpoint and no metrics kept",
+    )
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="worker log lines: plain text, or one JSON object per line (stage, article id, offsets)"
+    )
+
     # Local services (newsstream services up)
     services_dir: Path = Field(default_factory=_default_services_dir)
     kafka_heap: str = "1g"

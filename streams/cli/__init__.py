@@ -2,7 +2,7 @@
 
 Commands: ``services up|down|status`` and ``demo`` (:mod:`.services`),
 ``publish``, ``worker``, ``parse``, ``enrich`` (:mod:`.pipeline`),
-``search`` (:mod:`.search`), ``dlq show|replay`` (:mod:`.dlq`),
+``search`` (:mod:`.search`), ``status`` (:mod:`.status`), ``dlq show|replay`` (:mod:`.dlq`),
 ``agents list`` and ``kibana import`` (:mod:`.plugins`). Errors are printed
 in one line naming the input (file, or file:line) and give exit code 1; the
 other inputs are still handled.
@@ -22,7 +22,7 @@ import os
 
 import typer
 
-from streams.cli import common, dlq, pipeline, plugins, search, services
+from streams.cli import common, dlq, pipeline, plugins, search, services, status
 from streams.settings import ConfigurationError
 
 # never the locals of a failing frame: they may hold a password
@@ -40,6 +40,7 @@ app.command()(pipeline.worker)
 app.command()(pipeline.parse)
 app.command()(pipeline.enrich)
 app.command()(search.search)
+app.command()(status.status)
 app.command()(services.demo)
 
 
