@@ -54,7 +54,7 @@ def _norm_title(title: str | None, site: str | None = None) -> str:
 
 
 def fields_report(html_out: dict | None, text_out: dict | None, html: dict[str, bytes]) -> list[str]:
-    """Titles (text vs HTML, HTML vs og:title/<h1>), junk titles, missing dates."""
+    """Titles (text vs HTML, HTML vs og:title/<h1>, and with <title>), junk titles, missing dates."""
     from trafilatura.utils import load_html
 
     from streams.parsing.charset import decode_bytes
