@@ -51,13 +51,13 @@ def _site_names(titles: list[str], sitename: str | None) -> set[str]:
 
 def _is_site(text: str, names: set[str], sitename: str | None) -> bool:
     """``text`` is one of the site's ``names``, or of four words at most and
-    a short or long form of ``sitename`` ("MacRumors" for "MacRumors.com",
-    "CRN Magazine" for "CRN")."""
+    a short form of ``sitename`` ("MacRumors" for "MacRumors.com"; not a
+    longer text holding it: "Trump blasts CNN" is a headline)."""
     words = _words(text)
     compact, site = "".join(words), "".join(_words(sitename or ""))
     if compact in names:
         return True
-    return len(words) <= 4 and len(site) >= 3 and (site in compact or (len(compact) >= 4 and compact in site))
+    return len(words) <= 4 and len(compact) >= 4 and compact in site
 
 
 def _home_link(h1: HtmlElement) -> bool:
