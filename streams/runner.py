@@ -32,6 +32,7 @@ from typing import Any, cast
 import faust
 from elasticsearch import Elasticsearch
 from faust.worker import Worker
+from kafka.errors import KafkaError
 
 from indexers.elasticsearch import client
 from indexers.elasticsearch.client import ElasticsearchConnectionFailed
@@ -45,8 +46,8 @@ from streams.plugins import (
     PluginError,
     load_consumer_agents,
     load_enrichers,
-    register_consumer_agent,
 )
+from streams.plugins.running import register_consumer_agent
 from streams.publish import ensure_topics
 from streams.settings import ConfigurationError, Settings
 from streams.topics import STAGE_INPUT, topic_names
@@ -103,6 +104,30 @@ def wait_for_elasticsearch(settings: Settings, timeout: float | None = None) -> 
             time.sleep(2)
 
 
+def wait_for_group_coordinator(settings: Settings, group: str, timeout: float = 60.0) -> bool:
+    """Wait until Kafka names a coordinator for consumer group ``group``; return False after ``timeout`` seconds.
+
+    On a new cluster the first consumer group makes Kafka create its
+    ``__consumer_offsets`` topic, and until that is done every FindCoordinator
+    request fails with ``GroupCoordinatorNotAvailable`` (retriable), which
+    aiokafka logs as an ERROR on each retry. The worker waits here first,
+    so a healthy first start logs no error.
+    """
+    deadline = time.monotonic() + timeout
+    client = kafka.admin(settings)
+    try:
+        while True:
+            try:
+                client.describe_groups([group])
+                return True
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False) or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
+    finally:
+        client.close()
+
+
 def prepare(settings: Settings) -> dict[str, Any]:
     """Create topics and the index; load enrichers and add their fields to the mapping
     (after :func:`check_connections`).
@@ -112,6 +137,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
     :class:`indexers.elasticsearch.template.MappingClash`.
     """
     ensure_topics(settings)
+    wait_for_group_coordinator(settings, settings.app_id)
     es = wait_for_elasticsearch(settings)
     info = ensure_index(es, settings.index_alias, settings.index_version, settings.refresh_interval)
     enrichers = load_enrichers(settings)
@@ -241,6 +267,7 @@ def _children_alive(children: list[subprocess.Popen]) -> tuple[bool, str]:
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
     """Run one consumer agent plugin in this process, in its own consumer group (connections checked first)."""
     ensure_topics(settings)
+    wait_for_group_coordinator(settings, agent.group)
     endpoint = _start_endpoint(settings, [agent.name], [agent])
     app = create_app(settings, app_id=agent.group)
     topics = create_topics(app, settings)
