@@ -7,7 +7,7 @@ child process per stage with a time budget per message
 the event loop is never blocked, a message over its budget is dead-lettered
 with reason ``timeout`` and one that kills the child twice with reason
 ``crash``. The index stage is the bulk writer
-(:class:`indexers.elasticsearch.writer.BulkWriter`). What leaves a handler,
+(:class:`indexers.elasticsearch.merging.MergingWriter`). What leaves a handler,
 records and dead letters, goes through the
 :class:`~streams.delivery.outbox.Outbox`, and the batches are cut, settled
 and acknowledged by :mod:`streams.delivery.batching`: the same delivery path
@@ -19,31 +19,29 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
-from indexers.elasticsearch.writer import BulkWriter, to_document
+from indexers.elasticsearch.merging import MergingWriter
+from indexers.elasticsearch.writer import to_document
 from streams import metrics
 from streams.app import Topics
-from streams.delivery import batching
+from streams.delivery import batching, deadletters
 from streams.delivery.batching import Batch
 from streams.delivery.outbox import Outbox
 from streams.isolation import Failure, StagePool
 from streams.records import EnrichedArticle, RecordError, now_iso
 from streams.settings import Settings
 
+if TYPE_CHECKING:
+    from streams.plugins import Enricher
+
 log = logging.getLogger(__name__)
 
 #: The child processes' set-up functions (``module:function``, see :mod:`streams.isolation`).
 PARSE_WORK = "streams.stages:parse_work"
 ENRICH_WORK = "streams.stages:enrich_work"
-
-
-def _headers(event: Any) -> dict[str, bytes]:
-    headers = event.message.headers or {}
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    return {k: bytes(v) for k, v in pairs if isinstance(v, (bytes, bytearray))}
 
 
 class Pipeline:
@@ -53,12 +51,18 @@ class Pipeline:
         app: the faust App.
         topics: its topics (:func:`streams.app.create_topics`).
         settings: batch sizes, budgets, model, Elasticsearch.
+        enrichers: the plugin enrichers (:mod:`streams.plugins`), for their
+            names: a replayed letter of one is for the enrich stage. The enrich
+            stage's child process loads and runs them.
     """
 
-    def __init__(self, app: faust.App, topics: Topics, settings: Settings) -> None:
+    def __init__(
+        self, app: faust.App, topics: Topics, settings: Settings, enrichers: list[Enricher] | None = None
+    ) -> None:
         self.app = app
         self.topics = topics
         self.settings = settings
+        self.enrichers = enrichers or []
         self.outbox = Outbox(app, topics.dlq, settings)
         self.parse_pool = StagePool(
             PARSE_WORK,
@@ -74,7 +78,7 @@ class Pipeline:
             "NEWSSTREAM_ENRICH_TIMEOUT_SECONDS",
             should_stop=lambda: self.outbox.should_stop,
         )
-        self._writer: BulkWriter | None = None
+        self._writer: MergingWriter | None = None
 
     async def _send_answers(self, stage: str, topic: faust.TopicT, batch: Batch, answers: list[Any]) -> None:
         """Send each message's answer from the stage's child: its record, or its dead letter."""
@@ -91,21 +95,23 @@ class Pipeline:
     # -------------------------------------------------------------- parse
 
     async def parse_batch(self, batch: Batch) -> None:
-        answers = await self.parse_pool.map([(bytes(value), _headers(event)) for value, event in batch])
-        await self._send_answers("parse", self.topics.parsed, batch, answers)
+        items = [(bytes(value), deadletters.message_headers(event.message)) for value, event in batch]
+        await self._send_answers("parse", self.topics.parsed, batch, await self.parse_pool.map(items))
 
     # -------------------------------------------------------------- enrich
 
     async def enrich_batch(self, batch: Batch) -> None:
+        # the child keys each record by its title (streams.stages): the copies of one
+        # article (HTML and text, ...) reach one index agent, in order
         answers = await self.enrich_pool.map([bytes(value) for value, _event in batch], together=True)
         await self._send_answers("enrich", self.topics.enriched, batch, answers)
 
     # -------------------------------------------------------------- index
 
-    def writer(self) -> BulkWriter:
+    def writer(self) -> MergingWriter:
         """The index agent's writer, set up on first use (in the agent's event loop)."""
         if self._writer is None:
-            self._writer = BulkWriter.from_settings(self.settings, should_stop=lambda: bool(self.app.should_stop))
+            self._writer = MergingWriter.from_settings(self.settings, should_stop=lambda: bool(self.app.should_stop))
         return self._writer
 
     async def close_writer(self) -> None:
@@ -128,7 +134,7 @@ class Pipeline:
             events.append(event)
         if not docs:
             return
-        result = await self.writer().write(docs)
+        result = await self.writer().write_merged(docs)
         acknowledged = time.time()
         if metrics.enabled():
             metrics.count_out("index", result.indexed)
@@ -172,6 +178,8 @@ class Pipeline:
         """
         s = self.settings
         box = self.outbox
+        # a replayed message is for the stage that failed it (an enricher's letter: the enrich stage)
+        enrich_names = ["enrich", *(e.name for e in self.enrichers)]
         plan = {
             "parse": (
                 self.topics.raw,
@@ -181,6 +189,7 @@ class Pipeline:
                     self.parse_batch,
                     100,
                     s.batch_max_seconds,
+                    accepts=deadletters.accepts(["parse"]),
                     on_start=self.parse_pool.start,
                     on_stop=self.parse_pool.close,
                 ),
@@ -193,6 +202,7 @@ class Pipeline:
                     self.enrich_batch,
                     s.enrich_batch_size,
                     s.batch_max_seconds,
+                    accepts=deadletters.accepts(enrich_names),
                     on_start=self.enrich_pool.start,
                     on_stop=self.enrich_pool.close,
                 ),
@@ -207,6 +217,7 @@ class Pipeline:
                     s.bulk_max_seconds,
                     overlap=True,
                     on_stop=self.close_writer,
+                    accepts=deadletters.accepts(["index"]),
                 ),
             ),
         }

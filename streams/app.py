@@ -7,11 +7,14 @@ not a record is a dead letter, not a codec crash.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import faust
+from faust.worker import Worker as FaustWorker
 
+from streams import logfilter
 from streams.kafka import MESSAGE_OVERHEAD, faust_broker_options
 from streams.settings import Settings
 
@@ -92,3 +95,15 @@ def create_topics(app: faust.App, settings: Settings) -> Topics:
         enriched=topic(settings.topic_enriched),
         dlq=topic(settings.topic_dlq),
     )
+
+
+class Worker(FaustWorker):
+    """faust's worker, with repeated log lines once per interval (:mod:`streams.logfilter`). Named
+    ``Worker`` as faust's is: its lines read ``[^Worker]: Ready`` as operators and tests expect."""
+
+    log_repeat_seconds = logfilter.DEFAULT_INTERVAL
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)  # faust's spinner: off below WARNING
+        # faust replaces the root logger's handlers when it starts: filter the new ones
+        logfilter.install(self.log_repeat_seconds, logger)

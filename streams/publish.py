@@ -206,15 +206,17 @@ def article_key(raw: RawArticle) -> bytes:
     return stable_id(" ".join(content.split())).encode()
 
 
-def ensure_topics(settings: Settings, names: list[str] | None = None) -> None:
+def ensure_topics(settings: Settings, names: list[str] | None = None, partitions: int | None = None) -> None:
     """Create the pipeline's topics (``settings.partitions`` each) if they do not exist,
-    sized to take ``settings.max_message_bytes``; ``names`` instead creates those topics."""
+    sized to take ``settings.max_message_bytes``; ``names`` instead creates those topics
+    (with ``partitions`` partitions when given)."""
     names = names or list(topic_names(settings).values())
     client = kafka.admin(settings)
     try:
         existing = set(client.list_topics())
         config = {"max.message.bytes": str(settings.max_message_bytes + kafka.MESSAGE_OVERHEAD)}
-        new = [NewTopic(n, settings.partitions, 1, topic_configs=config) for n in names if n not in existing]
+        count = partitions or settings.partitions
+        new = [NewTopic(n, count, 1, topic_configs=config) for n in names if n not in existing]
         if new:
             try:
                 client.create_topics(new)

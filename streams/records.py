@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal, TypeGuard
 import orjson
 
 from streams.validation import RecordError as RecordError
-from streams.validation import check_text_field, check_url, envelope_fault, meant_as_envelope
+from streams.validation import check_datetime, check_text_field, check_url, envelope_fault, meant_as_envelope
 
 ContentType = Literal["html", "text"]
 
@@ -159,7 +159,7 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
             if obj.get("url"):
                 check_url(obj["url"])
             if obj.get("fetched_at"):
-                _check_datetime(obj["fetched_at"])
+                check_datetime(obj["fetched_at"])
             html, text = obj.get("html"), obj.get("text")
             if not isinstance(html, str) and not isinstance(text, str):
                 raise RecordError("envelope without content", "needs an 'html' or 'text' string")
@@ -206,13 +206,6 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
 _NOT_JSON = object()
 
 
-def _check_datetime(text: str) -> None:
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise RecordError("invalid fetched_at", f"{text!r} is not an ISO 8601 date or time") from exc
-
-
 def encode_raw(article: RawArticle) -> bytes:
     """Encode a :class:`RawArticle` as the JSON envelope ``decode_raw`` reads.
 
@@ -240,7 +233,9 @@ class ParsedArticle(_Record):
 
     Fields (issue 3): ``published_at`` is ISO 8601 (a date alone when no time is
     known); ``body`` has paragraphs separated by a blank line; ``language`` is
-    ISO 639-1; ``reading_time_min`` is minutes at 230 words/min.
+    ISO 639-1; ``reading_time_min`` is minutes at 230 words/min;
+    ``canonical_url`` is the URL the ``id`` was made from (None when the id
+    is made from the body: no URL was known).
     """
 
     kind: ClassVar[str] = "parsed article"
@@ -262,6 +257,7 @@ class ParsedArticle(_Record):
     reading_time_min: int = 0
     source: str | None = None
     fetched_at: str | None = None
+    canonical_url: str | None = None
 
 
 @dataclass
@@ -322,8 +318,14 @@ class DeadLetter(_Record):
 
     ``stage`` is ``parse``, ``enrich``, ``index`` or a plugin's name;
     ``reason`` a short phrase; ``error`` the exception class (or the
-    Elasticsearch error type); ``original`` the message's value, base64, so the
-    message can be replayed byte for byte with ``newsstream dlq replay``.
+    Elasticsearch error type); ``original`` the message's value, base64, and
+    ``headers`` its headers (``{name: base64}``), so the message can be
+    replayed byte for byte with ``newsstream dlq replay``; ``url`` and
+    ``source`` the article's, when the message names them. A replayed
+    message that fails again names the first letter of its story in
+    ``replay_of`` (``PARTITION@OFFSET`` on the dead-letter topic) and counts
+    its ``attempt`` (1 for a first failure): see
+    :mod:`streams.delivery.deadletters`.
     """
 
     kind: ClassVar[str] = "dead letter"
@@ -337,9 +339,14 @@ class DeadLetter(_Record):
     original: str
     key: str | None = None
     detail: str = ""
-    failed_at: str = field(default_factory=now_iso)
+    failed_at: str = field(default_factory=lambda: now_iso("milliseconds"))
     original_size: int = 0
     original_truncated: bool = False
+    url: str | None = None
+    source: str | None = None
+    replay_of: str | None = None
+    attempt: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def wrap(

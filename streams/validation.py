@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import orjson
@@ -95,3 +96,11 @@ def check_url(url: str) -> None:
         raise RecordError("invalid url", str(exc)) from exc
     if not parts.hostname:
         raise RecordError("invalid url", "no host")
+
+
+def check_datetime(text: str) -> None:
+    """Reject an envelope's ``fetched_at`` that is not ISO 8601. Raises :class:`RecordError`."""
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise RecordError("invalid fetched_at", f"{text!r} is not an ISO 8601 date or time") from exc

@@ -8,8 +8,8 @@ enough words). A line is kept when the weighted votes reach the threshold;
 kept furniture lines and a leading repeat of the headline are dropped. The
 focus, weights, threshold and filter are those 5-fold cross-validation on the
 development set chose (``bench/extraction.py``, ``bench/README.md``).
-Title (the ``<h1>`` headline matching ``og:title``), byline, date and site
-name come from trafilatura's metadata steps; tags only from the page's own
+Title: the headline the reader sees (:mod:`~streams.parsing.headline`);
+byline, date and site name come from trafilatura's metadata steps; tags only from the page's own
 metadata (meta tags, JSON-LD) and tag links inside the article, never from
 site navigation.
 """
@@ -30,10 +30,11 @@ from streams.parsing.defuse import defuse_metadata
 from streams.parsing.ensemble import Ballot, Opinion, ballots, merge, needs, record, select
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
+from streams.parsing.headline import headline
 from streams.parsing.identity import fragment_of
 from streams.parsing.markup import drop_keeping_tails, extract_large, load_tree, too_large
 from streams.parsing.metadata import clean_authors, clean_title
-from streams.parsing.pagefields import figure, headline, page_tags, related_titles
+from streams.parsing.pagefields import figure, page_tags, related_titles
 
 if TYPE_CHECKING:
     from trafilatura.settings import Document
@@ -253,7 +254,7 @@ def vote_table(text: str, url: str | None = None, focus: str = FOCUS) -> tuple[l
     tree, meta, body = _trafilatura(text, url, focus)
     if tree is None:
         return [], ()
-    titles = (clean_title(headline(tree, meta.title), meta.sitename or None), meta.title)
+    titles = (clean_title(headline(tree, meta.title, meta.sitename or None), meta.sitename or None), meta.title)
     return body_ballots(tree, url, body, lazy=False), titles
 
 
@@ -292,7 +293,7 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
         return large
     doc, body = _read(tree, url)
     publisher = doc.sitename or None
-    title = clean_title(headline(tree, doc.title), publisher)
+    title = clean_title(headline(tree, doc.title, publisher), publisher)
     caption, credit = figure(tree)
     related = related_titles(tree)
     tags = page_tags(tree, doc)

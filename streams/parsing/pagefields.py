@@ -1,4 +1,4 @@
-"""The fields of an HTML page besides its body: headline, figure caption and
+"""The fields of an HTML page besides its body and headline: figure caption and
 credit, related-article titles, tags (:func:`streams.parsing.html.extract_html`).
 
 Every walk here is linear in the page: libxml2 evaluates XPath unions and
@@ -9,7 +9,6 @@ to a limit (see :mod:`streams.parsing.markup`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -102,28 +101,6 @@ def related_links(tree: HtmlElement) -> Iterator[HtmlElement]:
         for a in box.iter("a"):
             if a is not box:
                 yield a
-
-
-def headline(tree: HtmlElement, meta_title: str | None) -> str | None:
-    """The page's visible headline: the ``<h1>`` that shares most words with the
-    metadata title (``og:title``, ``<title>``), at least half of its own words
-    (an ``<h1>`` holding the site's logo shares none); else the metadata title.
-    Readers, and text dumps of the page, see the ``<h1>``."""
-    if not meta_title:
-        return meta_title
-    wanted = set(re.findall(r"\w+", meta_title.lower()))
-    best, best_shared = None, 0.0
-    for h1 in tree.iter("h1"):
-        text = short_text(h1)
-        if text is None:
-            continue
-        words = re.findall(r"\w+", text.lower())
-        if not 3 <= len(words) <= 40:
-            continue
-        shared = sum(1 for w in words if w in wanted) / len(words)
-        if shared >= 0.5 and shared > best_shared:
-            best, best_shared = text, shared
-    return best or meta_title
 
 
 def page_tags(tree: HtmlElement, meta: Any) -> list[str]:
