@@ -21,6 +21,13 @@ def article_id(url: str | None, html: str) -> str:
     return parse(RawArticle(content=html, content_type="html", url=url)).id
 
 
+def id_of(url: str) -> str:
+    """The id of an article whose identity URL is ``url``: the stable id of its key."""
+    key = url_key(url)
+    assert key is not None
+    return stable_id(key)
+
+
 @pytest.mark.parametrize(
     "url, domain",
     [
@@ -47,21 +54,19 @@ def test_same_site():
 def test_a_canonical_link_on_another_site_does_not_replace_that_sites_article():
     victim = "https://victim.example.com/politics/the-real-article"
     spoof = page(f'<link rel="canonical" href="{victim}">')
-    assert article_id("https://attacker.example.net/x", spoof) == stable_id(url_key("https://attacker.example.net/x"))
-    assert article_id("https://attacker.example.net/x", spoof) != stable_id(url_key(victim))
+    assert article_id("https://attacker.example.net/x", spoof) == id_of("https://attacker.example.net/x")
+    assert article_id("https://attacker.example.net/x", spoof) != id_of(victim)
 
 
 def test_a_canonical_link_on_the_same_site_is_the_id():
     html = page('<link rel="canonical" href="https://www.example.com/story/12">')
-    assert article_id("https://m.example.com/story/12?ref=home", html) == stable_id(
-        url_key("https://www.example.com/story/12")
-    )
+    assert article_id("https://m.example.com/story/12?ref=home", html) == id_of("https://www.example.com/story/12")
 
 
 def test_without_a_url_of_its_own_the_page_cannot_vouch_for_its_canonical_link():
     html = page('<link rel="canonical" href="https://victim.example.com/a">')
     parsed = parse(RawArticle(content=html, content_type="html"))
-    assert parsed.id != stable_id(url_key("https://victim.example.com/a"))
+    assert parsed.id != id_of("https://victim.example.com/a")
     assert parsed.id == parse(RawArticle(content=page(), content_type="html")).id  # its text's id
 
 
@@ -70,7 +75,7 @@ def test_different_texts_at_fragments_that_are_no_anchors_get_different_ids():
     a = article_id("https://spa.example.com/app#!/story/1", page())
     b = article_id("https://spa.example.com/app#!/story/2", page(body=other))
     assert a != b
-    assert a == stable_id(url_key("https://spa.example.com/app#!/story/1"))
+    assert a == id_of("https://spa.example.com/app#!/story/1")
     # the shell's canonical link names the app, not the story the fragment chose
     shell = page('<link rel="canonical" href="https://spa.example.com/app">')
     assert article_id("https://spa.example.com/app#!/story/1", shell) == a
