@@ -98,6 +98,11 @@ def parse(raw: RawArticle) -> ParsedArticle:
         raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
     language = detect_language(body, hint=lang_hint)
     key = url_key(identity)
+    if key is None and not raw.url and canonical:
+        # no URL of its own: the canonical link it claims names it, in an id space of its own,
+        # so that it never takes the place of the article at that link (streams.parsing.identity)
+        claimed = url_key(canonical)
+        key, identity = (f"claimed:{claimed}", canonical) if claimed else (None, identity)
     return ParsedArticle(
         id=stable_id(key) if key else stable_id(normalise_text(body)),
         canonical_url=identity if key else None,

@@ -11,9 +11,12 @@ applied to whichever URL these rules pick.
    and the page's own URL must have the same registrable domain (the domain
    a registrant controls, by the Public Suffix List: ``news.bbc.co.uk`` and
    ``www.bbc.co.uk`` share ``bbc.co.uk``; ``alice.github.io`` and
-   ``bob.github.io`` do not). A page with no URL of its own cannot show that
-   its canonical link is its own: its id is its text's. Otherwise the page's
-   own URL stands.
+   ``bob.github.io`` do not). Otherwise the page's own URL stands. A page
+   with no URL of its own cannot show that its canonical link is its own:
+   its id is made from that link in a space of its own (``claimed:`` and the
+   link's key, :func:`streams.parsing.core.parse`), so it never takes the
+   place of the article at that link, while copies claiming two links (a
+   story syndicated on two sites) stay two articles.
 2. **A fragment is part of the identity unless it names a place in the page.**
    A fragment never reaches the server: ``/a#x`` and ``/a#y`` fetch the same
    document, and when ``x`` is an anchor of that document (an element with

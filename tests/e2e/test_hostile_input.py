@@ -176,7 +176,7 @@ def test_search_prints_markup_in_hits_as_text_and_reads_dates_strictly(pipeline_
     loose = run_cli(env, "search", "ferry", "--since", "20300101", timeout=60)
     assert loose.returncode == 1  # was read as epoch milliseconds: a day in 1970, so every article matched
     assert loose.stderr.strip() == (
-        "error: --since must be a date as YYYY-MM-DD (or an ISO 8601 date and time), not '20300101'"
+        "error: --since must be a date as YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SS), not '20300101'"
     )
     later = run_cli(env, "search", "ferry", "--since", "2030-01-01", "--json", timeout=60)
     assert later.returncode == 0 and later.stdout == ""

@@ -66,8 +66,13 @@ def test_a_canonical_link_on_the_same_site_is_the_id():
 def test_without_a_url_of_its_own_the_page_cannot_vouch_for_its_canonical_link():
     html = page('<link rel="canonical" href="https://victim.example.com/a">')
     parsed = parse(RawArticle(content=html, content_type="html"))
-    assert parsed.id != id_of("https://victim.example.com/a")
-    assert parsed.id == parse(RawArticle(content=page(), content_type="html")).id  # its text's id
+    assert parsed.id != id_of("https://victim.example.com/a")  # never the article at that link
+    assert parsed.id == stable_id("claimed:" + str(url_key("https://victim.example.com/a")))
+    # copies of one story claiming two sites' links stay two articles
+    other = parse(
+        RawArticle(content=page('<link rel="canonical" href="https://wire.example.net/a">'), content_type="html")
+    )
+    assert other.id != parsed.id
 
 
 def test_different_texts_at_fragments_that_are_no_anchors_get_different_ids():
