@@ -72,6 +72,42 @@ def _blocked(err: dict[str, Any]) -> bool:
     return CLUSTER_BLOCK in str(err.get("type", "")) or CLUSTER_BLOCK in str(err.get("reason", ""))
 
 
+class BlockWait:
+    """A cluster block waited out (see the module's notes): its start, each retry and its end in
+    the log, and ``newsstream_index_blocked`` while it lasts."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None  # when the block was first met
+
+    def seen(self, block: str) -> None:
+        """After an attempt: ``block`` is the reason of a cluster block met, "" when none was."""
+        if block and self.since is None:
+            self.since = time.monotonic()
+            metrics.set_index_blocked(True)
+        elif not block and self.since is not None:
+            log.warning("bulk: the index is writable again after %.0f s blocked (%s)", self.waited(), CLUSTER_BLOCK)
+            self.end()
+
+    def waited(self) -> float:
+        return time.monotonic() - self.since if self.since is not None else 0.0
+
+    def end(self) -> None:
+        if self.since is not None:
+            self.since = None
+            metrics.set_index_blocked(False)
+
+    def log_retry(self, block: str, n: int, total: int, delay: float) -> bool:
+        """Log the next try while blocked (True), or nothing (False: no block)."""
+        if not block or self.since is None:
+            return False
+        log.warning(
+            "bulk: %s: %s; waiting for the block to be lifted (%.0f s so far), nothing committed: "
+            "%d of %d documents, next try in %.1f s",
+            *(CLUSTER_BLOCK, block, self.waited(), n, total, delay),
+        )
+        return True
+
+
 @dataclass
 class ItemFailure:
     """A document Elasticsearch refused for good: its position in the batch, error type and reason."""
@@ -204,7 +240,7 @@ class BulkWriter:
         item_attempts: dict[int, int] = {}
         pending = list(versions.values())  # groups of positions, one group per _id
         attempt = 0
-        blocked_since: float | None = None  # when a cluster block was first met
+        wait = BlockWait()
         gate = asyncio.Semaphore(self.max_in_flight)  # every attempt's requests are done before the next
 
         async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
@@ -289,36 +325,14 @@ class BulkWriter:
                 if first is not None:
                     retry.append([pos for pos in group[first:] if status[pos] != "failed"])
             pending = retry
-            if block and blocked_since is None:
-                blocked_since = time.monotonic()
-                metrics.set_index_blocked(True)
-            elif not block and blocked_since is not None:
-                metrics.set_index_blocked(False)
-                log.warning(
-                    "bulk: the index is writable again after %.0f s blocked (%s)",
-                    time.monotonic() - blocked_since,
-                    CLUSTER_BLOCK,
-                )
-                blocked_since = None
+            wait.seen(block)
             if pending:
                 if self.should_stop():
-                    if blocked_since is not None:
-                        metrics.set_index_blocked(False)
+                    wait.end()
                     raise asyncio.CancelledError("stopping with an unacknowledged batch")
                 delay = self._backoff(attempt)
                 n = sum(len(group) for group in pending)
-                if block and blocked_since is not None:
-                    log.warning(
-                        "bulk: %s: %s; waiting for the block to be lifted (%.0f s so far), nothing committed: "
-                        "%d of %d documents, next try in %.1f s",
-                        CLUSTER_BLOCK,
-                        block,
-                        time.monotonic() - blocked_since,
-                        n,
-                        len(docs),
-                        delay,
-                    )
-                else:
+                if not wait.log_retry(block, n, len(docs), delay):
                     log.warning("bulk: %d of %d documents to retry (%s), in %.1f s", n, len(docs), reason, delay)
                 await asyncio.sleep(delay)
         result.indexed = sum(1 for s in status.values() if s == "ok")

@@ -12,12 +12,11 @@ from typer.core import TyperArgument, TyperOption
 from streams.records import ContentType, is_content_type
 from streams.settings import ConfigurationError, Settings, env_name, get_settings
 
-# markup off: what is printed holds user text (titles, highlights, file names,
-# URLs) in which "[/]" or "[red]" is text, not markup (a hit's "[/]" crashed
-# search with a MarkupError). The few styled words pass markup=True and
-# escape() what goes inside.
-out = Console(soft_wrap=True, markup=False)
-err = Console(stderr=True, soft_wrap=True, markup=False)
+# markup on: every command escape()s the user text it prints (titles, highlights,
+# file names, URLs: "[/]" in a hit crashed search with a MarkupError) or prints
+# it with markup=False
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 #: The bundled sample articles (``newsstream demo``).
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
