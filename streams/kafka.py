@@ -11,6 +11,7 @@ and :func:`faust_broker_options`, here and only here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -57,16 +58,22 @@ def faust_broker_options(settings: Settings) -> dict[str, Any]:
 
 
 def producer(settings: Settings, **options: Any) -> KafkaProducer:
-    """Return a kafka-python producer that waits for all in-sync replicas (``acks="all"``).
+    """Return a kafka-python producer that waits for all in-sync replicas (``acks="all"``), idempotent.
 
+    Idempotence (``enable_idempotence=True``: the broker drops a batch the
+    producer sends again after a lost acknowledgement, and keeps each
+    partition's batches in order) makes the retries safe: a send is retried
+    (from 100 ms to 1 s apart) until ``delivery_timeout_ms`` (120 s) has
+    passed, which covers a leader election after a broker dies (seconds).
     Sized for ``settings.max_message_bytes``; ``options`` override or add
     ``KafkaProducer`` keyword arguments (``linger_ms`` ...).
     """
     config: dict[str, Any] = {
         "acks": "all",
+        "enable_idempotence": True,
+        "delivery_timeout_ms": 120_000,
         "linger_ms": 20,
         "max_request_size": settings.max_message_bytes + MESSAGE_OVERHEAD,
-        "retries": 5,
         "client_id": "newsstream-publish",
         **options,
     }
@@ -86,6 +93,46 @@ def consumer(settings: Settings, group_id: str | None = None, **options: Any) ->
     return KafkaConsumer(
         **connection_options(settings), **{"group_id": group_id, "enable_auto_commit": False, **options}
     )
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How the topics newsstream creates are replicated.
+
+    ``factor``: replicas of each partition; ``min_insync``: the topic's
+    ``min.insync.replicas`` (with ``acks=all`` a write succeeds once that
+    many replicas have it, so ``factor - min_insync`` brokers may be lost
+    without refusing writes); ``brokers``: the brokers the cluster reported.
+    """
+
+    factor: int
+    min_insync: int
+    brokers: int
+
+
+def replication(settings: Settings, client: KafkaAdminClient) -> Replication:
+    """Return the replication of new topics: ``settings.replication_factor`` and
+    ``settings.min_insync_replicas``, or their defaults from the brokers ``client``'s
+    cluster reports (the smaller of 3 and the broker count; 2 when the factor is 3 or more, else 1).
+
+    Raises:
+        ValueError: a factor above the broker count, or ``min.insync.replicas``
+            above the factor (every write would be refused), named by setting.
+    """
+    brokers = len(client.describe_cluster()["brokers"])
+    factor = settings.replication_factor or max(1, min(3, brokers))
+    min_insync = settings.min_insync_replicas or (2 if factor >= 3 else 1)
+    if factor > brokers:
+        raise ValueError(
+            f"NEWSSTREAM_REPLICATION_FACTOR={factor} but the cluster at {settings.kafka_bootstrap} "
+            f"reports {brokers} broker(s)"
+        )
+    if min_insync > factor:
+        raise ValueError(
+            f"NEWSSTREAM_MIN_INSYNC_REPLICAS={min_insync} is above the replication factor {factor}: "
+            "every write with acks=all would be refused"
+        )
+    return Replication(factor, min_insync, brokers)
 
 
 def healthy(settings: Settings, timeout: float = 5.0) -> bool:

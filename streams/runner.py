@@ -37,7 +37,7 @@ from streams.plugins import (
     load_enrichers,
     register_consumer_agent,
 )
-from streams.publish import ensure_topics
+from streams.publish import TopicReport, ensure_topics, leader_topic
 from streams.settings import Settings
 
 log = logging.getLogger("newsstream.worker")
@@ -66,16 +66,45 @@ def wait_for_elasticsearch(settings: Settings, timeout: float | None = None) -> 
             time.sleep(2)
 
 
+def prepare_topics(settings: Settings, app_id: str) -> TopicReport:
+    """Create (or check) the pipeline's topics and faust's leader topic of consumer group ``app_id``,
+    and log each way an existing topic falls short, one line each (the worker still starts)."""
+    report = ensure_topics(settings, single_partition=(leader_topic(app_id),))
+    rep = report.replication
+    log.info(
+        "topics: replication factor %d, min.insync.replicas %d (%d brokers); created: %s",
+        rep.factor,
+        rep.min_insync,
+        rep.brokers,
+        ", ".join(report.created) or "none",
+    )
+    for line in report.mismatches:
+        log.warning("%s", line)
+    return report
+
+
 def prepare(settings: Settings) -> dict[str, Any]:
     """Create topics and the index; load enrichers and add their fields to the mapping.
 
-    Returns ``{"index", "analysis", "enrichers"}``. Raises
-    :class:`StartupError`, :class:`streams.plugins.PluginError` or
+    Returns ``{"index", "analysis", "enrichers", "topics"}`` (``topics``: a
+    :class:`streams.publish.TopicReport`); the existing topics' and index's
+    mismatches are logged, one line each. Raises :class:`StartupError`,
+    :class:`streams.plugins.PluginError`, :class:`ValueError` (replication
+    settings the cluster cannot meet) or
     :class:`indexers.elasticsearch.template.MappingClash`.
     """
-    ensure_topics(settings)
+    topics = prepare_topics(settings, settings.app_id)
     es = wait_for_elasticsearch(settings)
-    info = ensure_index(es, settings.index_alias, settings.index_version, settings.refresh_interval)
+    info = ensure_index(
+        es,
+        settings.index_alias,
+        settings.index_version,
+        settings.refresh_interval,
+        shards=settings.index_shards,
+        replicas=settings.index_replicas,
+    )
+    for line in info["mismatches"]:
+        log.warning("%s", line)
     enrichers = load_enrichers(settings)
     fields: dict[str, dict[str, Any]] = {}
     for e in enrichers:
@@ -84,6 +113,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
         add_fields(es, settings.index_alias, fields)
     es.close()
     info["enrichers"] = enrichers
+    info["topics"] = topics
     return info
 
 
@@ -93,8 +123,11 @@ def _run_faust(app: faust.App, loglevel: str) -> None:
 
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
     """Run one consumer agent plugin in this process, in its own consumer group."""
-    ensure_topics(settings)
-    app = create_app(settings, app_id=agent.group)
+    try:
+        report = prepare_topics(settings, agent.group)
+    except Exception as exc:
+        raise SystemExit(f"newsstream worker: cannot start: {exc}") from None
+    app = create_app(settings, app_id=agent.group, replication_factor=report.replication.factor)
     topics = create_topics(app, settings)
     register_consumer_agent(app, topics, settings, agent)
     print(
@@ -152,12 +185,15 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
             info = prepare(settings)
         except Exception as exc:
             raise SystemExit(f"newsstream worker: cannot start: {exc}") from None
+        rep = info["topics"].replication
         print(
-            f"newsstream worker: agents {', '.join(builtins)}; index {info['index']} (alias {settings.index_alias}); "
-            f"text analysis: {info['analysis']}; enrichers: {', '.join(e.name for e in info['enrichers']) or 'none'}",
+            f"newsstream worker: agents {', '.join(builtins)}; index {info['index']} (alias {settings.index_alias}, "
+            f"{info['shards']} shard(s), {info['replicas']} replica(s)); topics replicated {rep.factor}x "
+            f"(min.insync.replicas {rep.min_insync}); text analysis: {info['analysis']}; "
+            f"enrichers: {', '.join(e.name for e in info['enrichers']) or 'none'}",
             flush=True,
         )
-        app = create_app(settings)
+        app = create_app(settings, replication_factor=info["topics"].replication.factor)
         topics = create_topics(app, settings)
         pipeline = Pipeline(app, topics, settings, info["enrichers"])
         pipeline.register(set(builtins))

@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     topic_enriched: str = "articles.enriched"
     topic_dlq: str = "articles.dlq"
     partitions: int = Field(2, description="partitions of each topic newsstream creates")
+    replication_factor: int | None = Field(
+        None,
+        ge=1,
+        description="replicas of each partition of the topics newsstream creates (faust's own topics too); "
+        "default: the smaller of 3 and the number of brokers the cluster reports",
+    )
+    min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        description="min.insync.replicas of the topics newsstream creates: with acks=all, a write succeeds "
+        "only once this many replicas have it; default 2 when the replication factor is 3 or more, else 1",
+    )
     max_message_bytes: int = Field(
         8 * 1024 * 1024, description="largest message (bytes) we produce; topics are created to accept it"
     )
@@ -52,9 +64,20 @@ class Settings(BaseSettings):
     )
 
     # Elasticsearch
-    elasticsearch_url: str = "http://127.0.0.1:9200"
+    elasticsearch_url: str = Field(
+        "http://127.0.0.1:9200",
+        description="the cluster's URL, or several nodes' URLs comma-separated (the client goes on with the "
+        "others when one node is down)",
+    )
     index_alias: str = "articles"
     index_version: int = 1
+    index_shards: int = Field(1, ge=1, description="primary shards of the index newsstream creates")
+    index_replicas: int | None = Field(
+        None,
+        ge=0,
+        description="replicas of each shard of the index newsstream creates; default the smaller of 1 and "
+        "the cluster's data nodes less one (0 on one node, whose replicas could never be allocated)",
+    )
     refresh_interval: str = Field(
         "500ms",
         description="index refresh interval (Elasticsearch time unit): the longest a written article waits to be "

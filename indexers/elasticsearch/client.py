@@ -19,10 +19,17 @@ from streams.settings import Settings
 def connection_options(settings: Settings) -> dict[str, Any]:
     """Return the keyword arguments that say where the cluster is and how to log in.
 
-    Shape: ``{"hosts": [url]}`` (``settings.elasticsearch_url``); security
-    options (``api_key``, ``basic_auth``, ``ca_certs``, ``cloud_id``) belong here.
+    Shape: ``{"hosts": [url, ...]}`` (``settings.elasticsearch_url``, one URL
+    or several nodes' comma-separated: the client sends each request to a live
+    one, so losing a node loses no client); security options (``api_key``,
+    ``basic_auth``, ``ca_certs``, ``cloud_id``) belong here.
     """
-    return {"hosts": [settings.elasticsearch_url]}
+    return {"hosts": urls(settings)}
+
+
+def urls(settings: Settings) -> list[str]:
+    """Return the node URLs of ``settings.elasticsearch_url`` (comma-separated) as a list."""
+    return [u.strip() for u in settings.elasticsearch_url.split(",") if u.strip()]
 
 
 def sync_client(settings: Settings, *, request_timeout: float = 30.0, **options: Any) -> Elasticsearch:

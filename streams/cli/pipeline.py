@@ -31,7 +31,12 @@ def publish(
     if not files:
         fail("no input files found in " + ", ".join(map(str, paths)))
     require_kafka(settings)
-    pub.ensure_topics(settings)
+    try:
+        report = pub.ensure_topics(settings)
+    except ValueError as exc:
+        fail(str(exc))
+    for line in report.mismatches:
+        err.print(f"warning: {line}", highlight=False, markup=False)
     producer = kafka.producer(settings)
     topic = topic or settings.topic_raw
     errors: list[pub.InputError] = []
