@@ -224,7 +224,10 @@ class ParsedArticle(_Record):
 
     Fields (issue 3): ``published_at`` is ISO 8601 (a date alone when no time is
     known); ``body`` has paragraphs separated by a blank line; ``language`` is
-    ISO 639-1; ``reading_time_min`` is minutes at 230 words/min.
+    ISO 639-1; ``reading_time_min`` is minutes at 230 words/min. ``raw_key``
+    names the message on ``articles.raw`` the article came from (its key, see
+    :func:`streams.publish.raw_key`), set by the parse stage: ``newsstream
+    audit`` finds each raw message's document by it.
     """
 
     kind: ClassVar[str] = "parsed article"
@@ -246,6 +249,7 @@ class ParsedArticle(_Record):
     reading_time_min: int = 0
     source: str | None = None
     fetched_at: str | None = None
+    raw_key: str | None = None
 
 
 @dataclass

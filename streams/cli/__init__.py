@@ -2,7 +2,7 @@
 
 Commands: ``services up|down|status`` and ``demo`` (:mod:`.services`),
 ``publish``, ``worker``, ``parse``, ``enrich`` (:mod:`.pipeline`),
-``search`` (:mod:`.search`), ``dlq show|replay`` (:mod:`.dlq`),
+``search`` (:mod:`.search`), ``audit`` (:mod:`.audit`), ``dlq show|replay`` (:mod:`.dlq`),
 ``agents list`` and ``kibana import`` (:mod:`.plugins`). Errors are printed
 in one line naming the input (file, or file:line) and give exit code 1; the
 other inputs are still handled.
@@ -22,7 +22,7 @@ import os
 
 import typer
 
-from streams.cli import dlq, pipeline, plugins, search, services
+from streams.cli import audit, dlq, pipeline, plugins, search, services
 
 app = typer.Typer(help="newsstream: Kafka -> parse -> enrich -> Elasticsearch, for news.", no_args_is_help=True)
 app.add_typer(services.app, name="services")
@@ -34,6 +34,7 @@ app.command()(pipeline.worker)
 app.command()(pipeline.parse)
 app.command()(pipeline.enrich)
 app.command()(search.search)
+app.command()(audit.audit)
 app.command()(services.demo)
 
 
