@@ -143,7 +143,8 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
     Raises:
         SystemExit: a name in ``only`` is no agent, or the start-up checks fail.
     """
-    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    # force: the CLI configured logging already (WARNING, no time), which would make this a no-op
+    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s", force=True)
     for name in ("kafka", "elastic_transport", "urllib3", "aiokafka"):
         logging.getLogger(name).setLevel(logging.WARNING)  # a worker's log keeps the clients' warnings
     try:
