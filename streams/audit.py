@@ -56,6 +56,7 @@ from typing import Any
 import orjson
 from elasticsearch import Elasticsearch, NotFoundError
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 
 from indexers.elasticsearch import client as es_client
 from streams import kafka
@@ -301,7 +302,7 @@ def group_lag(settings: Settings, group: str | None = None) -> dict[str, int] | 
     client = kafka.admin(settings)
     consumer = kafka.consumer(settings, None)
     try:
-        committed = client.list_group_offsets(group).get(group) or {}
+        committed = _committed(client, group)
         if not committed:
             return None
         lag: dict[str, int] = {}
@@ -321,6 +322,19 @@ def group_lag(settings: Settings, group: str | None = None) -> dict[str, int] | 
     finally:
         consumer.close()
         client.close()
+
+
+def _committed(client: Any, group: str, timeout: float = 15.0) -> dict:
+    """The group's committed offsets; asked again while the coordinator is not available (a retriable
+    error: a broker just started, or the group's coordinator moved with a broker's death)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.list_group_offsets(group).get(group) or {}
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def wait_drained(settings: Settings, timeout: float, poll: float = 1.0) -> dict[str, int] | None:
@@ -451,7 +465,7 @@ def audit(
     )
     try:
         report.lag = group_lag(settings)
-        consumer = kafka.consumer(settings, None, max_partition_fetch_bytes=settings.max_message_bytes * 2)
+        consumer = kafka.consumer(settings, None)  # a fetch holds ~1 MiB a partition (one larger message whole)
     except Exception as exc:
         raise AuditError(f"Kafka at {settings.kafka_bootstrap}: {exc.__class__.__name__}: {exc}") from None
     try:
