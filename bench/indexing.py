@@ -451,9 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     ingested = now_iso()
     docs = [to_document(r.to_dict(), ingested) for r in records]
     doc_bytes = sum(len(r.to_bytes()) for r in records)
+    from indexers.elasticsearch.client import address
     from streams.local.services import ES_VERSION
 
-    print(f"machine: {machine()}; Elasticsearch {ES_VERSION} at {settings.elasticsearch_url}")
+    print(f"machine: {machine()}; Elasticsearch {ES_VERSION} at {address(settings)}")
     print(
         f"documents: {args.n} enriched articles ({doc_bytes / 1e6:.1f} MB of JSON, "
         f"{doc_bytes / args.n / 1024:.1f} KiB each) from {args.data.resolve()}"

@@ -13,13 +13,16 @@ one JSON object a line, in the format of Kibana's saved-objects export:
 
 ``newsstream kibana import --url URL`` calls :func:`import_saved_objects`, which
 posts the file to Kibana's ``POST /api/saved_objects/_import`` with only the
-standard library. The Docker Compose stack does the same with curl
-(``kibana-setup`` in ``docker-compose.yml``).
+standard library, with the Elasticsearch credentials of the settings (a
+secured Kibana takes the same API key or user and password:
+:func:`indexers.elasticsearch.client.authorization_header`). The Docker
+Compose stack does the same with curl (``kibana-setup`` in ``docker-compose.yml``).
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 import uuid
@@ -102,8 +105,20 @@ def _summarise_errors(errors: list[dict[str, Any]], limit: int = 5) -> str:
     return "; ".join(parts)
 
 
-def import_saved_objects(url: str, path: Path | None = None, overwrite: bool = True, timeout: float = 60.0) -> int:
+def import_saved_objects(
+    url: str,
+    path: Path | None = None,
+    overwrite: bool = True,
+    timeout: float = 60.0,
+    *,
+    authorization: str | None = None,
+    context: ssl.SSLContext | None = None,
+) -> int:
     """Import the saved objects file into the Kibana at ``url``; return how many were imported.
+
+    ``authorization`` is the ``Authorization`` header to send (``ApiKey ...``
+    or ``Basic ...``; it never appears in an error), ``context`` the TLS
+    context of an ``https://`` Kibana.
 
     ``url`` is Kibana's base URL (``http://127.0.0.1:5601``; ``http://`` is
     assumed when no scheme is given). The file at ``path`` (default
@@ -138,8 +153,10 @@ def import_saved_objects(url: str, path: Path | None = None, overwrite: bool = T
         method="POST",
         headers={"kbn-xsrf": "true", "Content-Type": content_type, "Accept": "application/json"},
     )
+    if authorization:
+        request.add_unredirected_header("Authorization", authorization)  # not to another host on a redirect
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
             status = resp.status
             text = resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from kafka import KafkaAdminClient
 from kafka import errors as kafka_errors
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
@@ -125,6 +126,46 @@ def article_key(raw: RawArticle) -> bytes:
     return stable_id(" ".join(content.split())).encode()
 
 
+@dataclass(frozen=True)
+class Replication:
+    """How the topics newsstream creates are replicated.
+
+    ``factor``: replicas of each partition; ``min_insync``: the topic's
+    ``min.insync.replicas`` (with ``acks=all`` a write succeeds once that
+    many replicas have it, so ``factor - min_insync`` brokers may be lost
+    without refusing writes); ``brokers``: the brokers the cluster reported.
+    """
+
+    factor: int
+    min_insync: int
+    brokers: int
+
+
+def replication(settings: Settings, client: KafkaAdminClient) -> Replication:
+    """Return the replication of new topics: ``settings.replication_factor`` and
+    ``settings.min_insync_replicas``, or their defaults from the brokers ``client``'s
+    cluster reports (the smaller of 3 and the broker count; 2 when the factor is 3 or more, else 1).
+
+    Raises:
+        ValueError: a factor above the broker count, or ``min.insync.replicas``
+            above the factor (every write would be refused), named by setting.
+    """
+    brokers = len(client.describe_cluster()["brokers"])
+    factor = settings.replication_factor or max(1, min(3, brokers))
+    min_insync = settings.min_insync_replicas or (2 if factor >= 3 else 1)
+    if factor > brokers:
+        raise ValueError(
+            f"NEWSSTREAM_REPLICATION_FACTOR={factor} but the cluster at {settings.kafka_bootstrap} "
+            f"reports {brokers} broker(s)"
+        )
+    if min_insync > factor:
+        raise ValueError(
+            f"NEWSSTREAM_MIN_INSYNC_REPLICAS={min_insync} is above the replication factor {factor}: "
+            "every write with acks=all would be refused"
+        )
+    return Replication(factor, min_insync, brokers)
+
+
 @dataclass
 class TopicReport:
     """What :func:`ensure_topics` did and found.
@@ -134,7 +175,7 @@ class TopicReport:
     already existed differs from what newsstream needs (it is used as it is).
     """
 
-    replication: kafka.Replication
+    replication: Replication
     created: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
 
@@ -144,7 +185,7 @@ def leader_topic(app_id: str) -> str:
     return f"{app_id}-__assignor-__leader"
 
 
-def topic_configs(settings: Settings, rep: kafka.Replication) -> dict[str, str]:
+def topic_configs(settings: Settings, rep: Replication) -> dict[str, str]:
     """The configs of a topic newsstream creates: its message size and ``min.insync.replicas``."""
     return {
         "max.message.bytes": str(settings.max_message_bytes + kafka.MESSAGE_OVERHEAD),
@@ -192,7 +233,7 @@ def ensure_topics(
     names = [*(names or list(topic_names(settings).values())), *single_partition]
     client = kafka.admin(settings)
     try:
-        rep = kafka.replication(settings, client)
+        rep = replication(settings, client)
         report = TopicReport(rep)
         existing = set(client.list_topics())
         config = topic_configs(settings, rep)
@@ -228,7 +269,7 @@ def check_topics(
     settings: Settings,
     client: Any,
     names: list[str],
-    rep: kafka.Replication,
+    rep: Replication,
     single_partition: tuple[str, ...] = (),
 ) -> list[str]:
     """Return one line per way the existing topics ``names`` fall short of what newsstream needs.

@@ -1,8 +1,11 @@
-"""Starting a worker: topics, index, plugins checked, then the faust worker(s).
+"""Starting a worker: connections checked, topics, index, plugins checked, then the faust worker(s).
 
-Everything that can be wrong with the set-up (Elasticsearch away, a plugin
-that cannot load, a plugin field that clashes with the index mapping) fails
-here, at start, with a clear message, rather than as failed documents later.
+Everything that can be wrong with the set-up (Kafka or Elasticsearch
+unreachable, an untrusted certificate, refused credentials or SASL mechanism,
+a plugin that cannot load, a plugin field that clashes with the index
+mapping) fails here, at start, with one line naming what and why and a
+non-zero exit, rather than as a client's reconnect loop or failed documents
+later (:func:`check_connections`).
 
 The built-in agents (parse, enrich, index) share the consumer group
 ``settings.app_id`` and run in this process. Each consumer agent plugin has a
@@ -26,7 +29,9 @@ from elasticsearch import Elasticsearch
 from faust.worker import Worker
 
 from indexers.elasticsearch import client
+from indexers.elasticsearch.client import ElasticsearchConnectionFailed
 from indexers.elasticsearch.template import add_fields, ensure_index
+from streams import kafka
 from streams.agents import Pipeline
 from streams.app import create_app, create_topics
 from streams.plugins import (
@@ -38,7 +43,7 @@ from streams.plugins import (
     register_consumer_agent,
 )
 from streams.publish import TopicReport, ensure_topics, leader_topic
-from streams.settings import Settings
+from streams.settings import ConfigurationError, Settings
 
 log = logging.getLogger("newsstream.worker")
 
@@ -47,12 +52,30 @@ class StartupError(RuntimeError):
     """The worker cannot start; the message says why."""
 
 
-def wait_for_elasticsearch(settings: Settings, timeout: float | None = None) -> Elasticsearch:
-    """Return a sync Elasticsearch client once the cluster answers (yellow or green).
+def check_connections(settings: Settings, elasticsearch: bool = True) -> None:
+    """Connect to Kafka (and Elasticsearch) once with the settings' security, within seconds.
 
     Raises:
-        StartupError: not reachable within ``timeout`` seconds (default
-            ``settings.services_timeout_seconds``).
+        StartupError: one line naming the service, the address and the cause
+            (:func:`streams.kafka.check`, :func:`indexers.elasticsearch.client.check`).
+    """
+    try:
+        kafka.check(settings)
+        if elasticsearch:
+            client.check(settings)
+    except (kafka.KafkaConnectionFailed, ElasticsearchConnectionFailed, ConfigurationError) as exc:
+        raise StartupError(str(exc)) from None
+
+
+def wait_for_elasticsearch(settings: Settings, timeout: float | None = None) -> Elasticsearch:
+    """Return a sync Elasticsearch client once the cluster answers yellow or green.
+
+    Waits only for what waiting can change (a red cluster, an address that
+    does not answer yet); refused credentials or TLS fail at once.
+
+    Raises:
+        StartupError: that, or not yellow within ``timeout`` seconds (default
+            ``settings.services_timeout_seconds``); one line.
     """
     es = client.sync_client(settings)
     deadline = time.monotonic() + (timeout or settings.services_timeout_seconds)
@@ -61,8 +84,16 @@ def wait_for_elasticsearch(settings: Settings, timeout: float | None = None) -> 
             es.cluster.health(wait_for_status="yellow", timeout="5s")
             return es
         except Exception as exc:
+            explained = client.explain(settings, exc)
+            if explained and explained[0]:
+                es.close()
+                raise StartupError(explained[1]) from None
             if time.monotonic() > deadline:
-                raise StartupError(f"Elasticsearch not reachable at {settings.elasticsearch_url}: {exc}") from exc
+                es.close()
+                why = explained[1] if explained else f"{type(exc).__name__}: {exc}"
+                raise StartupError(
+                    f"Elasticsearch at {client.address(settings)} is not yellow or green: {why}"
+                ) from None
             time.sleep(2)
 
 
@@ -84,7 +115,8 @@ def prepare_topics(settings: Settings, app_id: str) -> TopicReport:
 
 
 def prepare(settings: Settings) -> dict[str, Any]:
-    """Create topics and the index; load enrichers and add their fields to the mapping.
+    """Create topics and the index; load enrichers and add their fields to the mapping
+    (after :func:`check_connections`).
 
     Returns ``{"index", "analysis", "enrichers", "topics"}`` (``topics``: a
     :class:`streams.publish.TopicReport`); the existing topics' and index's
@@ -122,11 +154,12 @@ def _run_faust(app: faust.App, loglevel: str) -> None:
 
 
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
-    """Run one consumer agent plugin in this process, in its own consumer group."""
+    """Run one consumer agent plugin in this process, in its own consumer group (connections checked first)."""
     try:
         report = prepare_topics(settings, agent.group)
     except Exception as exc:
-        raise SystemExit(f"newsstream worker: cannot start: {exc}") from None
+        explained = client.explain(settings, exc)
+        raise SystemExit(f"newsstream worker: cannot start: {explained[1] if explained else exc}") from None
     app = create_app(settings, app_id=agent.group, replication_factor=report.replication.factor)
     topics = create_topics(app, settings)
     register_consumer_agent(app, topics, settings, agent)
@@ -160,6 +193,10 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
             )
     builtins = [n for n in BUILTIN_AGENTS if only is None or n in only]
     plugins = [a for n, a in plugin_agents.items() if only is None or n in only]
+    try:
+        check_connections(settings, elasticsearch=bool(builtins))  # before any child process starts
+    except StartupError as exc:
+        raise SystemExit(f"newsstream worker: cannot start: {exc}") from None
     if not builtins and len(plugins) == 1:
         run_plugin_agent(settings, plugins[0], loglevel)
         return
@@ -185,7 +222,8 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         try:
             info = prepare(settings)
         except Exception as exc:
-            raise SystemExit(f"newsstream worker: cannot start: {exc}") from None
+            explained = client.explain(settings, exc)  # an index the user may not create, say
+            raise SystemExit(f"newsstream worker: cannot start: {explained[1] if explained else exc}") from None
         rep = info["topics"].replication
         print(
             f"newsstream worker: agents {', '.join(builtins)}; index {info['index']} (alias {settings.index_alias}, "

@@ -3,15 +3,59 @@
 The environment is read when :class:`Settings` is built, never at import
 time, so tests and the CLI can set variables first (quix-streams explains the
 trap in its ``app.py``). Example: ``NEWSSTREAM_KAFKA_BOOTSTRAP=kafka:9092``.
+
+Secrets (:data:`SECRET_FIELDS`: passwords, the API key) are ``SecretStr``:
+their repr and str are ``**********``; only the client factories
+(:mod:`streams.kafka`, :mod:`indexers.elasticsearch.client`) read their
+values. Besides the variable itself, a secret may come from a file, in this
+order of precedence:
+
+1. ``NEWSSTREAM_<NAME>`` (or a keyword to :class:`Settings`);
+2. ``NEWSSTREAM_<NAME>_FILE``: a path whose content is the secret (Docker's
+   and Kubernetes' convention; setting both this and the variable is an error);
+3. a file named ``NEWSSTREAM_<NAME>`` (any case) in the folder
+   ``NEWSSTREAM_SECRETS_DIR`` (pydantic-settings' ``secrets_dir``: a mounted
+   Kubernetes Secret, or ``/run/secrets`` of Docker secrets). Any setting can
+   be given that way.
+
+Leading and trailing white space of a secret file (its final newline) is
+dropped. Errors: :func:`get_settings` raises :class:`ConfigurationError` with
+one line naming the variables at fault, never a secret's value.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "NEWSSTREAM_"
+
+#: Settings whose values are secrets: never printed, also read from ``NEWSSTREAM_<NAME>_FILE``.
+SECRET_FIELDS = ("kafka_password", "kafka_client_key_password", "elasticsearch_password", "elasticsearch_api_key")
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class ConfigurationError(ValueError):
+    """The settings are invalid or contradict each other; the message (one line) names the variables and
+    never echoes a value given (pydantic's ValidationError would show them all, secrets included)."""
+
+
+def env_name(field: str) -> str:
+    """``kafka_password`` -> ``NEWSSTREAM_KAFKA_PASSWORD``."""
+    return ENV_PREFIX + field.upper()
 
 
 def _default_services_dir() -> Path:
@@ -23,10 +67,38 @@ def _default_services_dir() -> Path:
     return Path(base) / "newsstream"
 
 
-class Settings(BaseSettings):
-    """All settings; every field is ``NEWSSTREAM_<FIELD>`` in the environment."""
+class _SecretFiles(PydanticBaseSettingsSource):
+    """``NEWSSTREAM_<NAME>_FILE`` for each of :data:`SECRET_FIELDS`: the secret is that file's content."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSSTREAM_", extra="ignore")
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every file at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_FIELDS:
+            variable = env_name(name) + "_FILE"
+            path = os.environ.get(variable)
+            if not path:
+                continue
+            if os.environ.get(env_name(name)):
+                raise ConfigurationError(f"{env_name(name)} and {variable} are both set: set one")
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(f"{variable}: cannot read {path}: {exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise ConfigurationError(f"{variable}: {path} is not UTF-8 text") from None
+            if not text.strip():
+                raise ConfigurationError(f"{variable}: {path} is empty")
+            values[name] = text.strip()
+        return values
+
+
+class Settings(BaseSettings):
+    """All settings; every field is ``NEWSSTREAM_<FIELD>`` in the environment (secrets: see the module)."""
+
+    # an empty variable is an unset one (compose files write `VAR: ${VAR:-}`)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
 
     # Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="bootstrap servers, host:port[,host:port]")
@@ -113,13 +185,204 @@ class Settings(BaseSettings):
     enrichers: list[str] = Field(default_factory=list, description='extra enrichers, e.g. ["mymod:sentiment"]')
     agents: list[str] = Field(default_factory=list, description='extra consumer agents, e.g. ["mymod:alert"]')
 
+    # Kafka security: every client (faust/aiokafka in the worker and plugin agents, kafka-python elsewhere)
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS), as the listener is"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        "PLAIN", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_* protocols); PLAIN is kafka-python's default"
+    )
+    kafka_username: str | None = Field(None, description="SASL user name")
+    kafka_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    kafka_ca_file: FilePath | None = Field(
+        None, description="PEM file of the CA(s) that signed the brokers' certificates (default: the system's CAs)"
+    )
+    kafka_client_cert: FilePath | None = Field(
+        None, description="PEM client certificate (chain) for brokers that require one (mutual TLS)"
+    )
+    kafka_client_key: FilePath | None = Field(None, description="PEM private key of kafka_client_cert")
+    kafka_client_key_password: SecretStr | None = Field(
+        None, description="password of an encrypted client key (secret)"
+    )
+    kafka_verify_certs: bool = Field(
+        True, description="check the brokers' certificates and host names (off only for tests: anyone can pose)"
+    )
+
+    # Elasticsearch security: every client (worker, search, dlq, bench, demo; Kibana import)
+    elasticsearch_cloud_id: str | None = Field(
+        None, description="Elastic Cloud deployment id (instead of elasticsearch_url)"
+    )
+    elasticsearch_api_key: SecretStr | None = Field(
+        None, description="API key: 'id:key', or the encoded form Kibana shows (base64 of id:key) (secret)"
+    )
+    elasticsearch_username: str | None = Field(None, description="user for HTTP Basic authentication")
+    elasticsearch_password: SecretStr | None = Field(None, description="password of elasticsearch_username (secret)")
+    elasticsearch_ca_file: FilePath | None = Field(
+        None, description="PEM file of the CA that signed the cluster's HTTP certificate (Elasticsearch's http_ca.crt)"
+    )
+    elasticsearch_ca_fingerprint: str | None = Field(
+        None,
+        description="SHA-256 fingerprint of a certificate the cluster presents, usually its CA (Elasticsearch prints "
+        "it at first start): 64 hex digits, colons allowed; trusts that certificate instead of a CA file",
+    )
+    elasticsearch_client_cert: FilePath | None = Field(None, description="PEM client certificate (mutual TLS)")
+    elasticsearch_client_key: FilePath | None = Field(None, description="PEM private key of elasticsearch_client_cert")
+    elasticsearch_verify_certs: bool = Field(
+        True, description="check the cluster's certificate and host name (off only for tests: anyone can pose)"
+    )
+
+    secrets_dir: Path | None = Field(
+        None, description="folder of secret files named like the variables (a Kubernetes Secret, Docker's /run/secrets)"
+    )
+    connect_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="seconds a start-up check waits for an unreachable Kafka or Elasticsearch before failing; "
+        "refused credentials or an untrusted certificate fail at once",
+    )
+
     # Local services (newsstream services up)
     services_dir: Path = Field(default_factory=_default_services_dir)
     kafka_heap: str = "1g"
     elasticsearch_heap: str = "1g"
     services_timeout_seconds: float = 180.0
 
+    def __init__(self, **values: Any) -> None:
+        """Build from ``values`` and the environment.
+
+        Raises:
+            ConfigurationError: instead of pydantic's ValidationError, whose
+                text would show the values given, secrets included; one line.
+        """
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        folder = os.environ.get(env_name("secrets_dir"))
+        if folder and not Path(folder).is_dir():
+            raise ConfigurationError(f"{env_name('secrets_dir')}: {folder} is not a folder")
+        secrets = SecretsSettingsSource(settings_cls, secrets_dir=folder) if folder else file_secret_settings
+        return init_settings, env_settings, _SecretFiles(settings_cls), dotenv_settings, secrets
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("elasticsearch_ca_fingerprint")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        hex_digits = re.sub(r"[\s:]", "", value).lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", hex_digits):
+            raise ValueError("must be a SHA-256 fingerprint: 64 hex digits, colons allowed")
+        return hex_digits
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Refuse settings that would be ignored or cannot work, naming the variables."""
+        problems = []
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
+        protocol = f"{env_name('kafka_security_protocol')}={self.kafka_security_protocol}"
+        if sasl and not (self.kafka_username and self.kafka_password):
+            problems.append(f"{protocol} needs {env_name('kafka_username')} and {env_name('kafka_password')}")
+        if not sasl and (self.kafka_username or self.kafka_password):
+            problems.append(
+                f"{env_name('kafka_username')}/{env_name('kafka_password')} are set but {protocol} uses no SASL "
+                "(SASL_SSL or SASL_PLAINTEXT does)"
+            )
+        tls_files = [n for n in ("kafka_ca_file", "kafka_client_cert", "kafka_client_key") if getattr(self, n)]
+        if tls_files and not tls:
+            problems.append(
+                f"{', '.join(map(env_name, tls_files))} set but {protocol} uses no TLS (SSL or SASL_SSL does)"
+            )
+        for prefix in ("kafka", "elasticsearch"):
+            if getattr(self, f"{prefix}_client_key") and not getattr(self, f"{prefix}_client_cert"):
+                problems.append(f"{env_name(prefix + '_client_key')} needs {env_name(prefix + '_client_cert')}")
+        if self.elasticsearch_api_key and (self.elasticsearch_username or self.elasticsearch_password):
+            problems.append(
+                f"{env_name('elasticsearch_api_key')} and {env_name('elasticsearch_username')}/"
+                f"{env_name('elasticsearch_password')} are both set: choose one way to log in"
+            )
+        elif bool(self.elasticsearch_username) != bool(self.elasticsearch_password):
+            problems.append(
+                f"{env_name('elasticsearch_username')} and {env_name('elasticsearch_password')} go together"
+            )
+        if self.elasticsearch_ca_file and self.elasticsearch_ca_fingerprint:
+            problems.append(
+                f"{env_name('elasticsearch_ca_file')} and {env_name('elasticsearch_ca_fingerprint')} are both set: "
+                "choose one way to trust the cluster"
+            )
+        nodes = [u.strip() for u in self.elasticsearch_url.split(",") if u.strip()] or [""]
+        if any("@" in u.split("://", 1)[-1].split("/", 1)[0] for u in nodes):
+            # a URL is printed in messages and the settings' repr: credentials never go in it
+            problems.append(
+                f"{env_name('elasticsearch_url')} holds a user name or password: give them in "
+                f"{env_name('elasticsearch_username')} and {env_name('elasticsearch_password')} instead"
+            )
+        if self.elasticsearch_cloud_id and "elasticsearch_url" in self.model_fields_set:
+            problems.append(
+                f"{env_name('elasticsearch_cloud_id')} and {env_name('elasticsearch_url')} are both set: set one"
+            )
+        es_tls = [
+            n
+            for n in ("elasticsearch_ca_file", "elasticsearch_ca_fingerprint", "elasticsearch_client_cert")
+            if getattr(self, n)
+        ]
+        if es_tls and not self.elasticsearch_cloud_id and not all(u.lower().startswith("https://") for u in nodes):
+            problems.append(
+                f"{', '.join(map(env_name, es_tls))} set but {env_name('elasticsearch_url')} is not https://"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+_PATH_FIELDS = frozenset(
+    {
+        "kafka_ca_file",
+        "kafka_client_cert",
+        "kafka_client_key",
+        "elasticsearch_ca_file",
+        "elasticsearch_client_cert",
+        "elasticsearch_client_key",
+    }
+)
+
+
+def _describe(error: ValidationError) -> str:
+    """One line for a settings validation error: each variable and what is wrong, never a value given."""
+    parts = []
+    for e in error.errors(include_url=False):
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        loc = [str(x) for x in e.get("loc", ()) if isinstance(x, str)]
+        if loc and loc[0] in Settings.model_fields:
+            name = loc[0]
+            # a file setting is named with its path (never a secret); nothing else echoes the value given
+            path = f" ({e['input']})" if name in _PATH_FIELDS and isinstance(e.get("input"), str | Path) else ""
+            parts.append(f"{env_name(name)}: {msg}{path}")
+        else:
+            parts.append(msg)
+    return "; ".join(parts)
+
 
 def get_settings() -> Settings:
-    """Build settings from the current environment."""
+    """Build settings from the current environment.
+
+    Raises:
+        ConfigurationError: a value does not validate, settings contradict each
+            other, or a secret file cannot be read (one line; no secret in it).
+    """
     return Settings()

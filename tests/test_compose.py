@@ -3,7 +3,11 @@
 The compose file is parsed with PyYAML and checked against the code it runs:
 the worker's environment must be settings the app reads, the images must be
 the versions the local services use, the Kafka listeners must be reachable
-where they are advertised. When the ``docker compose`` plugin is installed,
+where they are advertised, and Elasticsearch's security is set up as Elastic's
+own compose example does it (a setup container making the certificates and
+setting ``kibana_system``'s password, Kibana logging in with it, the worker
+with a user of its own, every password from the ``.env`` file; the setup
+script is parsed by bash). When the ``docker compose`` plugin is installed,
 ``docker compose config -q`` validates the file against the Compose schema too
 (it needs no engine).
 """
@@ -11,7 +15,9 @@ where they are advertised. When the ``docker compose`` plugin is installed,
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,7 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
-SERVICES = {"kafka", "elasticsearch", "kibana", "kibana-setup", "worker"}
+ENV_EXAMPLE = ROOT / ".env.example"
+ROLE = ROOT / "deploy" / "elasticsearch" / "newsstream-role.json"
+SERVICES = {"kafka", "setup", "elasticsearch", "kibana", "kibana-setup", "worker"}
+#: what a user's .env holds (names from .env.example), for interpolating the file as Compose does
+DOT_ENV = {"ELASTIC_PASSWORD": "elastic-pw", "KIBANA_PASSWORD": "kibana-pw", "NEWSSTREAM_ES_PASSWORD": "worker-pw"}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +59,26 @@ def _env(service: dict) -> dict[str, str]:
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
     return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+
+
+def _interpolate(text: str, dot_env: dict[str, str]) -> str:
+    """``${VAR}``, ``${VAR:-default}`` and ``${VAR:?message}`` as Compose resolves them from ``.env``."""
+
+    def one(m: re.Match) -> str:
+        name, op, arg = m.group(1), m.group(2), m.group(3)
+        value = dot_env.get(name, "")
+        if op and op.endswith("?") and not value:
+            raise AssertionError(f"${{{name}}} is required: {arg}")
+        return value or (arg if op and op.endswith("-") else "")
+
+    return _VARIABLE.sub(one, text)
+
+
+def _variables(text: str) -> set[str]:
+    return {m.group(1) for m in _VARIABLE.finditer(text)}
 
 
 def _tag(image: str) -> str:
@@ -127,12 +157,22 @@ def test_worker_environment_names_are_settings_fields(svc):
     assert {"NEWSSTREAM_KAFKA_BOOTSTRAP", "NEWSSTREAM_ELASTICSEARCH_URL"} <= set(env)
 
 
-def test_worker_environment_is_valid_settings_pointing_at_the_services(svc, monkeypatch):
-    for key, value in _env(svc["worker"]).items():
+def test_worker_environment_is_valid_settings_pointing_at_the_services(svc, monkeypatch, tmp_path):
+    env = {key: _interpolate(value, DOT_ENV) for key, value in _env(svc["worker"]).items()}
+    # the CA is a file of the certs volume, mounted where the worker reads it
+    ca = env["NEWSSTREAM_ELASTICSEARCH_CA_FILE"]
+    mounts = dict((dst, src) for src, dst in _volume_mounts(svc["worker"]))
+    assert any(ca.startswith(dst + "/") and src == "certs" for dst, src in mounts.items()), (ca, mounts)
+    (tmp_path / "ca.crt").write_text("a CA")
+    env["NEWSSTREAM_ELASTICSEARCH_CA_FILE"] = str(tmp_path / "ca.crt")
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
-    settings = Settings()  # raises if a value does not validate
+    settings = Settings()  # raises if a value does not validate or settings contradict each other
     assert settings.kafka_bootstrap == "kafka:9092"
-    assert settings.elasticsearch_url == "http://elasticsearch:9200"
+    assert settings.elasticsearch_url == "https://elasticsearch:9200"
+    assert settings.elasticsearch_username == "newsstream"
+    assert settings.elasticsearch_password is not None
+    assert settings.elasticsearch_password.get_secret_value() == DOT_ENV["NEWSSTREAM_ES_PASSWORD"]
 
 
 def test_worker_runs_the_worker_command_from_the_dockerfile(svc):
@@ -152,11 +192,102 @@ def test_image_versions_follow_the_local_services(svc):
     assert _tag(svc["kibana-setup"]["image"]) == services.ES_VERSION
 
 
-def test_elasticsearch_is_single_node_without_security(svc):
+def test_elasticsearch_is_single_node_with_security_and_tls_from_the_setup_certificates(svc):
     env = _env(svc["elasticsearch"])
     assert env["discovery.type"] == "single-node"
-    assert env["xpack.security.enabled"] == "false"
     assert "-Xmx1g" in env["ES_JAVA_OPTS"]
+    for key in ("xpack.security.enabled", "xpack.security.http.ssl.enabled", "xpack.security.transport.ssl.enabled"):
+        assert env[key] == "true", key
+    assert _variables(env["ELASTIC_PASSWORD"]) == {"ELASTIC_PASSWORD"}
+    # key, certificate and CA are the files the setup container writes into the shared volume
+    config = "/usr/share/elasticsearch/config"
+    assert ("certs", f"{config}/certs") in _volume_mounts(svc["elasticsearch"])
+    assert ("certs", f"{config}/certs") in _volume_mounts(svc["setup"])
+    setup = _command_text(svc["setup"])
+    for key in ("key", "certificate", "certificate_authorities"):
+        path = env[f"xpack.security.http.ssl.{key}"]
+        assert env[f"xpack.security.transport.ssl.{key}"] == path
+        assert path.startswith("certs/")
+    assert env["xpack.security.http.ssl.certificate_authorities"] == "certs/ca/ca.crt"
+    assert "elasticsearch-certutil ca" in setup and "elasticsearch-certutil cert" in setup
+    assert "name: elasticsearch" in setup  # the certificate is made for the node's name on the network
+    assert env["xpack.security.http.ssl.certificate"] == "certs/elasticsearch/elasticsearch.crt"
+    assert "https://localhost:9200" in " ".join(svc["elasticsearch"]["healthcheck"]["test"])
+    assert _depends(svc["elasticsearch"]).get("setup") == "service_healthy"
+
+
+def test_setup_sets_kibana_systems_password_and_creates_the_workers_user(svc):
+    setup = _command_text(svc["setup"])
+    assert svc["setup"].get("user") in ("0", 0, "root")
+    assert "/_security/user/kibana_system/_password" in setup
+    assert '-u "elastic:${ELASTIC_PASSWORD' in setup
+    assert "${KIBANA_PASSWORD" in setup.split("kibana_system/_password", 1)[1].split("until", 1)[0]
+    assert "/_security/role/newsstream_writer" in setup and "/_security/user/newsstream " in setup
+    user_request = setup.split("/_security/user/newsstream ", 1)[1].split("until", 1)[0]
+    assert "${NEWSSTREAM_ES_PASSWORD" in user_request and "newsstream_writer" in user_request
+    # the role is the repository's file, mounted into the setup container
+    role_mounts = [(src, dst) for src, dst in _volume_mounts(svc["setup"]) if src.endswith("newsstream-role.json")]
+    assert len(role_mounts) == 1 and (COMPOSE.parent / role_mounts[0][0]).resolve() == ROLE
+    assert f"-d @{role_mounts[0][1]}" in setup
+    # the worker may not be more than it needs, and needs what it calls (ensure_index, bulk, search, health)
+    role = json.loads(ROLE.read_text())
+    assert set(role["cluster"]) == {"monitor", "manage_index_templates"}
+    [indices] = role["indices"]
+    assert set(indices["names"]) == {Settings().index_alias, f"{Settings().index_alias}-*"}
+    assert {"create_index", "manage", "write", "read"} <= set(indices["privileges"])
+
+
+def test_setup_script_parses_as_bash_once_interpolated(svc):
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash")
+    argv = shlex.split(_interpolate(svc["setup"]["command"], DOT_ENV))  # Compose splits a string command so
+    assert argv[:2] == ["bash", "-c"] and len(argv) == 3
+    result = subprocess.run([bash, "-n", "-c", argv[2]], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    # every command of the script is on its own line or continued with a backslash: a folded YAML
+    # scalar keeps the line breaks of more-indented lines, which bash reads as command ends
+    lines = argv[2].splitlines()
+    for before, line in itertools.pairwise(lines):
+        if line.strip().startswith(("-", ">")) and not before.rstrip().endswith("\\"):
+            raise AssertionError(f"a continuation line without a backslash before it: {line.strip()!r}")
+
+
+def test_kibana_logs_in_as_kibana_system_over_tls(svc):
+    env = _env(svc["kibana"])
+    assert env["ELASTICSEARCH_HOSTS"] == '["https://elasticsearch:9200"]'
+    assert env["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert _variables(env["ELASTICSEARCH_PASSWORD"]) == {"KIBANA_PASSWORD"}
+    ca = env["ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES"]
+    assert ("certs", "/usr/share/kibana/config/certs") in _volume_mounts(svc["kibana"])
+    assert ca == "config/certs/ca/ca.crt"
+
+
+def test_the_worker_has_its_own_credentials_and_waits_for_the_setup(svc):
+    env = _env(svc["worker"])
+    assert env["NEWSSTREAM_ELASTICSEARCH_USERNAME"] not in ("elastic", "kibana_system")
+    assert _variables(env["NEWSSTREAM_ELASTICSEARCH_PASSWORD"]) == {"NEWSSTREAM_ES_PASSWORD"}
+    assert _depends(svc["worker"]).get("setup") == "service_completed_successfully"
+
+
+def test_no_password_is_written_in_the_compose_file_and_every_variable_is_in_env_example(compose, svc):
+    text = COMPOSE.read_text(encoding="utf-8")
+    example = {
+        line.split("=", 1)[0].strip()
+        for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+    assert _variables(text) <= example, sorted(_variables(text) - example)
+    # the example holds no password, and .env is never committed nor sent to the build
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if "PASSWORD=" in line and not line.lstrip().startswith("#"):
+            assert line.strip().endswith("="), line
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    assert ".env" in DOCKERIGNORE.read_text().split()
+    for name, service in svc.items():
+        for key, value in _env(service).items():
+            if "PASSWORD" in key:
+                assert _variables(value), f"{name}: {key} is written in the file"
 
 
 def test_kafka_listeners_are_reachable_where_advertised(svc):
@@ -205,6 +336,7 @@ def test_kibana_setup_imports_the_repos_saved_objects(svc):
     assert "kbn-xsrf: true" in command
     assert f"file=@{dst}" in command
     assert "kibana:5601" in command
+    assert '-u "elastic:${ELASTIC_PASSWORD' in command  # security is on: the superuser writes saved objects
 
 
 # ------------------------------------------------------------------ Dockerfile

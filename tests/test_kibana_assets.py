@@ -9,6 +9,7 @@ like Kibana's ``_import`` endpoint.
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import email.policy
 import json
@@ -20,8 +21,10 @@ from typing import Any
 
 import pytest
 
+from indexers.elasticsearch.client import authorization_header
 from indexers.elasticsearch.template import mappings
 from indexers.kibana import DEFAULT_PATH, KibanaImportError, import_saved_objects, load_saved_objects
+from streams.settings import Settings
 
 NDJSON = Path(__file__).resolve().parents[1] / "deploy" / "kibana" / "saved-objects.ndjson"
 DATA_VIEW_ID = "newsstream-articles-dataview"
@@ -358,3 +361,21 @@ def test_import_raises_when_kibana_is_not_reachable():
         port = s.getsockname()[1]
     with pytest.raises(KibanaImportError, match="not reachable"):
         import_saved_objects(f"127.0.0.1:{port}", timeout=5)
+
+
+def test_import_sends_the_elasticsearch_credentials_and_keeps_them_out_of_errors(kibana):
+    server, url = kibana
+    settings = Settings(elasticsearch_username="newsstream", elasticsearch_password="pw-kibana-31")
+    header = authorization_header(settings)
+    assert header == "Basic " + base64.b64encode(b"newsstream:pw-kibana-31").decode()
+    server.answer = (200, {"success": True, "successCount": 1})
+    assert import_saved_objects(url, authorization=header) == 1
+    assert {k.lower(): v for k, v in server.requests[0]["headers"].items()}["authorization"] == header
+    # Kibana's 401 as it words it: the message names the user, never the password or the header
+    server.answer = (
+        401,
+        {"statusCode": 401, "error": "Unauthorized", "message": "[security_exception] unable to authenticate"},
+    )
+    with pytest.raises(KibanaImportError, match=r"HTTP 401 .*Unauthorized: \[security_exception\]") as info:
+        import_saved_objects(url, authorization=header)
+    assert "pw-kibana-31" not in str(info.value) and header.split()[1] not in str(info.value)

@@ -22,9 +22,15 @@ import os
 
 import typer
 
-from streams.cli import audit, dlq, pipeline, plugins, search, services
+from streams.cli import audit, common, dlq, pipeline, plugins, search, services
+from streams.settings import ConfigurationError
 
-app = typer.Typer(help="newsstream: Kafka -> parse -> enrich -> Elasticsearch, for news.", no_args_is_help=True)
+# never the locals of a failing frame: they may hold a password
+app = typer.Typer(
+    help="newsstream: Kafka -> parse -> enrich -> Elasticsearch, for news.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 app.add_typer(services.app, name="services")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(plugins.agents_app, name="agents")
@@ -44,4 +50,8 @@ def main() -> None:
     # the clients' own connection chatter: our commands say it in one line
     for name in ("kafka", "elastic_transport", "urllib3", "aiokafka"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    app()
+    try:
+        app()
+    except ConfigurationError as exc:  # raised by get_settings() in any command
+        common.err.print(f"error: settings: {exc}", highlight=False, markup=False)
+        raise SystemExit(1) from None

@@ -25,11 +25,16 @@ def fail(message: str) -> NoReturn:
 
 
 def require_kafka(settings: Settings) -> None:
-    """Fail in seconds, with one line, when no Kafka broker answers."""
+    """Fail in seconds, with one line naming the address and the cause, when Kafka cannot be used
+    (unreachable, TLS, credentials or SASL mechanism refused: :func:`streams.kafka.check`)."""
     from streams import kafka
+    from streams.settings import ConfigurationError
 
-    if not kafka.healthy(settings, timeout=5):
-        fail(f"Kafka is not reachable at {settings.kafka_bootstrap} (try: newsstream services up)")
+    try:
+        kafka.check(settings)
+    except (kafka.KafkaConnectionFailed, ConfigurationError) as exc:
+        hint = " (try: newsstream services up)" if "unreachable" in str(exc) else ""
+        fail(f"{exc}{hint}")
 
 
 def content_type_option(content_type: str | None) -> ContentType | None:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from streams.cli.common import fail, out
+from streams.cli.common import fail, out, require_kafka
 from streams.settings import get_settings
 
 app = typer.Typer(help="Inspect and replay the dead-letter topic.", no_args_is_help=True)
@@ -22,6 +22,7 @@ def dlq_show(
     from streams.delivery.deadletters import read_dead_letters
 
     settings = get_settings()
+    require_kafka(settings)
     try:
         everything = [d for d in read_dead_letters(settings) if not stage or d.stage == stage]
     except Exception as exc:
@@ -48,5 +49,7 @@ def dlq_replay(stage: str | None = typer.Option(None, help="only dead letters of
     """Send dead letters back to the topic of the stage they failed in."""
     from streams.delivery.deadletters import replay
 
-    n = replay(get_settings(), stage)
+    settings = get_settings()
+    require_kafka(settings)
+    n = replay(settings, stage)
     out.print(f"replayed {n} dead letter(s)")

@@ -31,9 +31,19 @@ def agents_list() -> None:
 
 @kibana_app.command("import")
 def kibana_import(url: str = typer.Option("http://127.0.0.1:5601", help="Kibana base URL")) -> None:
-    """Import the saved objects (data view, search, dashboard) into Kibana."""
+    """Import the saved objects (data view, search, dashboard) into Kibana, with the Elasticsearch credentials."""
+    from indexers.elasticsearch.client import authorization_header, kibana_ssl_context
+
+    settings = get_settings()
     try:
-        result = import_saved_objects(url)
+        context = kibana_ssl_context(settings)
+        result = import_saved_objects(url, authorization=authorization_header(settings), context=context)
     except Exception as exc:
-        fail(f"import into {url} failed: {exc}")
+        hint = ""
+        if getattr(exc, "status", None) == 401:
+            hint = (
+                " (Kibana takes the Elasticsearch credentials of the settings: NEWSSTREAM_ELASTICSEARCH_API_KEY, "
+                "or NEWSSTREAM_ELASTICSEARCH_USERNAME and NEWSSTREAM_ELASTICSEARCH_PASSWORD)"
+            )
+        fail(f"import into {url} failed: {exc}{hint}")
     out.print(f"imported {result} saved object(s) into {url}")

@@ -43,10 +43,9 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="one JSON object per hit"),
 ) -> None:
     """Search the articles index: hits with title, date, persons, places, tags and highlights."""
-    from elastic_transport import ConnectionError as ESConnectionError
     from elasticsearch import BadRequestError, NotFoundError
 
-    from indexers.elasticsearch.client import sync_client
+    from indexers.elasticsearch.client import explain, sync_client
     from indexers.elasticsearch.search import search as run_search
 
     settings = get_settings()
@@ -68,11 +67,16 @@ def search(
             tag=tag,
             since=since,
         )
-    except ESConnectionError:
-        fail(f"Elasticsearch is not reachable at {settings.elasticsearch_url} (try: newsstream services up)")
     except NotFoundError:
         fail(f"no index {settings.index_alias!r} yet: run a worker (newsstream worker) to create it")
     except BadRequestError as exc:
         cause = exc.body.get("error", {}).get("root_cause", [{}])[0].get("reason", "")
         fail(f"Elasticsearch refused the query: {exc.message}: {cause}")
+    except Exception as exc:
+        # unreachable, TLS, credentials: no check first (a user allowed to search may not read cluster health)
+        explained = explain(settings, exc)
+        if explained is None:
+            raise
+        hint = " (try: newsstream services up)" if "unreachable" in explained[1] else ""
+        fail(explained[1] + hint)
     print_hits(total, hits, as_json)

@@ -51,7 +51,8 @@ def pid(settings: Settings, service: str, index: int) -> int | None:
 
 
 def kafka_bootstrap_servers(settings: Settings, listener: str = "plaintext") -> str:
-    """``host:port`` of every broker on ``listener`` (``plaintext``, ``sasl_ssl``, ``ssl``), comma-separated."""
+    """``host:port`` of every broker on ``listener`` (``plaintext``, ``sasl_ssl``, ``ssl``, ``sasl_plaintext``),
+    comma-separated."""
     return lay.bootstrap_servers(settings, current(settings), listener)
 
 

@@ -177,7 +177,11 @@ def write_config(settings: Settings, layout: Layout, node: Node, tls: Path | Non
     listeners = [f"PLAINTEXT://{h}:{node.ports['plaintext']}", f"CONTROLLER://{h}:{node.ports['controller']}"]
     advertised = [f"PLAINTEXT://{h}:{node.ports['plaintext']}"]
     if layout.secure:
-        secure = [f"SASL_SSL://{h}:{node.ports['sasl_ssl']}", f"SSL://{h}:{node.ports['ssl']}"]
+        secure = [
+            f"SASL_SSL://{h}:{node.ports['sasl_ssl']}",
+            f"SSL://{h}:{node.ports['ssl']}",
+            f"SASL_PLAINTEXT://{h}:{node.ports['sasl_plaintext']}",
+        ]
         listeners += secure
         advertised += secure
     lines = [
@@ -189,7 +193,7 @@ def write_config(settings: Settings, layout: Layout, node: Node, tls: Path | Non
         "advertised.listeners=" + ",".join(advertised),
         "controller.listener.names=CONTROLLER",
         "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
-        + (",SASL_SSL:SASL_SSL,SSL:SSL" if layout.secure else ""),
+        + (",SASL_SSL:SASL_SSL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT" if layout.secure else ""),
         f"log.dirs={data_dir(settings, layout, node)}",
         f"offsets.topic.replication.factor={rf}",
         "offsets.topic.num.partitions=4",
@@ -224,6 +228,9 @@ def write_config(settings: Settings, layout: Layout, node: Node, tls: Path | Non
             "ssl.truststore.type=PEM",
             f"ssl.truststore.location={tls / 'ca.pem'}",
             "listener.name.ssl.ssl.client.auth=required",
+            # SCRAM-SHA-512 only here: a client asking for another mechanism gets the broker's refusal
+            "listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512",
+            f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={jaas}.scram.ScramLoginModule required;",
         ]
     path = config_path(settings, layout, node)
     path.parent.mkdir(parents=True, exist_ok=True)

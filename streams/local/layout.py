@@ -16,6 +16,9 @@ node.id ``i+1``                          ``--secure``; brokers replicate over it
                                          SCRAM-SHA-256 and PLAIN over TLS
                           KPORT+10i+3    SSL (``--secure``): TLS with a required
                                          client certificate
+                          KPORT+10i+4    SASL_PLAINTEXT (``--secure``): SCRAM-SHA-512
+                                         only, no TLS (a broker that refuses
+                                         other mechanisms, as MSK's SCRAM does)
 Elasticsearch node ``i``  EPORT+10i      HTTP: the open REST API
 node.name                 EPORT+10i+1    HTTPS (``--secure``): nginx checks TLS
 ``newsstream-{i+1}``                     and credentials, proxies to EPORT+10i
@@ -23,7 +26,7 @@ node.name                 EPORT+10i+1    HTTPS (``--secure``): nginx checks TLS
 ========================  =============  ==========================================
 
 So the defaults give Kafka 9092 (controller 9093) and Elasticsearch 9200 as
-before; ``--secure`` adds 9094, 9095 and 9201; a three-broker cluster adds
+before; ``--secure`` adds 9094, 9095, 9096 and 9201; a three-broker cluster adds
 9102/9112 (PLAINTEXT) and a second Elasticsearch node 9210.
 
 The layout ``services up`` started (node counts, secure or not) is kept in
@@ -70,7 +73,7 @@ class Node:
 
     ``index`` counts from 0; Kafka's ``node.id`` is ``index + 1`` and the
     Elasticsearch ``node.name`` is ``newsstream-{index + 1}``. ``ports`` maps
-    listener names (``plaintext``, ``controller``, ``sasl_ssl``, ``ssl``;
+    listener names (``plaintext``, ``controller``, ``sasl_ssl``, ``ssl``, ``sasl_plaintext``;
     ``http``, ``https``, ``transport``) to port numbers; the secure ones only
     when the layout is secure.
     """
@@ -133,7 +136,7 @@ def kafka_nodes(settings: Settings, layout: Layout) -> list[Node]:
         b = base + KAFKA_STRIDE * i
         ports = {"plaintext": b, "controller": b + 1}
         if layout.secure:
-            ports |= {"sasl_ssl": b + 2, "ssl": b + 3}
+            ports |= {"sasl_ssl": b + 2, "ssl": b + 3, "sasl_plaintext": b + 4}
         nodes.append(Node("kafka", i, host, ports))
     return nodes
 
@@ -177,7 +180,8 @@ def heap(settings: Settings, service: str, count: int) -> str:
 
 
 def bootstrap_servers(settings: Settings, layout: Layout, listener: str = "plaintext") -> str:
-    """Every broker's ``host:port`` on ``listener`` (``plaintext``, ``sasl_ssl`` or ``ssl``), comma-separated."""
+    """Every broker's ``host:port`` on ``listener`` (``plaintext``, ``sasl_ssl``, ``ssl`` or ``sasl_plaintext``),
+    comma-separated."""
     return ",".join(f"{n.host}:{n.ports[listener]}" for n in kafka_nodes(settings, layout))
 
 

@@ -152,6 +152,7 @@ def _creds(settings: Settings, layout: Layout) -> SecureCredentials:
         lay.bootstrap_servers(settings, layout, "sasl_ssl").split(","),
         lay.bootstrap_servers(settings, layout, "ssl").split(","),
         [f"https://{n.host}:{n.ports['https']}" for n in lay.elasticsearch_nodes(settings, layout)],
+        lay.bootstrap_servers(settings, layout, "sasl_plaintext").split(","),
     )
     return tls.read_credentials(settings)
 
@@ -161,8 +162,9 @@ def _plan_kafka(settings: Settings, layout: Layout, echo: Echo) -> tuple[list[No
     start, wait = [], []
     for n in lay.kafka_nodes(settings, layout):
         ours = processes.read_pid(settings, n.name) is not None
-        if ours and layout.secure and not processes.port_open(n.host, n.ports["sasl_ssl"]):
-            echo(f"restarting {n.name} to add its SASL_SSL and SSL listeners ...")
+        secure_ports = [n.ports[name] for name in ("sasl_ssl", "ssl", "sasl_plaintext") if layout.secure]
+        if ours and not all(processes.port_open(n.host, p) for p in secure_ports):
+            echo(f"restarting {n.name} to add its SASL_SSL, SSL and SASL_PLAINTEXT listeners ...")
             processes.stop(settings, n.name)
             start.append(n)
         elif kafka_nodes.healthy(n.address, timeout=3):
@@ -361,7 +363,10 @@ def status(settings: Settings) -> list[ServiceState]:
         if n.service == "kafka":
             ok = kafka_nodes.healthy(n.address, timeout=3)
             if layout.secure:
-                details.append(f"sasl_ssl {n.host}:{n.ports['sasl_ssl']}, ssl {n.host}:{n.ports['ssl']}")
+                details.append(
+                    f"sasl_ssl {n.host}:{n.ports['sasl_ssl']}, ssl {n.host}:{n.ports['ssl']}, "
+                    f"sasl_plaintext {n.host}:{n.ports['sasl_plaintext']}"
+                )
         else:
             ok = es.healthy(n.address, timeout=2)
             if layout.secure:

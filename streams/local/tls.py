@@ -234,7 +234,8 @@ class SecureCredentials:
     Kafka: ``kafka_bootstrap_servers`` (SASL_SSL, every broker), mechanisms
     :data:`KAFKA_SASL_MECHANISMS` with ``kafka_username``/``kafka_password``;
     ``kafka_ssl_bootstrap_servers`` (SSL, client certificate required:
-    ``client_cert_file``/``client_key_file``). Elasticsearch: ``elasticsearch_url``
+    ``client_cert_file``/``client_key_file``); ``kafka_sasl_plaintext_bootstrap_servers``
+    (SASL_PLAINTEXT, SCRAM-SHA-512 only: other mechanisms are refused). Elasticsearch: ``elasticsearch_url``
     (HTTPS, first node; ``elasticsearch_urls`` all) with Basic
     ``elasticsearch_username``/``elasticsearch_password`` or the API key
     (``api_key_id``/``api_key``, or ``api_key_encoded`` = base64 of ``id:key``,
@@ -261,6 +262,7 @@ class SecureCredentials:
     client_cert_file: Path
     client_key_file: Path
     kafka_sasl_mechanisms: tuple[str, ...] = KAFKA_SASL_MECHANISMS
+    kafka_sasl_plaintext_bootstrap_servers: str = ""
 
 
 def _secrets_of(path: Path) -> dict[str, str]:
@@ -276,10 +278,16 @@ def _secrets_of(path: Path) -> dict[str, str]:
         return {}
 
 
-def write_credentials(settings: Settings, kafka_sasl: list[str], kafka_ssl: list[str], es_https: list[str]) -> Path:
+def write_credentials(
+    settings: Settings,
+    kafka_sasl: list[str],
+    kafka_ssl: list[str],
+    es_https: list[str],
+    kafka_sasl_plaintext: list[str] | None = None,
+) -> Path:
     """Write ``secure.json`` (0600) with the endpoints given; passwords and API key are made the first time only.
 
-    ``kafka_sasl``/``kafka_ssl`` are ``host:port`` lists, ``es_https`` URLs.
+    ``kafka_sasl``/``kafka_ssl``/``kafka_sasl_plaintext`` are ``host:port`` lists, ``es_https`` URLs.
     """
     path = credentials_path(settings)
     old = _secrets_of(path)
@@ -297,6 +305,8 @@ def write_credentials(settings: Settings, kafka_sasl: list[str], kafka_ssl: list
             "username": USER,
             "password": kafka_password,
             "ssl_bootstrap_servers": ",".join(kafka_ssl),
+            "sasl_plaintext_bootstrap_servers": ",".join(kafka_sasl_plaintext or []),
+            "sasl_plaintext_mechanisms": ["SCRAM-SHA-512"],
         },
         "elasticsearch": {
             "url": es_https[0],
@@ -348,6 +358,7 @@ def read_credentials(settings: Settings) -> SecureCredentials:
             server_fingerprint=t["server_fingerprint"],
             client_cert_file=Path(t["client_cert_file"]),
             client_key_file=Path(t["client_key_file"]),
+            kafka_sasl_plaintext_bootstrap_servers=k.get("sasl_plaintext_bootstrap_servers", ""),
         )
     except FileNotFoundError:
         raise ServiceError(f"no {path}: run `newsstream services up --secure` with these settings first") from None

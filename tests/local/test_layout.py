@@ -34,8 +34,15 @@ def test_secure_cluster_ports_derive_from_the_two_base_ports():
     layout = Layout(kafka_brokers=3, elasticsearch_nodes=2, secure=True)
     kafka = lay.kafka_nodes(s, layout)
     assert [n.name for n in kafka] == ["kafka", "kafka-2", "kafka-3"]
-    assert [n.ports for n in kafka][2] == {"plaintext": 59112, "controller": 59113, "sasl_ssl": 59114, "ssl": 59115}
+    assert [n.ports for n in kafka][2] == {
+        "plaintext": 59112,
+        "controller": 59113,
+        "sasl_ssl": 59114,
+        "ssl": 59115,
+        "sasl_plaintext": 59116,
+    }
     assert lay.bootstrap_servers(s, layout, "sasl_ssl") == "127.0.0.1:59094,127.0.0.1:59104,127.0.0.1:59114"
+    assert lay.bootstrap_servers(s, layout, "sasl_plaintext") == "127.0.0.1:59096,127.0.0.1:59106,127.0.0.1:59116"
     es = lay.elasticsearch_nodes(s, layout)
     assert [(n.name, n.node_name) for n in es] == [
         ("elasticsearch", "newsstream-1"),
