@@ -44,7 +44,6 @@ import itertools
 import json
 import os
 import random
-import re
 import statistics
 import sys
 import time
@@ -54,6 +53,8 @@ from typing import Literal
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.extraction_fields import fields_report, title_cv
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "article-extraction"
 DEFAULT_TOOLS = REPO.parent / "shared" / "tools"
@@ -279,52 +280,8 @@ def run_text(args, scorer: Scorer, truth: dict, text: dict[str, bytes], split) -
     results = [cross_validate("newsstream text", scorer, candidates, predict, keys, split, shipped, o_speed)]
     whole = {k: v.decode("utf-8", "replace") for k, v in text.items()}
     results.append(fixed("whole page text", scorer, whole, split))
-    return results, {"dumps": {"text-ours": ours}, "records": records, "bodies": ours}
-
-
-def _norm_title(title: str | None, site: str | None = None) -> str:
-    from streams.parsing.metadata import clean_title
-
-    t = clean_title(title, site) or ""
-    return " ".join(re.findall(r"\w+", t.lower()))
-
-
-def fields_report(html_out: dict | None, text_out: dict | None, html: dict[str, bytes]) -> list[str]:
-    """Titles (text vs HTML, HTML vs og:title/<h1>), junk titles, missing dates."""
-    from trafilatura.utils import load_html
-
-    from streams.parsing.charset import decode_bytes
-
-    out = []
-    junk = re.compile(r"navigation|menu|<img|^image \d+ of \d+|news corp company|skip to|cookie", re.IGNORECASE)
-    hrec = html_out["records"] if html_out else {}
-    trec = text_out["records"] if text_out else {}
-    if hrec:
-        right = 0
-        for k, rec in hrec.items():
-            tree = load_html(decode_bytes(html[k], is_html=True)[0])
-            if tree is None:
-                continue
-            refs = tree.xpath('//meta[@property="og:title"]/@content') + [h.text_content() for h in tree.iter("h1")]
-            if _norm_title(rec.title, rec.publisher) in {_norm_title(r, rec.publisher) for r in refs}:
-                right += 1
-        out.append(f"  HTML titles equal to og:title or an <h1>: {right}/{len(hrec)}")
-    if hrec and trec:
-        same = sum(
-            1
-            for k in trec
-            if k in hrec
-            and _norm_title(trec[k].title, hrec[k].publisher) == _norm_title(hrec[k].title, hrec[k].publisher)
-        )
-        out.append(f"  text-mode titles equal to the HTML mode's: {same}/{len(trec)}")
-    for name, recs in (("HTML", hrec), ("text", trec)):
-        if not recs:
-            continue
-        junk_n = sum(1 for r in recs.values() if r.title and junk.search(r.title))
-        none = sum(1 for r in recs.values() if not r.title)
-        nodate = sum(1 for r in recs.values() if not r.published_at)
-        out.append(f"  {name} mode: junk titles {junk_n}, no title {none}, no date {nodate} (of {len(recs)})")
-    return out
+    spans = {k: T.article_span(decoded[k]) for k in keys}
+    return results, {"dumps": {"text-ours": ours}, "records": records, "bodies": ours, "spans": spans}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         print("Fields")
         for line in fields_report(outs.get("html"), outs.get("text"), html):
             print(line)
+        if "html" in outs and "text" in outs:
+            for line in title_cv(outs["text"], outs["html"], split):
+                print(line)
     if args.dump:
         args.dump.mkdir(parents=True, exist_ok=True)
         for out in outs.values():

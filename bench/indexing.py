@@ -50,6 +50,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -208,6 +210,30 @@ def indexed_batches(log_text: str) -> list[tuple[float, int, int, float]]:
             ts = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
             out.append((ts, int(b.group(1)), int(b.group(2)), float(b.group(3))))
     return out
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (the figures go to stdout) while a phase runs; yields ``update(done)``.
+
+    Shown only on a terminal, refreshed twice a second (the benchmark's own
+    CPU is measured too)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        refresh_per_second=2,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def es_client(settings: Settings):
@@ -372,16 +398,18 @@ def run_e2e(env: dict[str, str], es, n: int, scratch: Path, r: int) -> tuple[flo
         first_t: float | None = None
         first_n: int | None = None
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            c = count(es, alias)
-            now = time.time()
-            if c and first_t is None:
-                first_t, first_n = now, c
-            if c >= n:
-                break
-            if not worker.alive():
-                raise RuntimeError(f"index worker exited:\n{worker.text()[-3000:]}")
-            time.sleep(0.1)
+        with progress(f"end to end, round {r + 1}: documents searchable", n) as update:
+            while time.monotonic() < deadline:
+                c = count(es, alias)
+                now = time.time()
+                update(c)
+                if c and first_t is None:
+                    first_t, first_n = now, c
+                if c >= n:
+                    break
+                if not worker.alive():
+                    raise RuntimeError(f"index worker exited:\n{worker.text()[-3000:]}")
+                time.sleep(0.1)
         all_t = time.time()
         worker.wait_log(r"indexed batch", 1, 30)
         time.sleep(0.5)  # the last log line is written after the bulk returns

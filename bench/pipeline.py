@@ -62,6 +62,20 @@ and, for HTML, with the page's own canonical URL suffixed with ``bench=c``,
 so that every copy has a distinct id (pages whose copies would still share
 an id are dropped and counted).
 
+6. **Metrics cost** (``--metrics-cost`` instead of phases 1-5): two
+   workers side by side, each with its own topics, group and alias, one
+   without the Prometheus metrics and one with them
+   (``NEWSSTREAM_METRICS_PORT`` set, scraped every 5 s by this process, as a
+   Prometheus would); every article is sent to both at the same moment, so
+   whatever else the shared machine runs slows both alike. Each of
+   ``--metrics-rounds`` rounds starts both afresh (who starts first
+   alternates), sends ``--warm-articles`` articles unmeasured, then N; prints
+   each worker's time until its N are accounted for, its CPU seconds per
+   article, the ratio with/without, and the mean and spread over the
+   rounds. Then the instrumentation's own cost: the calls a stage makes per
+   article, timed in this process in prometheus-client's multiprocess mode
+   (as in a worker), against the workers' CPU per article.
+
 ``--profile DIR`` runs the worker under ``py-spy record --subprocesses``
 (py-spy in the venv) and writes collapsed stacks to DIR; memory figures are
 then not printed (py-spy is the root of the process tree).
@@ -69,6 +83,7 @@ then not printed (py-spy is the root of the process tree).
     .venv/bin/python bench/pipeline.py [--n 600] [--processes 4] [--data DIR]
         [--skip-latency] [--skip-burst] [--latency-seconds 60]
         [--burst-seconds 5] [--with-plugins] [--profile DIR] [--warm-articles 300] [--warm-rounds 5]
+    .venv/bin/python bench/pipeline.py --metrics-cost [--metrics-rounds 2] [--n 300] [--warm-articles 100]
 """
 
 from __future__ import annotations
@@ -79,6 +94,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import threading
@@ -102,6 +118,7 @@ from bench.indexing import (
     isolated_env,
     machine,
     proc_tree,
+    progress,
     settings_from,
 )
 from indexers.elasticsearch.writer import to_document
@@ -658,6 +675,202 @@ def pct(values: list[float], q: float) -> float:
     return values[k]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants."""
+    return sum(v for v, _ in thread_cpu(proc_tree(pid)).values())
+
+
+def _scrape(port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def instrumentation_us_per_article(repeat: int = 20000) -> float:
+    """Microseconds of CPU the metric calls of one article cost in a worker (multiprocess mode),
+    counting every per-batch call as if each batch held one article (the worst case)."""
+    import subprocess
+
+    code = f"""
+import os, shutil, sys, tempfile, time
+sys.path.insert(0, {str(REPO)!r})
+os.environ.pop("NEWSSTREAM_METRICS_CHILD", None)
+folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="newsstream-bench-metrics-")
+from streams import metrics, observe
+from streams.settings import Settings
+endpoint = observe.start(Settings(metrics_port=0), ["parse", "enrich", "index"])
+n = {repeat}
+t0 = time.process_time()
+for i in range(n):
+    for stage in ("parse", "enrich", "index"):  # batching.handle, per batch
+        metrics.count_in(stage, 1)
+        metrics.observe_batch(stage, 1, 0.01)
+    metrics.count_out("parse", 1)  # outbox.settle, per batch and stage
+    metrics.count_out("enrich", 1)
+    metrics.count_out("index", 1)  # index_batch
+    metrics.observe_indexed([int(time.time() * 1000) - 800], time.time())
+    metrics.observe_bulk_request(0.05, True)  # the writer, per bulk request
+    metrics.count_throttled(0)
+    for cause in metrics.RETRY_CAUSES:
+        metrics.count_bulk_retried(cause, 0)
+print((time.process_time() - t0) / n * 1e6)
+endpoint.close()
+shutil.rmtree(folder, ignore_errors=True)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def metrics_cost(args, corpus: Corpus, es, scratch: Path) -> int:
+    """Phase 6: two workers side by side, one without and one with metrics, fed the same articles at
+    the same time, in ``--metrics-rounds`` rounds (see the module's description)."""
+    from streams.kafka import producer
+    from streams.publish import ensure_topics
+
+    p = args.processes
+    base = {"NEWSSTREAM_WORKER_PROCESSES": str(p), "NEWSSTREAM_PARTITIONS": str(max(2, p))}
+    port = _free_port()
+    envs = {
+        "off": isolated_env("moff", **base),
+        "on": isolated_env("mon", **base, NEWSSTREAM_METRICS_PORT=str(port)),
+    }
+    sets = {arm: settings_from(env) for arm, env in envs.items()}
+    for st in sets.values():
+        ensure_topics(st)
+    prod = producer(sets["off"])
+    dls = {arm: DeadLetterCounter(st) for arm, st in sets.items()}
+    only = ["parse", "enrich", "index"]
+    rows: list[tuple[float, float, float, float]] = []  # (off rate, on rate, off CPU/article, on CPU/article)
+    next_i = 30_000_000
+
+    def send_both(ids: range, stamp: bool) -> None:
+        for i in ids:  # the same article to both, one after the other
+            key, value = corpus.message(i, iso(time.time()) if stamp else None)
+            for st in sets.values():
+                prod.send(st.topic_raw, key=key, value=value)
+        prod.flush()
+
+    def accounted(arm: str, docs0: int, dl0: int) -> int:
+        return count(es, sets[arm].index_alias) - docs0 + dls[arm]() - dl0
+
+    try:
+        for rnd in range(args.metrics_rounds):
+            order = ("off", "on") if rnd % 2 == 0 else ("on", "off")  # who starts first
+            workers = {
+                arm: Worker(envs[arm], scratch / f"worker-{rnd}-{arm}.log", only=only, cwd=scratch) for arm in order
+            }
+            for w in workers.values():
+                w.start()
+            try:
+                for w in workers.values():
+                    w.wait_log(r"\[\^Worker\]: Ready", p, timeout=900)
+                warm = range(next_i, next_i + args.warm_articles)
+                next_i += args.warm_articles
+                start = {arm: (count(es, sets[arm].index_alias), dls[arm]()) for arm in order}
+                send_both(warm, stamp=False)
+                with progress(f"round {rnd + 1}: warm-up", 2 * len(warm)) as update:
+                    t0 = time.monotonic()
+                    while time.monotonic() - t0 < 900:
+                        done = {arm: accounted(arm, *start[arm]) for arm in order}
+                        update(sum(done.values()))
+                        if min(done.values()) >= len(warm):
+                            break
+                        time.sleep(0.5)
+                start = {arm: (count(es, sets[arm].index_alias), dls[arm]()) for arm in order}
+                stop_scraping = threading.Event()
+                scrapes: list[int | str] = []
+
+                def scraper(stop: threading.Event = stop_scraping, got: list = scrapes) -> None:
+                    while not stop.wait(5.0):
+                        try:
+                            got.append(len(_scrape(port)))
+                        except Exception as exc:
+                            got.append(repr(exc))
+
+                threading.Thread(target=scraper, daemon=True).start()
+                cpu0 = {arm: _tree_cpu(w.proc.pid) for arm, w in workers.items() if w.proc is not None}
+                t_start = time.time()
+                ids = range(next_i, next_i + args.n)
+                next_i += args.n
+                send_both(ids, stamp=True)
+                finished: dict[str, tuple[float, float]] = {}  # arm -> (seconds, CPU seconds)
+                with progress(f"round {rnd + 1}: both accounted for", 2 * args.n) as update:
+                    while len(finished) < 2 and time.time() - t_start < 1800:
+                        done = {arm: accounted(arm, *start[arm]) for arm in order}
+                        update(sum(done.values()))
+                        for arm, n_done in done.items():
+                            w = workers[arm]
+                            if arm not in finished and n_done >= args.n and w.proc is not None:
+                                finished[arm] = (time.time() - t_start, _tree_cpu(w.proc.pid) - cpu0[arm])
+                        if not all(w.alive() for w in workers.values()):
+                            raise RuntimeError("a worker exited during the metrics-cost round")
+                        time.sleep(0.5)
+                stop_scraping.set()
+                if len(finished) < 2:
+                    print(f"  round {rnd + 1}: WARNING not both done after 1800 s: {finished}", flush=True)
+                    continue
+                (s_off, c_off), (s_on, c_on) = finished["off"], finished["on"]
+                rows.append((args.n / s_off, args.n / s_on, c_off / args.n, c_on / args.n))
+                text = _scrape(port)
+                got = sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith('newsstream_messages_in_total{stage="parse"}')
+                )
+                print(
+                    f"  round {rnd + 1} ({order[0]} started first): without metrics {args.n} in {s_off:.1f} s = "
+                    f"{args.n / s_off:.2f} articles/s, {c_off / args.n * 1000:.0f} ms CPU per article; with: "
+                    f"{s_on:.1f} s = {args.n / s_on:.2f} articles/s, {c_on / args.n * 1000:.0f} ms; ratio with/without "
+                    f"{s_off / s_on:.3f} (CPU per article {c_on / c_off:.3f}); {len(scrapes)} scrapes, the endpoint "
+                    f"counts {got:.0f} messages into parse this round (expected {args.warm_articles + args.n})",
+                    flush=True,
+                )
+            finally:
+                for w in workers.values():
+                    w.stop()
+    finally:
+        prod.close()
+        for c in dls.values():
+            c.close()
+        for st in sets.values():
+            delete_aliases(es, [st.index_alias])
+            delete_topics(st)
+    if not rows:
+        return 1
+    ratios = [on / off for off, on, _, _ in rows]
+    cpu = [on / off for _, _, off, on in rows]
+    print(
+        f"metrics cost, {len(rows)} rounds side by side: throughput with / without "
+        + ", ".join(f"{r:.3f}" for r in ratios)
+        + f"; mean {statistics.mean(ratios):.3f} (spread {min(ratios):.3f}-{max(ratios):.3f}"
+        + (f", sd {statistics.stdev(ratios):.3f}" if len(ratios) > 1 else "")
+        + "); worker CPU per article with / without "
+        + ", ".join(f"{r:.3f}" for r in cpu)
+        + f"; mean {statistics.mean(cpu):.3f}",
+        flush=True,
+    )
+    us = instrumentation_us_per_article()
+    per_article = statistics.mean([r[2] for r in rows] + [r[3] for r in rows])
+    print(
+        f"instrumentation alone: {us:.1f} us of CPU per article (every per-batch call counted per article), "
+        f"= {us / 1e6 / per_article * 100:.3f}% of the worker's {per_article * 1000:.0f} ms of CPU per article",
+        flush=True,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=600, help="articles of the throughput phase")
@@ -684,6 +897,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-logs", action="store_true", help="keep the worker log (its folder is printed)")
     ap.add_argument("--profile", type=Path, default=None, help="py-spy the worker; collapsed stacks into this folder")
     ap.add_argument("--no-warm-up", action="store_true", help="measure without warming up Kafka and Elasticsearch")
+    ap.add_argument(
+        "--metrics-cost",
+        action="store_true",
+        help="only phase 6: throughput without and with the worker's Prometheus metrics, alternately",
+    )
+    ap.add_argument("--metrics-rounds", type=int, default=2, help="pairs of rounds (off, on) of --metrics-cost")
     ap.add_argument(
         "--warm-articles",
         type=int,
@@ -732,6 +951,12 @@ def main(argv: list[str] | None = None) -> int:
             "(5 x 2000 documents bulk-indexed and searched, 2000 messages through Kafka)",
             flush=True,
         )
+
+    if args.metrics_cost:
+        try:
+            return metrics_cost(args, corpus, es, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     ner = None
     if not args.skip_ner:
@@ -788,10 +1013,12 @@ def main(argv: list[str] | None = None) -> int:
             prod.flush()
             expected = base + sum(1 for i in ids if not corpus.rejected(i))
             t0 = time.monotonic()
-            while count(es, settings.index_alias) < expected and time.monotonic() - t0 < 300:
-                if not worker.alive():
-                    raise RuntimeError(f"worker exited during the warm-up:\n{worker.text()[-3000:]}")
-                time.sleep(0.5)
+            with progress(f"warm-up round {rnd + 1}: searchable", expected - base) as update:
+                while (c := count(es, settings.index_alias)) < expected and time.monotonic() - t0 < 300:
+                    update(c - base)
+                    if not worker.alive():
+                        raise RuntimeError(f"worker exited during the warm-up:\n{worker.text()[-3000:]}")
+                    time.sleep(0.5)
             if count(es, settings.index_alias) < expected:
                 print(f"  WARNING: warm-up round {rnd + 1} not all searchable after 300 s", flush=True)
             jit = jit_cpu(settings) - jit0
@@ -829,14 +1056,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {resent} of {args.n} sends were refused by the producer ({last_error}) and sent again one by one")
         docs = dls = 0
         last_progress, last_total, next_dl = time.time(), -1, 0.0
-        progress: list[tuple[float, int]] = []  # (seconds since the first send, accounted for)
+        marks_at: list[tuple[float, int]] = []  # (seconds since the first send, accounted for)
+        bar = progress("throughput: accounted for", args.n)
+        update = bar.__enter__()
         while True:
             docs = count(es, settings.index_alias) - base_docs
             if time.time() >= next_dl or docs + dls >= args.n:
                 dls = dl_count() - base_dl
                 next_dl = time.time() + 2.0
             total = docs + dls
-            progress.append((time.time() - t_start, total))
+            marks_at.append((time.time() - t_start, total))
+            update(total)
             if total >= args.n:
                 break
             if total != last_total:
@@ -848,10 +1078,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"worker exited:\n{worker.text()[-3000:]}")
             worker.sample_memory()
             time.sleep(0.5)
+        bar.__exit__(None, None, None)
         secs = time.time() - t_start
         cpu_line = meter.report()
         max_rate = args.n / secs
-        marks = {q: next((t for t, c in progress if c >= q * args.n / 100), secs) for q in (10, 50, 90)}
+        marks = {q: next((t for t, c in marks_at if c >= q * args.n / 100), secs) for q in (10, 50, 90)}
         print(
             f"  accounted for: 10% after {marks[10]:.1f} s, 50% after {marks[50]:.1f} s, 90% after {marks[90]:.1f} s, "
             f"100% after {secs:.1f} s; rate from 10% to 90%: {0.8 * args.n / (marks[90] - marks[10]):.2f} articles/s",

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import faust
 
 from indexers.elasticsearch.writer import BulkWriter, to_document
+from streams import metrics
 from streams.app import Topics
 from streams.delivery import batching
 from streams.delivery.batching import Batch
@@ -168,6 +170,14 @@ class Pipeline:
         if not docs:
             return
         result = await self.writer().write(docs)
+        acknowledged = time.time()
+        if metrics.enabled():
+            metrics.count_out("index", result.indexed)
+            failed = {f.position for f in result.failures}
+            metrics.observe_indexed(
+                (metrics.origin_of(e.message).timestamp_ms for i, e in enumerate(events) if i not in failed),
+                acknowledged,
+            )
         for failure in result.failures:
             await self.outbox.dead_letter(
                 "index",
@@ -187,6 +197,7 @@ class Pipeline:
             max(offsets),
             result.attempts,
             result.seconds,
+            extra={"stage": "index", "topic": self.settings.topic_enriched},
         )
 
     # -------------------------------------------------------------- registration

@@ -110,14 +110,14 @@ class Settings(BaseSettings):
     replication_factor: int | None = Field(
         None,
         ge=1,
-        description="replicas of each partition of the topics newsstream creates (faust's own topics too); "
-        "default: the smaller of 3 and the number of brokers the cluster reports",
+        description="replicas of each partition of the topics newsstream creates (faust's own topics "
+        "too); default: the smaller of 3 and the number of brokers the cluster reports",
     )
     min_insync_replicas: int | None = Field(
         None,
         ge=1,
-        description="min.insync.replicas of the topics newsstream creates: with acks=all, a write succeeds "
-        "only once this many replicas have it; default 2 when the replication factor is 3 or more, else 1",
+        description="min.insync.replicas of the topics newsstream creates: with acks=all, a write "
+        "succeeds once this many replicas have it; default 2 when the replication factor is 3 or more, else 1",
     )
     max_message_bytes: int = Field(
         8 * 1024 * 1024, description="largest message (bytes) we produce; topics are created to accept it"
@@ -137,9 +137,7 @@ class Settings(BaseSettings):
 
     # Elasticsearch
     elasticsearch_url: str = Field(
-        "http://127.0.0.1:9200",
-        description="the cluster's URL, or several nodes' URLs comma-separated (the client goes on with the "
-        "others when one node is down)",
+        "http://127.0.0.1:9200", description="the cluster's URL, or several nodes' comma-separated (one may be down)"
     )
     index_alias: str = "articles"
     index_version: int = 1
@@ -239,6 +237,18 @@ class Settings(BaseSettings):
         gt=0,
         description="seconds a start-up check waits for an unreachable Kafka or Elasticsearch before failing; "
         "refused credentials or an untrusted certificate fail at once",
+    )
+
+    # Observability (streams/observe.py, streams/metrics.py, streams/logs.py)
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="port of the worker's HTTP endpoint: Prometheus /metrics, /healthz, /readyz (all interfaces); "
+        "unset: no endpoint and no metrics kept",
+    )
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="worker log lines: plain text, or one JSON object per line (stage, article id, offsets)"
     )
 
     # Local services (newsstream services up)

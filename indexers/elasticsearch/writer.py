@@ -17,6 +17,9 @@ that, never before (elasticsearch-py's ``streaming_bulk`` model: per-item
 * Every other item error (for example ``mapper_parsing_exception``) is
   returned as a :class:`ItemFailure` for the dead-letter topic; the other
   items of the batch are still indexed.
+* Each bulk request's duration, the documents sent again (by cause), those
+  answered 429, and whether Elasticsearch could be reached at all are
+  counted in :mod:`streams.metrics` (the worker's Prometheus metrics).
 * A batch larger than one bulk request is sent as several requests, up to
   ``max_in_flight`` of them at once (Kafka Connect's sink calls this
   ``max.in.flight.requests``; its default is 5). One bulk request to a
@@ -46,6 +49,7 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import AsyncElasticsearch, helpers
 
 from indexers.elasticsearch.client import async_client
+from streams import metrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -189,10 +193,14 @@ class BulkWriter:
 
         async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
             async with gate:
+                sent_at = time.monotonic()
                 try:
-                    return await _bulk_chunk(self.client, chunk)
+                    items = await _bulk_chunk(self.client, chunk)
                 except (TimeoutError, TransportConnectionError, ConnectionTimeout, ConnectionError) as exc:
+                    metrics.observe_bulk_request(time.monotonic() - sent_at, reached=False)
                     return exc
+                metrics.observe_bulk_request(time.monotonic() - sent_at, reached=True)
+                return items
 
         while pending:
             attempt += 1
@@ -204,10 +212,13 @@ class BulkWriter:
             ]
 
             answers = await asyncio.gather(*(send(chunk) for chunk in chunks))
+            causes = {"http_429": 0, "http_5xx": 0, "connection": 0}  # documents to send again, by cause
+            throttled = 0
             for chunk, items in zip(chunks, answers):
                 if isinstance(items, BaseException):
                     for pos, _action in chunk:
                         status[pos] = "retry"
+                    causes["connection"] += len(chunk)
                     reason = f"connection: {items.__class__.__name__}"
                     continue
                 for (pos, action), item in zip(chunk, items):
@@ -222,10 +233,13 @@ class BulkWriter:
                     err = info.get("error") or {}
                     if isinstance(err, str):  # a whole-request error, from the helper
                         err = {"type": info.get("exception").__class__.__name__, "reason": err}
+                    if code == 429:
+                        throttled += 1
                     if code in RETRYABLE_STATUS:
                         item_attempts[pos] = item_attempts.get(pos, 0) + 1
                         if item_attempts[pos] < self.max_item_retries:
                             status[pos] = "retry"
+                            causes["http_429" if code == 429 else "http_5xx"] += 1
                             reason = f"item HTTP {code}"
                             continue
                     status[pos] = "failed"
@@ -238,6 +252,9 @@ class BulkWriter:
                             reason=str(err.get("reason", ""))[:2000],
                         )
                     )
+            metrics.count_throttled(throttled)
+            for cause, n in causes.items():
+                metrics.count_bulk_retried(cause, n)
             # again: from the first version to retry on, each version not refused for good
             retry = []
             for group in pending:

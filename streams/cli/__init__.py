@@ -2,7 +2,8 @@
 
 Commands: ``services up|down|status`` and ``demo`` (:mod:`.services`),
 ``publish``, ``worker``, ``parse``, ``enrich`` (:mod:`.pipeline`),
-``search`` (:mod:`.search`), ``audit`` (:mod:`.audit`), ``dlq show|replay`` (:mod:`.dlq`),
+``search`` (:mod:`.search`), ``audit`` (:mod:`.audit`), ``status`` (:mod:`.status`),
+``dlq show|replay`` (:mod:`.dlq`),
 ``agents list`` and ``kibana import`` (:mod:`.plugins`). Errors are printed
 in one line naming the input (file, or file:line) and give exit code 1; the
 other inputs are still handled.
@@ -22,7 +23,7 @@ import os
 
 import typer
 
-from streams.cli import audit, common, dlq, pipeline, plugins, search, services
+from streams.cli import audit, common, dlq, pipeline, plugins, search, services, status
 from streams.settings import ConfigurationError
 
 # never the locals of a failing frame: they may hold a password
@@ -41,6 +42,7 @@ app.command()(pipeline.parse)
 app.command()(pipeline.enrich)
 app.command()(search.search)
 app.command()(audit.audit)
+app.command()(status.status)
 app.command()(services.demo)
 
 

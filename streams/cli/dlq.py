@@ -47,9 +47,25 @@ def dlq_show(
 @app.command("replay")
 def dlq_replay(stage: str | None = typer.Option(None, help="only dead letters of this stage")) -> None:
     """Send dead letters back to the topic of the stage they failed in."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from streams.cli.common import err
     from streams.delivery.deadletters import replay
 
     settings = get_settings()
     require_kafka(settings)
-    n = replay(settings, stage)
+    with Progress(
+        TextColumn("reading dead letters"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[replayed]} replayed"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("replay", total=None, replayed=0)
+
+        def progress(read: int, to_read: int, replayed: int) -> None:
+            bar.update(task, completed=read, total=to_read, replayed=replayed)
+
+        n = replay(settings, stage, progress=progress)
     out.print(f"replayed {n} dead letter(s)")

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 from streams.cli.common import content_type_option, err, fail, out, require_kafka
 from streams.records import ParsedArticle
@@ -19,6 +26,10 @@ def publish(
     paths: list[Path] = typer.Argument(..., help="files or folders of raw articles"),
     topic: str | None = typer.Option(None, help="topic (default: settings.topic_raw)"),
     content_type: str | None = typer.Option(None, "--content-type", help="html or text, for every file"),
+    wait: bool = typer.Option(
+        False, "--wait", help="return once every article published is indexed or dead-lettered, and print the counts"
+    ),
+    timeout: float = typer.Option(600.0, help="seconds --wait waits at most (then exit code 2)"),
 ) -> None:
     """Publish raw articles (.txt, .html, .html.gz, .json, .jsonl) to articles.raw, keyed by a stable id."""
     from streams import kafka
@@ -30,6 +41,9 @@ def publish(
     files = pub.expand(paths)
     if not files:
         fail("no input files found in " + ", ".join(map(str, paths)))
+    topic = topic or settings.topic_raw
+    if wait and topic != settings.topic_raw:
+        fail(f"--wait follows articles through the pipeline from {settings.topic_raw}, not from {topic}")
     require_kafka(settings)
     try:
         report = pub.ensure_topics(settings)
@@ -37,15 +51,36 @@ def publish(
         fail(str(exc))
     for line in report.mismatches:
         err.print(f"warning: {line}", highlight=False, markup=False)
+    dlq_start: dict[int, int] = {}
+    if wait:
+        from streams.waiting import dlq_end_offsets
+
+        dlq_start = dlq_end_offsets(settings)
     producer = kafka.producer(settings)
-    topic = topic or settings.topic_raw
     errors: list[pub.InputError] = []
     futures = []
+    sizes = {}
+    for path in files:
+        try:
+            sizes[path] = path.stat().st_size
+        except OSError:
+            sizes[path] = 0
     with Progress(
-        TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False
+        TextColumn("publishing"),
+        BarColumn(),
+        TextColumn("{task.fields[files]}/{task.fields[n_files]} files"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[articles]} articles, {task.fields[failures]} failed"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=len(files) < 2,  # one file: nothing to follow
     ) as progress:
-        task = progress.add_task("publish", total=len(files))
-        for path in files:
+        task = progress.add_task(
+            "publish", total=sum(sizes.values()), files=0, n_files=len(files), articles=0, failures=0
+        )
+        for done, path in enumerate(files, 1):
             for item in pub.read_articles(path, ctype):
                 if isinstance(item, pub.InputError):
                     errors.append(item)
@@ -56,24 +91,57 @@ def publish(
                 if too_large:
                     error = pub.InputError(str(path), f"too large: {too_large}")
                     errors.append(error)
-                    progress.console.print(f"[red]error:[/] {error}", highlight=False, markup=False)
+                    progress.console.print(f"error: {error}", highlight=False, markup=False)
                     continue
                 futures.append((path, producer.send(topic, key=pub.article_key(item), value=value)))
-            progress.advance(task)
+            progress.update(task, advance=sizes[path], files=done, articles=len(futures), failures=len(errors))
         producer.flush()
-    sent = 0
+    sent: list[tuple[int, int]] = []
     for path, fut in futures:
         try:
-            fut.get(timeout=30)
-            sent += 1
+            meta = fut.get(timeout=30)
+            sent.append((meta.partition, meta.offset))
         except Exception as exc:
             error = pub.InputError(str(path), f"not delivered: {exc.__class__.__name__}: {exc}")
             errors.append(error)
             err.print(f"error: {error}", highlight=False, markup=False)
     producer.close()
-    out.print(f"published {sent} article(s) to {topic}" + (f", {len(errors)} error(s)" if errors else ""))
+    out.print(f"published {len(sent)} article(s) to {topic}" + (f", {len(errors)} error(s)" if errors else ""))
+    if wait and sent:
+        _wait(settings, sent, dlq_start, timeout)
     if errors:
         raise typer.Exit(1)
+
+
+def _wait(settings: Any, sent: list[tuple[int, int]], dlq_start: dict[int, int], timeout: float) -> None:
+    """``publish --wait``: follow the published articles to the index, then print what became of them."""
+    from streams.waiting import wait_until_handled
+
+    with err.status("waiting for the pipeline") as spinner:
+
+        def progress(stage: str, behind: int) -> None:
+            spinner.update(f"waiting for the {stage} stage: {behind} message(s) not handled yet")
+
+        handled = wait_until_handled(settings, sent, dlq_start, timeout, progress)
+    letters = "; ".join(
+        f"{stage}: " + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+        for stage, reasons in handled.dead.items()
+    )
+    if not handled.done:
+        err.print(
+            f"not all in after {timeout:.0f} s: the {handled.waiting_for} stage has {handled.behind} message(s) "
+            f"to handle ({handled.dead_lettered} dead-lettered so far{': ' + letters if letters else ''}); "
+            "is a worker running? (newsstream status)",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(2)
+    out.print(
+        f"all in: {handled.published} published, {handled.indexed} indexed, {handled.dead_lettered} dead-lettered"
+        + (f" ({letters})" if letters else ""),
+        highlight=False,
+        markup=False,
+    )
 
 
 def worker(

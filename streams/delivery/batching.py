@@ -26,6 +26,7 @@ from typing import Any, cast
 import faust
 from faust.types import ChannelT
 
+from streams import logs, metrics
 from streams.delivery.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -137,8 +138,13 @@ async def one_by_one(outbox: Outbox, name: str, handler: Handler, batch: Batch) 
 
 
 async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.Stream, batch: Batch) -> None:
-    """Handle one batch, settle its outputs, then ack it (see the module's delivery rules)."""
+    """Handle one batch, settle its outputs, then ack it (see the module's delivery rules).
+
+    Counts the batch's messages in, its size and its duration until acked (:mod:`streams.metrics`).
+    """
     started = time.monotonic()
+    logs.log_stage.set(name)
+    metrics.count_in(name, len(batch))
     outbox.begin()  # this task's record of what the batch sends (see Outbox.settle)
     try:
         await handler(batch)
@@ -152,7 +158,9 @@ async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.Stre
         outbox.begin()
         await one_by_one(outbox, name, handler, batch)
     await ack(stream, batch)
-    log.debug("%s: %d messages in %.3f s", name, len(batch), time.monotonic() - started)
+    seconds = time.monotonic() - started
+    metrics.observe_batch(name, len(batch), seconds)
+    log.debug("%s: %d messages in %.3f s", name, len(batch), seconds)
 
 
 def agent(

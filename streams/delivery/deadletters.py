@@ -18,6 +18,7 @@ harmless: documents are written by stable id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kafka import TopicPartition
@@ -90,6 +91,13 @@ def from_event(
         msg.offset,
         reason,
         error,
+        extra={
+            "stage": stage,
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "article_id": msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key,
+        },
     )
     return letter
 
@@ -130,13 +138,19 @@ def read_dead_letters(settings: Settings, timeout_s: float = 10.0) -> list[DeadL
         consumer.close()
 
 
-def replay(settings: Settings, stage: str | None = None, timeout_s: float = 10.0) -> int:
+def replay(
+    settings: Settings,
+    stage: str | None = None,
+    timeout_s: float = 10.0,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> int:
     """Send new dead letters (all, or those of ``stage``) back to their stage's input topic.
 
     Replay reads the dead-letter topic in a consumer group of its own,
     ``<app_id>-dlq-replay-<stage or all>``, and commits after the letters are
     sent, so a second replay sends only letters that arrived since. Returns
-    the number replayed.
+    the number replayed. ``progress(read, to_read, replayed)`` is called
+    after each batch of letters read (``newsstream dlq replay``'s bar).
     """
     consumer = kafka.consumer(settings, f"{settings.app_id}-dlq-replay-{stage or 'all'}", auto_offset_reset="earliest")
     prod = kafka.producer(settings)
@@ -154,6 +168,8 @@ def replay(settings: Settings, stage: str | None = None, timeout_s: float = 10.0
                 consumer.seek_to_beginning(tp)
             else:
                 consumer.seek(tp, committed)
+        to_read = sum(max(0, end[tp] - consumer.position(tp)) for tp in tps)
+        read = 0
         while any(consumer.position(tp) < end[tp] for tp in tps):
             batch = consumer.poll(timeout_ms=int(timeout_s * 1000))
             if not batch:
@@ -170,6 +186,9 @@ def replay(settings: Settings, stage: str | None = None, timeout_s: float = 10.0
                         key = d.key.encode() if d.key else None
                         prod.send(replay_topic(settings, d.stage), key=key, value=d.original_bytes())
                         n += 1
+                read += len(messages)
+            if progress is not None:
+                progress(min(read, to_read), to_read, n)
         prod.flush()
         consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in tps})
     finally:

@@ -16,6 +16,10 @@ One rule for everything an agent sends while it handles a batch:
   dead-letters its input; a dead letter Kafka refused is sent again, with a
   growing pause (1 s to 30 s), until Kafka takes it.
 
+Every record sent, output or dead letter, carries the ``newsstream-origin``
+header of the raw message it comes from (:func:`streams.metrics.origin_header`),
+and what Kafka acknowledged is counted (:mod:`streams.metrics`).
+
 The agent acknowledges a batch only after :meth:`Outbox.settle` returned
 (:mod:`streams.delivery.batching`), so nothing is committed past a message
 whose output is not safe. What a batch has sent is kept per asyncio task
@@ -33,14 +37,16 @@ from typing import Any
 import faust
 from faust.exceptions import ProducerSendError
 
+from streams import metrics
 from streams.delivery import deadletters
 from streams.kafka import over_limit
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: One tracked send: ``(future, stage, input event, dead letter bytes or None for an output)``.
-Sent = tuple[Any, str, Any, bytes | None]
+#: One tracked send: ``(future, stage, input event, dead letter bytes or None for an output,
+#: the letter's reason class or None)``.
+Sent = tuple[Any, str, Any, bytes | None, str | None]
 
 #: What the batch being handled has sent; each agent's task has its own list.
 _sent: contextvars.ContextVar[list[Sent] | None] = contextvars.ContextVar("newsstream_sent", default=None)
@@ -75,10 +81,14 @@ class Outbox:
         _sent.set([])
 
     @staticmethod
-    def _track(fut: Any, stage: str, event: Any, letter: bytes | None) -> None:
+    def _track(fut: Any, stage: str, event: Any, letter: bytes | None, reason: str | None = None) -> None:
         sent = _sent.get()
         if sent is not None:
-            sent.append((fut, stage, event, letter))
+            sent.append((fut, stage, event, letter, reason))
+
+    @staticmethod
+    def _headers(event: Any) -> list[tuple[str, bytes]]:
+        return [(metrics.ORIGIN_HEADER, metrics.origin_header(event.message))]
 
     async def send(self, topic: faust.TopicT, key: bytes | None, value: bytes, stage: str, event: Any) -> None:
         """Send an output record of ``event``'s message; one Kafka cannot take dead-letters the input instead.
@@ -94,7 +104,7 @@ class Outbox:
             )
             return
         try:
-            fut = await topic.send(key=key, value=value)
+            fut = await topic.send(key=key, value=value, headers=self._headers(event))
         except ProducerSendError as exc:
             await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc}"[:500])
             return
@@ -109,11 +119,11 @@ class Outbox:
         letter = deadletters.from_event(
             stage, event, exc, max_original_bytes=deadletters.original_budget(self.settings), **kw
         )
-        await self._send_letter(stage, event, letter.to_bytes())
+        await self._send_letter(stage, event, letter.to_bytes(), metrics.reason_class(letter.error, letter.reason))
 
-    async def _send_letter(self, stage: str, event: Any, value: bytes) -> None:
-        fut = await self.dlq.send(key=event.message.key, value=value)
-        self._track(fut, stage, event, value)
+    async def _send_letter(self, stage: str, event: Any, value: bytes, reason: str) -> None:
+        fut = await self.dlq.send(key=event.message.key, value=value, headers=self._headers(event))
+        self._track(fut, stage, event, value, reason)
 
     async def flush(self) -> None:
         """Wait until Kafka has acknowledged everything this worker produced."""
@@ -136,20 +146,26 @@ class Outbox:
         while True:
             sent = _sent.get() or []
             # the futures resolve in callbacks after the flush: wait for each
-            results = await asyncio.gather(*(fut for fut, _, _, _ in sent), return_exceptions=True)
+            results = await asyncio.gather(*(fut for fut, *_ in sent), return_exceptions=True)
             failed = [
-                (stage, event, letter, res)
-                for (_, stage, event, letter), res in zip(sent, results)
+                (stage, event, letter, res, reason)
+                for (_, stage, event, letter, reason), res in zip(sent, results)
                 if isinstance(res, Exception)
             ]
+            if metrics.enabled():
+                _count_taken(sent, results)
             sent.clear()
             if not failed:
                 return
-            for stage, event, letter, exc in failed:
+            for stage, event, letter, exc, _ in failed:
                 if letter is None:
                     log.warning("%s: Kafka refused an output record: %r; dead-lettering its input", stage, exc)
                     await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc!r}"[:500])
-            letters = [(stage, event, letter, exc) for stage, event, letter, exc in failed if letter is not None]
+            letters = [
+                (stage, event, letter, exc, reason)
+                for stage, event, letter, exc, reason in failed
+                if letter is not None
+            ]
             if letters:  # one pause per round, however many letters were refused
                 if self.should_stop:
                     raise asyncio.CancelledError("stopping with a dead letter Kafka refused")
@@ -162,6 +178,23 @@ class Outbox:
                 )
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, LONGEST_PAUSE)
-                for stage, event, letter, _ in letters:
-                    await self._send_letter(stage, event, letter)
+                for stage, event, letter, _, reason in letters:
+                    await self._send_letter(stage, event, letter, reason or "error")
             await self.flush()
+
+
+def _count_taken(sent: list[Sent], results: list[Any]) -> None:
+    """Count the outputs (by stage) and dead letters (by stage and reason) Kafka acknowledged."""
+    outputs: dict[str, int] = {}
+    letters: dict[tuple[str, str], int] = {}
+    for (_, stage, _, letter, reason), res in zip(sent, results):
+        if isinstance(res, BaseException):
+            continue
+        if letter is None:
+            outputs[stage] = outputs.get(stage, 0) + 1
+        else:
+            letters[(stage, reason or "error")] = letters.get((stage, reason or "error"), 0) + 1
+    for stage, n in outputs.items():
+        metrics.count_out(stage, n)
+    for (stage, reason), n in letters.items():
+        metrics.count_dead_letter(stage, reason, n)

@@ -55,7 +55,7 @@ _FURNITURE_PHRASE = re.compile(
       \bno\s+comments?\b|\bcomments?\s+(?:are|have\s+been)\s+closed\b|\bwrite\s+to\s+.{1,60}\s+at\s+\S+@|
       ^\s*(?:text|words|photos?|images?|pictures?|video|illustrations?|graphics?)\s+by\s*:|
       ^\s*(?:by|from|with)\s+our\s+correspondents?\b|^\s*with\s+our\s+correspondent|
-      \breprints?\b|\berror\s+(?:has\s+)?occurred\b|\bplease\s+try\s+again\b|\bhas\s+been\s+sent\s+to\b|
+      \breprints?\b|\berror\s+(?:has\s+)?occurred\b|\bsomething\s+went\s+wrong\b|\bplease\s+try\s+again\b|\bhas\s+been\s+sent\s+to\b|
       ^\s*also\s+on\s+\S+\.[a-z]{2,4}\b|\blike\s+this\s+(?:story|article)\b|^\s*join\s+(?:our|the)\s+free\b|\border\s+(?:presentation|reprints)|\bthis\s+copy\s+is\s+for\s+your\s+personal\b
     )""",
     re.IGNORECASE | re.VERBOSE,
@@ -94,6 +94,7 @@ _PHRASE_KEYS = (
     "correspondent",
     "reprint",
     "error",
+    "wrong",
     "try again",
     "also",
     "like this",

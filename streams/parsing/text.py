@@ -20,9 +20,12 @@ cross-validation in ``bench/extraction.py``):
    begin and without teaser islands at its ends; inside it, furniture and
    metadata lines (byline, date, caption) are dropped, lists, tables and
    datelines kept (bullets only in the text column: the indentation that
-   holds most of the prose; a sidebar of teasers sits elsewhere);
+   holds most of the prose; a sidebar of teasers sits elsewhere), and the
+   body begins and ends with a prose line in the article's own column (a
+   header or a newsletter box laid out otherwise is not body);
 4. title, byline, caption, date, related links and tags are read from the
-   lines around the body (:mod:`~streams.parsing.textfields`).
+   lines around the body (:mod:`~streams.parsing.textfields`; the headline:
+   :mod:`~streams.parsing.texttitle`).
 
 A short text (a title and a sentence or two) is an article too: when no run
 of prose is found, its sentences are the body.
@@ -35,8 +38,18 @@ from dataclasses import dataclass
 
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture, is_short_sentence, looks_like_sentence
-from streams.parsing.textfields import RELATED_MARK, read_fields
-from streams.parsing.textlines import CORRESPONDENT, Line, fix_quotes, is_data, is_dateline, is_meta_line, split_lines
+from streams.parsing.textfields import read_fields
+from streams.parsing.textlines import (
+    CORRESPONDENT,
+    RELATED_MARK,
+    Line,
+    fix_quotes,
+    is_data,
+    is_dateline,
+    is_meta_line,
+    split_lines,
+)
+from streams.parsing.texttitle import TITLE_RULES, TitleRules
 
 # Where reader comments begin: the article never continues past such a line.
 _COMMENTS_START = re.compile(
@@ -69,6 +82,7 @@ class Rules:
     escalation: float = 1 / 3
     data: float = 0.25
     lists: bool = True
+    column_ends: bool = True
 
 
 # The choice of bench/extraction.py's cross-validation on all development pages
@@ -82,13 +96,14 @@ def rule_candidates() -> list[Rules]:
     wire copy's results and standings are news, whatever the development
     pages prefer."""
     out = [RULES]
-    for data in (0.25, 0.5):
-        for escalation in (1 / 3, 0.0):
-            for label in (-3.0, -1.5):
-                for lists in (True, False):
-                    rules = Rules(label=label, escalation=escalation, data=data, lists=lists)
-                    if rules not in out:
-                        out.append(rules)
+    for column_ends in (True, False):
+        for data in (0.25, 0.5):
+            for escalation in (1 / 3, 0.0):
+                for label in (-3.0, -1.5):
+                    for lists in (True, False):
+                        rules = Rules(label, -4.0, escalation, data, lists, column_ends)
+                        if rules not in out:
+                            out.append(rules)
     return out
 
 
@@ -128,6 +143,22 @@ def _column(lines: list[Line], values: list[float]) -> int | None:
         if value > 0:
             mass[line.indent] = mass.get(line.indent, 0.0) + value
     return max(mass, key=mass.__getitem__) if mass else None
+
+
+def _column_ends(lines: list[Line], values: list[float], start: int, end: int, column: int) -> tuple[int, int]:
+    """Narrow ``[start, end)`` to begin and end with a line of prose or data
+    (not a bulleted teaser) in the text column, give or take two spaces."""
+
+    def kept(i: int) -> bool:
+        line = lines[i]
+        return values[i] > 0 and (not line.bullet or is_data(line.text)) and column - 2 <= line.indent <= column + 4
+
+    s, e = start, end
+    while s < e and not kept(s):
+        s += 1
+    while e > s and not kept(e - 1):
+        e -= 1
+    return (s, e) if s < e else (start, end)
 
 
 def _costs(values: list[float], rules: Rules) -> list[float]:
@@ -223,25 +254,34 @@ def _short_text(lines: list[Line]) -> tuple[int, int]:
     return (1 if first == 0 and len(lines) > 1 and not is_short_sentence(lines[0].text) else first), len(lines)
 
 
-def extract_text(text: str, rules: Rules = RULES) -> Extracted:
-    """Extract the article and its fields from the plain text of a page.
-
-    ``text`` is the decoded page text; ``rules`` the line values. Returns
-    :class:`~streams.parsing.extracted.Extracted` whose ``body`` is ``""`` when
-    no article text was found. Never raises.
-    """
+def article_span(text: str, rules: Rules = RULES) -> tuple[list[Line], list[float], int, int]:
+    """``(lines, values, start, end)``: the page's lines, their values and the
+    article's span ``lines[start:end]`` (``start == end`` when there is none)."""
     lines = split_lines(text)
     if not lines:
-        return Extracted(body="")
+        return lines, [], 0, 0
     values = [_value(l, rules, flag) for l, flag in zip(lines, _introduced(lines))]
     start, end = _segment(lines, values, rules)
     if start >= end:
         start, end = _short_text(lines)
-        if start >= end:
-            return Extracted(body="")
-        values = [max(v, 1.0) for v in values]
+        if start < end:
+            values = [max(v, 1.0) for v in values]
+    return lines, values, start, end
+
+
+def extract_text(text: str, rules: Rules = RULES, title_rules: TitleRules = TITLE_RULES) -> Extracted:
+    """Extract the article and its fields from the plain text of a page.
+
+    ``text`` is the decoded page text; ``rules`` the line values,
+    ``title_rules`` the headline's signals. Returns
+    :class:`~streams.parsing.extracted.Extracted` whose ``body`` is ``""`` when
+    no article text was found. Never raises.
+    """
+    lines, values, start, end = article_span(text, rules)
+    if start >= end:
+        return Extracted(body="")
     column = _column(lines, values)
-    found = read_fields(lines, start, end)
+    found = read_fields(lines, start, end, title_rules)
     skip = set(found.skip)
     for line in lines[start:end]:
         m = CORRESPONDENT.match(line.text)
@@ -249,6 +289,10 @@ def extract_text(text: str, rules: Rules = RULES) -> Extracted:
             skip.add(line.index + 1)  # the correspondent's name, on the next line
     body: list[str] = []
     authors = set(found.fields.authors)
+    # the article's own column: where its prose (not a list of teasers) sits
+    inner = _column(lines[start:end], [0.0 if l.bullet else values[l.index] for l in lines[start:end]])
+    if rules.column_ends and inner is not None:
+        start, end = _column_ends(lines, values, start, end, inner)
     for line in lines[start:end]:
         if line.index in skip or line.text in authors or RELATED_MARK.match(line.text):
             continue

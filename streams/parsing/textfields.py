@@ -12,24 +12,20 @@ from dataclasses import dataclass, field
 from streams.parsing.dates import find_date
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture, looks_like_sentence
-from streams.parsing.metadata import byline_names, looks_like_name, split_names, tag_case
-from streams.parsing.textlines import CAPTION_LABEL, CORRESPONDENT, TEXT_BY, Line, is_data, is_dateline, is_meta_line
+from streams.parsing.metadata import byline_names, split_names, tag_case
+from streams.parsing.textlines import (
+    CAPTION_LABEL,
+    CORRESPONDENT,
+    RELATED_MARK,
+    TEXT_BY,
+    Line,
+    is_dateline,
+    is_meta_line,
+    split_caption,
+)
+from streams.parsing.texttitle import TITLE_RULES, TitleRules, find_title
 from streams.parsing.words import word_count
 
-_CREDIT_TAIL = re.compile(
-    r"""^(?P<caption>.*?[.!?)”"])\s+(?P<credit>
-        (?:©\s*)?(?:photo|image|credit|foto|picture)s?\s*[:/]\s*.{2,80}
-      | (?:©\s*)?[A-Z][\w&.]*(?:\s?[/-]\s?[A-Z][\w&.]*)?\s[-–/|]\s[A-ZÀ-Ý][\w'’.\-]+(?:\s[A-ZÀ-Ý][\w'’.\-]+){0,3}
-      | ©\s*.{2,60}
-      | \((?:photo|image|credit)?[^()]{2,60}\)
-    )\s*$""",
-    re.VERBOSE,
-)
-RELATED_MARK = re.compile(
-    r"^[►▶»>•*\s]*(?:also\s+read|read\s+also|read\s+more|see\s+also|related(?:\s+\w+)?|more\s+on\s+this"
-    r"|lire\s+aussi|à\s+lire\s+aussi|leer\s+más|lesen\s+sie\s+auch)\s*:?\s*(?P<rest>.*)$",
-    re.IGNORECASE,
-)
 _TAGS_MARK = re.compile(r"^(?:tags?|topics?|keywords|filed\s+under|categories)\s*:\s*(?P<rest>.*)$", re.IGNORECASE)
 _FOLLOW = re.compile(r"\s+(?:follow|suivre|seguir|folgen)\s*$", re.IGNORECASE)
 
@@ -49,72 +45,10 @@ def is_headline(text: str, min_words: int = 3) -> bool:
     return min_words <= words <= 30 and not text.rstrip().endswith((",", ";", ":")) and not is_furniture(text, words)
 
 
-def split_caption(text: str) -> tuple[str, str] | None:
-    """``(caption, credit)`` of a caption line ending with its credit, else None."""
-    m = _CREDIT_TAIL.match(text)
-    if not m or word_count(m.group("caption")) < 4:
-        return None
-    credit = m.group("credit").strip().strip("()").strip()
-    credit = re.sub(r"^(?:photo|image|credit|foto|picture)s?\s*[:/]\s*", "", credit, flags=re.IGNORECASE)
-    return m.group("caption").strip(), credit.lstrip("© ").strip()
-
-
-def _is_credit(text: str) -> bool:
-    """A byline or photo credit without "By": a name (in any case), then a
-    comma, slash or bar and a short affiliation ("Greg Beacham, AP Sports
-    Writer", "Kathrin Ziegler/Getty"), or a line naming a social handle."""
-    if re.search(r"(?:^|\s)@\w{2,}", text):
-        return True
-    m = re.match(r"^([^,/|]{3,60}?)\s*[,/|]\s*(.{2,40})$", text)
-    return bool(m and looks_like_name(m.group(1).title()) and word_count(m.group(2)) <= 4)
-
-
-# A label line ("Filed to: innovation", "Tested by: …") or a breadcrumb ("Blog > Nutrition").
-_LABELLED = re.compile(
-    r"^[Bb][Yy]\s+[A-Z]|\b[Bb][Yy]:|^\w+(?:\s\w+)?:(?:\S|\s\S{1,25}$)|\s[>»/]\s.*\s[>»/]\s|^[\w ]{2,30}\s[>»]\s"
-)
-# Two sentences: a standfirst, not a headline ("… the crisis. It is up to them …").
-_TWO_SENTENCES = re.compile(r"\w[.!?]\s+[A-Z]\w")
-
-
-def _title_candidate(line: Line, min_words: int = 3) -> bool:
-    text = line.text
-    if line.bullet or not is_headline(text, min_words) or is_meta_line(text) or is_data(text):
-        return False
-    if split_caption(text) or _is_credit(text) or looks_like_name(text) or RELATED_MARK.match(text):
-        return False
-    if _LABELLED.search(text) or (line.words >= 12 and _TWO_SENTENCES.search(text)):
-        return False
-    # a headline may ask or exclaim; a line ending with a full stop is a sentence (a standfirst)
-    return not (looks_like_sentence(text) and text.rstrip().endswith("."))
-
-
-_CONTENT_WORD = re.compile(r"\w{3,}")
-
-
-def _title(lines: list[Line], start: int, end: int) -> str | None:
-    """The headline: of the headline-like lines in the 25 lines before the body,
-    the one whose words the body's opening uses most (a widget label or a
-    teaser shares few of them), the nearer one on a tie; a title of one or two
-    words only as the page's first line."""
-    opening = " ".join(l.text for l in lines[start:end][:40]).lower()
-    used = set(_CONTENT_WORD.findall(opening))
-    best, best_score = None, 0.0
-    for line in lines[max(0, start - 25) : start]:
-        first = line.index == 0
-        if not _title_candidate(line, 1 if first and start <= 1 else 2 if first else 3):
-            continue
-        words = _CONTENT_WORD.findall(line.text.lower())
-        shared = sum(1 for w in words if w in used) / len(words) if words else 0.0
-        score = shared - 0.01 * abs(start - line.index)
-        if best is None or score > best_score:
-            best, best_score = line.text, score
-    return best
-
-
-def read_fields(lines: list[Line], start: int, end: int) -> Fields:
-    """Read the fields of a page whose article is ``lines[start:end]``."""
-    found = Fields(Extracted(body="", title=_title(lines, start, end)))
+def read_fields(lines: list[Line], start: int, end: int, title_rules: TitleRules = TITLE_RULES) -> Fields:
+    """Read the fields of a page whose article is ``lines[start:end]``; ``title_rules``
+    weigh the headline's signals (:mod:`~streams.parsing.texttitle`)."""
+    found = Fields(Extracted(body="", title=find_title(lines, start, end, title_rules)))
     f = found.fields
     for line in lines[max(0, start - 15) : end]:
         split = split_caption(line.text) if f.image_caption is None and line.index < start + 3 else None

@@ -131,3 +131,29 @@ def is_data(text: str) -> bool:
     tokens = text.split()
     numbers = sum(1 for t in tokens if _DATA_TOKEN.match(t) and any(c.isdigit() for c in t))
     return numbers >= 2 and 3 * numbers >= len(tokens)
+
+
+_CREDIT_TAIL = re.compile(
+    r"""^(?P<caption>.*?[.!?)”"])\s+(?P<credit>
+        (?:©\s*)?(?:photo|image|credit|foto|picture)s?\s*[:/]\s*.{2,80}
+      | (?:©\s*)?[A-Z][\w&.]*(?:\s?[/-]\s?[A-Z][\w&.]*)?\s[-–/|]\s[A-ZÀ-Ý][\w'’.\-]+(?:\s[A-ZÀ-Ý][\w'’.\-]+){0,3}
+      | ©\s*.{2,60}
+      | \((?:photo|image|credit)?[^()]{2,60}\)
+    )\s*$""",
+    re.VERBOSE,
+)
+RELATED_MARK = re.compile(
+    r"^[►▶»>•*\s]*(?:also\s+read|read\s+also|read\s+more|see\s+also|related(?:\s+\w+)?|more\s+on\s+this"
+    r"|lire\s+aussi|à\s+lire\s+aussi|leer\s+más|lesen\s+sie\s+auch)\s*:?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+
+
+def split_caption(text: str) -> tuple[str, str] | None:
+    """``(caption, credit)`` of a caption line ending with its credit, else None."""
+    m = _CREDIT_TAIL.match(text)
+    if not m or word_count(m.group("caption")) < 4:
+        return None
+    credit = m.group("credit").strip().strip("()").strip()
+    credit = re.sub(r"^(?:photo|image|credit|foto|picture)s?\s*[:/]\s*", "", credit, flags=re.IGNORECASE)
+    return m.group("caption").strip(), credit.lstrip("© ").strip()

@@ -162,3 +162,61 @@ def test_short_texts_without_a_sentence_are_not_articles(content):
     with pytest.raises(ParseRejected) as info:
         text(content)
     assert info.value.reason == "no article text"
+
+
+def test_the_headline_is_the_line_above_its_byline_not_a_section_label_or_standfirst():
+    """A section label and a teaser above, a standfirst and a caption below:
+    the headline is the one a byline and a time stamp follow."""
+    before = (
+        "Transport",
+        "Storm closes ski resorts across the Alps",
+        "Transport",
+        HEADLINE,
+        "By Jane Doe",
+        "November 19, 2019 | 8:03 am",
+        "Councillors voted after four hours of debate and a petition from the market traders",
+    )
+    assert text(page(*before)).title == HEADLINE
+
+
+def test_a_breadcrumb_ending_with_the_headline_yields_to_the_headline():
+    before = ("Home News Transport " + HEADLINE, HEADLINE, "November 19, 2019")
+    article = text(page(*before))
+    assert article.title == HEADLINE
+    assert not article.body.startswith("Home News")
+
+
+def test_a_headline_may_hold_abbreviations_or_end_with_a_full_stop_in_title_case():
+    for headline in (
+        "New York man pleads guilty to threatening to kill Rep. Jane Roe over council vote",
+        "Tram Stock Is Falling After Its Earnings Release. Why You Shouldn't Worry.",
+    ):
+        assert text(page("Markets", headline, "By Jane Doe")).title == headline
+
+
+def test_a_table_row_laid_side_by_side_gives_its_first_cell_as_the_title():
+    assert text(page(HEADLINE + " " * 40 + "Home", "November 19, 2019")).title == HEADLINE
+
+
+def test_glued_menu_words_are_no_title():
+    """No line shares the article's words or has a byline below it: no title
+    beats a junk one."""
+    assert text(page("Log inRegister", "Listen Live")).title is None
+
+
+def test_a_teaser_cut_short_is_no_title():
+    teaser = "Council approves tram line through the…"
+    assert text(page(teaser, "Weather")).title is None
+
+
+def test_the_body_begins_and_ends_in_the_articles_text_column():
+    """A standfirst and a newsletter box indented otherwise than the article's
+    paragraphs (a dump keeps the page's layout) are not body."""
+    article = "\n".join(f"            {p}" for p in PROSE)
+    box = (
+        "                    Stay up to date with Example News and what happens in the old town.\n"
+        "                    You have successfully subscribed to the weekly letter. Thank you!\n"
+    )
+    dump = f"  {HEADLINE}\n  The council's vote ends a decade of debate about the old town and its market.\n{article}\n{box}"
+    body = text(dump).body
+    assert body.startswith(PROSE[0]) and body.endswith(PROSE[-1])
