@@ -221,14 +221,14 @@ def ensure_topics(
 
     New topics get ``settings.partitions`` partitions (``single_partition``
     names get one: faust's leader topic), the replication factor and
-    ``min.insync.replicas`` of :func:`streams.kafka.replication`, and a
+    ``min.insync.replicas`` of :func:`replication`, and a
     ``max.message.bytes`` that takes ``settings.max_message_bytes``;
     ``names`` instead of the pipeline's four topics creates those. A topic
     that already exists is used as it is; :func:`check_topics` reports, one
     line each, where it falls short.
 
     Raises:
-        ValueError: the replication settings cannot be met (see :func:`streams.kafka.replication`).
+        ValueError: the replication settings cannot be met (see :func:`replication`).
     """
     names = [*(names or list(topic_names(settings).values())), *single_partition]
     client = kafka.admin(settings)
