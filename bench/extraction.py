@@ -19,8 +19,9 @@ plain-text modes, trafilatura 2.3.1 (default ``extract``) and rs-trafilatura
 * pages per second on one core (CPU time of the extraction alone, the
   process pinned to one core), and the ratio to trafilatura's in the same run;
 * fields: how often the text mode's title equals the HTML mode's, and the
-  HTML mode's equals the page's ``og:title`` or ``<h1>`` (normalised: case,
-  spaces, punctuation, site name), junk titles, pages without a date.
+  HTML mode's equals the page's ``og:title`` or an ``<h1>`` (and counting the
+  ``<title>`` too; normalised: case, spaces, punctuation, site name), junk
+  titles, pages without a date.
 
 usage::
 

@@ -54,7 +54,7 @@ def _norm_title(title: str | None, site: str | None = None) -> str:
 
 
 def fields_report(html_out: dict | None, text_out: dict | None, html: dict[str, bytes]) -> list[str]:
-    """Titles (text vs HTML, HTML vs og:title/<h1>), junk titles, missing dates."""
+    """Titles (text vs HTML, HTML vs og:title/<h1>, and with <title>), junk titles, missing dates."""
     from trafilatura.utils import load_html
 
     from streams.parsing.charset import decode_bytes
@@ -64,15 +64,16 @@ def fields_report(html_out: dict | None, text_out: dict | None, html: dict[str, 
     hrec = html_out["records"] if html_out else {}
     trec = text_out["records"] if text_out else {}
     if hrec:
-        right = 0
+        right = with_title = 0
         for k, rec in hrec.items():
             tree = load_html(decode_bytes(html[k], is_html=True)[0])
             if tree is None:
                 continue
             refs = tree.xpath('//meta[@property="og:title"]/@content') + [h.text_content() for h in tree.iter("h1")]
-            if _norm_title(rec.title, rec.publisher) in {_norm_title(r, rec.publisher) for r in refs}:
-                right += 1
-        out.append(f"  HTML titles equal to og:title or an <h1>: {right}/{len(hrec)}")
+            mine = _norm_title(rec.title, rec.publisher)
+            right += mine in {_norm_title(r, rec.publisher) for r in refs}
+            with_title += mine in {_norm_title(r, rec.publisher) for r in [*refs, tree.findtext(".//title")]}
+        out.append(f"  HTML titles equal to og:title or an <h1>: {right}/{len(hrec)} (or the <title>: {with_title})")
     if hrec and trec:
         same = sum(
             1

@@ -2,7 +2,7 @@
 
 Each stage is a batch handler; the work is done by pure functions
 (:func:`streams.parsing.parse`, :func:`streams.enrichment.enrich_batch`) and
-by the bulk writer (:class:`indexers.elasticsearch.writer.BulkWriter`). What
+by the bulk writer (:class:`indexers.elasticsearch.merging.MergingWriter`). What
 leaves a handler, records and dead letters, goes through the
 :class:`~streams.delivery.outbox.Outbox`, and the batches are cut, settled
 and acknowledged by :mod:`streams.delivery.batching`: the same delivery path
@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from indexers.elasticsearch.writer import BulkWriter, to_document
+from indexers.elasticsearch.merge import routing_key
+from indexers.elasticsearch.merging import MergingWriter
+from indexers.elasticsearch.writer import to_document
 from streams import metrics
 from streams.app import Topics
-from streams.delivery import batching
+from streams.delivery import batching, deadletters
 from streams.delivery.batching import Batch
 from streams.delivery.outbox import Outbox
 from streams.parsing import ParseRejected, parse
@@ -36,12 +38,6 @@ if TYPE_CHECKING:
     from streams.plugins import Enricher
 
 log = logging.getLogger(__name__)
-
-
-def _headers(event: Any) -> dict[str, bytes]:
-    headers = event.message.headers or {}
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    return {k: bytes(v) for k, v in pairs if isinstance(v, (bytes, bytearray))}
 
 
 class Pipeline:
@@ -64,14 +60,14 @@ class Pipeline:
         self.enrichers = enrichers or []
         self.outbox = Outbox(app, topics.dlq, settings)
         self._nlp: Language | None = None
-        self._writer: BulkWriter | None = None
+        self._writer: MergingWriter | None = None
 
     # -------------------------------------------------------------- parse
 
     async def parse_batch(self, batch: Batch) -> None:
         for value, event in batch:
             try:
-                raw = decode_raw(value, _headers(event))
+                raw = decode_raw(value, deadletters.message_headers(event.message))
                 parsed = parse(raw)
                 parsed.raw_key = raw_key(event.message.key, raw)
             except (RecordError, ParseRejected) as exc:
@@ -139,14 +135,16 @@ class Pipeline:
                 stage = getattr(result, "plugin", None) or "enrich"
                 await self.outbox.dead_letter(stage, event, result, reason=f"{stage} error: {result}")
                 continue
-            await self.outbox.send(self.topics.enriched, result.id.encode(), result.to_bytes(), "enrich", event)
+            # keyed by title: the copies of one article (HTML and text, ...) reach one index agent in order
+            key = routing_key(result.title, result.id)
+            await self.outbox.send(self.topics.enriched, key, result.to_bytes(), "enrich", event)
 
     # -------------------------------------------------------------- index
 
-    def writer(self) -> BulkWriter:
+    def writer(self) -> MergingWriter:
         """The index agent's writer, set up on first use (in the agent's event loop)."""
         if self._writer is None:
-            self._writer = BulkWriter.from_settings(self.settings, should_stop=lambda: bool(self.app.should_stop))
+            self._writer = MergingWriter.from_settings(self.settings, should_stop=lambda: bool(self.app.should_stop))
         return self._writer
 
     async def close_writer(self) -> None:
@@ -169,7 +167,7 @@ class Pipeline:
             events.append(event)
         if not docs:
             return
-        result = await self.writer().write(docs)
+        result = await self.writer().write_merged(docs)
         acknowledged = time.time()
         if metrics.enabled():
             metrics.count_out("index", result.indexed)
@@ -211,11 +209,25 @@ class Pipeline:
         """
         s = self.settings
         box = self.outbox
+        # a replayed message is for the stage that failed it (an enricher's letter: the enrich stage)
+        enrich_names = ["enrich", *(e.name for e in self.enrichers)]
         plan = {
-            "parse": (self.topics.raw, batching.agent(box, "parse", self.parse_batch, 100, s.batch_max_seconds)),
+            "parse": (
+                self.topics.raw,
+                batching.agent(
+                    box, "parse", self.parse_batch, 100, s.batch_max_seconds, accepts=deadletters.accepts(["parse"])
+                ),
+            ),
             "enrich": (
                 self.topics.parsed,
-                batching.agent(box, "enrich", self.enrich_batch, s.enrich_batch_size, s.batch_max_seconds),
+                batching.agent(
+                    box,
+                    "enrich",
+                    self.enrich_batch,
+                    s.enrich_batch_size,
+                    s.batch_max_seconds,
+                    accepts=deadletters.accepts(enrich_names),
+                ),
             ),
             "index": (
                 self.topics.enriched,
@@ -227,6 +239,7 @@ class Pipeline:
                     s.bulk_max_seconds,
                     overlap=True,
                     on_stop=self.close_writer,
+                    accepts=deadletters.accepts(["index"]),
                 ),
             ),
         }

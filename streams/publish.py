@@ -11,6 +11,7 @@ rest still go.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from streams import kafka
 from streams.records import ContentType, RawArticle, RecordError, decode_raw, stable_id
 from streams.settings import Settings
 from streams.topics import topic_names
+
+log = logging.getLogger("newsstream.worker")
 
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 KNOWN_SUFFIXES = (*HTML_SUFFIXES, ".txt", ".text", ".json", ".jsonl")
@@ -215,12 +218,16 @@ def raw_key(key: bytes | None, raw: RawArticle | None = None) -> str | None:
 
 
 def ensure_topics(
-    settings: Settings, names: list[str] | None = None, *, single_partition: tuple[str, ...] = ()
+    settings: Settings,
+    names: list[str] | None = None,
+    partitions: int | None = None,
+    *,
+    single_partition: tuple[str, ...] = (),
 ) -> TopicReport:
     """Create the pipeline's topics if they do not exist, and check the ones that do.
 
-    New topics get ``settings.partitions`` partitions (``single_partition``
-    names get one: faust's leader topic), the replication factor and
+    New topics get ``partitions`` (default ``settings.partitions``) partitions
+    (``single_partition`` names get one: faust's leader topic), the replication factor and
     ``min.insync.replicas`` of :func:`replication`, and a
     ``max.message.bytes`` that takes ``settings.max_message_bytes``;
     ``names`` instead of the pipeline's four topics creates those. A topic
@@ -231,6 +238,10 @@ def ensure_topics(
         ValueError: the replication settings cannot be met (see :func:`replication`).
     """
     names = [*(names or list(topic_names(settings).values())), *single_partition]
+    count = {n: 1 if n in single_partition else partitions or settings.partitions for n in names}
+    # a topic sized on purpose (one partition: faust's leader topic, a replay topic) is not
+    # checked against the worker processes
+    sized = tuple(n for n in names if n in single_partition or partitions is not None)
     client = kafka.admin(settings)
     try:
         rep = replication(settings, client)
@@ -239,7 +250,7 @@ def ensure_topics(
         config = topic_configs(settings, rep)
         new = {
             n: {
-                "num_partitions": 1 if n in single_partition else settings.partitions,
+                "num_partitions": count[n],
                 "replication_factor": rep.factor,
                 "configs": config,
             }
@@ -259,7 +270,7 @@ def ensure_topics(
                     )
         old = [n for n in names if n in existing]
         if old:
-            report.mismatches = check_topics(settings, client, old, rep, single_partition)
+            report.mismatches = check_topics(settings, client, old, rep, sized)
         return report
     finally:
         client.close()
@@ -325,3 +336,20 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def ensure_topics_logged(settings: Settings, app_id: str) -> TopicReport:
+    """:func:`ensure_topics` for a worker of consumer group ``app_id`` (faust's leader topic too): logs
+    the replication and each way an existing topic falls short, one line each (the worker still starts)."""
+    report = ensure_topics(settings, single_partition=(leader_topic(app_id),))
+    rep = report.replication
+    log.info(
+        "topics: replication factor %d, min.insync.replicas %d (%d brokers); created: %s",
+        rep.factor,
+        rep.min_insync,
+        rep.brokers,
+        ", ".join(report.created) or "none",
+    )
+    for line in report.mismatches:
+        log.warning("%s", line)
+    return report

@@ -224,8 +224,10 @@ class ParsedArticle(_Record):
 
     Fields (issue 3): ``published_at`` is ISO 8601 (a date alone when no time is
     known); ``body`` has paragraphs separated by a blank line; ``language`` is
-    ISO 639-1; ``reading_time_min`` is minutes at 230 words/min. ``raw_key``
-    names the message on ``articles.raw`` the article came from (its key, see
+    ISO 639-1; ``reading_time_min`` is minutes at 230 words/min;
+    ``canonical_url`` is the URL the ``id`` was made from (None when the id
+    is made from the body: no URL was known). ``raw_key`` names the message
+    on ``articles.raw`` the article came from (its key, see
     :func:`streams.publish.raw_key`), set by the parse stage: ``newsstream
     audit`` finds each raw message's document by it.
     """
@@ -249,6 +251,7 @@ class ParsedArticle(_Record):
     reading_time_min: int = 0
     source: str | None = None
     fetched_at: str | None = None
+    canonical_url: str | None = None
     raw_key: str | None = None
 
 
@@ -310,8 +313,14 @@ class DeadLetter(_Record):
 
     ``stage`` is ``parse``, ``enrich``, ``index`` or a plugin's name;
     ``reason`` a short phrase; ``error`` the exception class (or the
-    Elasticsearch error type); ``original`` the message's value, base64, so the
-    message can be replayed byte for byte with ``newsstream dlq replay``.
+    Elasticsearch error type); ``original`` the message's value, base64, and
+    ``headers`` its headers (``{name: base64}``), so the message can be
+    replayed byte for byte with ``newsstream dlq replay``; ``url`` and
+    ``source`` the article's, when the message names them. A replayed
+    message that fails again names the first letter of its story in
+    ``replay_of`` (``PARTITION@OFFSET`` on the dead-letter topic) and counts
+    its ``attempt`` (1 for a first failure): see
+    :mod:`streams.delivery.deadletters`.
     """
 
     kind: ClassVar[str] = "dead letter"
@@ -325,9 +334,14 @@ class DeadLetter(_Record):
     original: str
     key: str | None = None
     detail: str = ""
-    failed_at: str = field(default_factory=now_iso)
+    failed_at: str = field(default_factory=lambda: now_iso("milliseconds"))
     original_size: int = 0
     original_truncated: bool = False
+    url: str | None = None
+    source: str | None = None
+    replay_of: str | None = None
+    attempt: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def wrap(

@@ -32,6 +32,7 @@ from typing import Any, cast
 import faust
 from elasticsearch import Elasticsearch
 from faust.worker import Worker
+from kafka.errors import KafkaError
 
 from indexers.elasticsearch import client
 from indexers.elasticsearch.client import ElasticsearchConnectionFailed
@@ -45,9 +46,9 @@ from streams.plugins import (
     PluginError,
     load_consumer_agents,
     load_enrichers,
-    register_consumer_agent,
 )
-from streams.publish import TopicReport, ensure_topics, leader_topic
+from streams.plugins.running import register_consumer_agent
+from streams.publish import ensure_topics_logged
 from streams.settings import ConfigurationError, Settings
 from streams.topics import STAGE_INPUT, topic_names
 
@@ -103,21 +104,28 @@ def wait_for_elasticsearch(settings: Settings, timeout: float | None = None) -> 
             time.sleep(2)
 
 
-def prepare_topics(settings: Settings, app_id: str) -> TopicReport:
-    """Create (or check) the pipeline's topics and faust's leader topic of consumer group ``app_id``,
-    and log each way an existing topic falls short, one line each (the worker still starts)."""
-    report = ensure_topics(settings, single_partition=(leader_topic(app_id),))
-    rep = report.replication
-    log.info(
-        "topics: replication factor %d, min.insync.replicas %d (%d brokers); created: %s",
-        rep.factor,
-        rep.min_insync,
-        rep.brokers,
-        ", ".join(report.created) or "none",
-    )
-    for line in report.mismatches:
-        log.warning("%s", line)
-    return report
+def wait_for_group_coordinator(settings: Settings, group: str, timeout: float = 60.0) -> bool:
+    """Wait until Kafka names a coordinator for consumer group ``group``; return False after ``timeout`` seconds.
+
+    On a new cluster the first consumer group makes Kafka create its
+    ``__consumer_offsets`` topic, and until that is done every FindCoordinator
+    request fails with ``GroupCoordinatorNotAvailable`` (retriable), which
+    aiokafka logs as an ERROR on each retry. The worker waits here first,
+    so a healthy first start logs no error.
+    """
+    deadline = time.monotonic() + timeout
+    client = kafka.admin(settings)
+    try:
+        while True:
+            try:
+                client.describe_groups([group])
+                return True
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False) or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
+    finally:
+        client.close()
 
 
 def prepare(settings: Settings) -> dict[str, Any]:
@@ -131,15 +139,12 @@ def prepare(settings: Settings) -> dict[str, Any]:
     settings the cluster cannot meet) or
     :class:`indexers.elasticsearch.template.MappingClash`.
     """
-    topics = prepare_topics(settings, settings.app_id)
+    topics = ensure_topics_logged(settings, settings.app_id)
+    wait_for_group_coordinator(settings, settings.app_id)
     es = wait_for_elasticsearch(settings)
+    st = settings
     info = ensure_index(
-        es,
-        settings.index_alias,
-        settings.index_version,
-        settings.refresh_interval,
-        shards=settings.index_shards,
-        replicas=settings.index_replicas,
+        es, st.index_alias, st.index_version, st.refresh_interval, shards=st.index_shards, replicas=st.index_replicas
     )
     for line in info["mismatches"]:
         log.warning("%s", line)
@@ -271,10 +276,11 @@ def _children_alive(children: list[subprocess.Popen]) -> tuple[bool, str]:
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
     """Run one consumer agent plugin in this process, in its own consumer group (connections checked first)."""
     try:
-        report = prepare_topics(settings, agent.group)
+        report = ensure_topics_logged(settings, agent.group)
     except Exception as exc:
         explained = client.explain(settings, exc)
         raise SystemExit(f"newsstream worker: cannot start: {explained[1] if explained else exc}") from None
+    wait_for_group_coordinator(settings, agent.group)
     endpoint = _start_endpoint(settings, [agent.name], [agent])
     app = create_app(settings, app_id=agent.group, replication_factor=report.replication.factor)
     topics = create_topics(app, settings)

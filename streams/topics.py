@@ -35,6 +35,12 @@ def resolve(settings: Settings, topic: str) -> str:
     return topic_names(settings).get(topic, topic)
 
 
+def replay_log(settings: Settings) -> str:
+    """Return the topic where ``newsstream dlq replay|discard`` record what they did:
+    ``<dead-letter topic>.replays`` (so a namespaced pipeline has its own)."""
+    return f"{settings.topic_dlq}.replays"
+
+
 def input_topic(settings: Settings, stage: str) -> str:
     """Return the name of the topic a built-in ``stage`` reads.
 

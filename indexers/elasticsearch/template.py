@@ -21,6 +21,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Fields of a document that newsstream keeps for itself (how merged inputs are matched), not article fields.
+INTERNAL_FIELDS: frozenset[str] = frozenset({"dedup"})
+
 ENGLISH_ANALYSIS = {
     "filter": {
         "english_stop": {"type": "stop", "stopwords": "_english_"},
@@ -106,8 +109,19 @@ def mappings(full_analysis: bool) -> dict[str, Any]:
             "tags": copy.deepcopy(names),
             "fingerprint": {"type": "keyword"},
             "enrichment_notes": {"type": "keyword"},
+            # one article, one document (indexers/elasticsearch/merge.py): the URL the id was made
+            # from, the ids of every input merged, and how the inputs are matched and merged
+            "canonical_url": {"type": "keyword", "ignore_above": 2048},
+            "aliases": {"type": "keyword"},
             # the key of the message on articles.raw the document came from: newsstream audit looks it up
             "raw_key": {"type": "keyword", "ignore_above": 1024},
+            "dedup": {
+                "properties": {
+                    "title_keys": {"type": "keyword", "ignore_above": 1024},
+                    "fingerprints": {"type": "keyword"},
+                    "ranks": {"type": "object", "enabled": False},
+                }
+            },
         },
     }
 

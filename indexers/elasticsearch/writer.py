@@ -41,7 +41,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -138,7 +138,7 @@ class BulkWriter:
         self.should_stop = should_stop
 
     @classmethod
-    def from_settings(cls, settings: Settings, should_stop: Callable[[], bool] = lambda: False) -> BulkWriter:
+    def from_settings(cls, settings: Settings, should_stop: Callable[[], bool] = lambda: False) -> Self:
         """Set up the writer of the worker's index agent: its own async client
         (:func:`indexers.elasticsearch.client.async_client`; no client-side
         retries, the writer retries) and the bulk and retry settings.

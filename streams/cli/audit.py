@@ -7,8 +7,18 @@ import sys
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from streams.cli.common import err, fail, out, require_kafka
-from streams.settings import get_settings
+from streams.cli.common import err, fail, load_settings, out, require_kafka, uses
+
+SETTINGS = uses(
+    "kafka_bootstrap",
+    "elasticsearch_url",
+    "index_alias",
+    "app_id",
+    "topic_raw",
+    "topic_parsed",
+    "topic_enriched",
+    "topic_dlq",
+)
 
 
 def audit(
@@ -17,7 +27,7 @@ def audit(
         help="from this moment: ISO 8601 (2026-05-01T12:00Z) or a duration back (30m, 2h, 7d); default: "
         "the earliest retained offset",
     ),
-    topic: str | None = typer.Option(None, help="raw topic to audit (default: settings.topic_raw)"),
+    topic: str | None = typer.Option(None, help="raw topic to audit (default: NEWSSTREAM_TOPIC_RAW)"),
     limit: int = typer.Option(1000, help="most missing articles and duplicates listed (all are counted)"),
     wait: float = typer.Option(
         0.0, help="first wait up to this many seconds for the pipeline's consumer group to catch up (lag 0)"
@@ -36,7 +46,7 @@ def audit(
 
     from streams import audit as aud
 
-    settings = get_settings()
+    settings = load_settings()
     try:
         moment = aud.parse_since(since) if since else None
     except ValueError as exc:

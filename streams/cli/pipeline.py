@@ -17,26 +17,54 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from streams.cli.common import content_type_option, err, fail, out, require_kafka
+from streams.cli.common import content_type_option, err, fail, load_settings, out, require_kafka, uses
 from streams.records import ParsedArticle
-from streams.settings import get_settings
+
+PUBLISH_SETTINGS = uses("kafka_bootstrap", "topic_raw", "partitions", "max_message_bytes")
+WORKER_SETTINGS = uses(
+    "kafka_bootstrap",
+    "elasticsearch_url",
+    "index_alias",
+    "app_id",
+    "worker_processes",
+    "partitions",
+    "spacy_model",
+    "enrichers",
+    "agents",
+    "topic_raw",
+    "topic_parsed",
+    "topic_enriched",
+    "topic_dlq",
+)
+PARSE_SETTINGS = uses("max_message_bytes")
+ENRICH_SETTINGS = uses("spacy_model", "max_message_bytes")
+
+CONTENT_TYPE_HELP = "html or text for every file (default: by extension: .html, .htm, .html.gz are html, others text)"
 
 
 def publish(
-    paths: list[Path] = typer.Argument(..., help="files or folders of raw articles"),
-    topic: str | None = typer.Option(None, help="topic (default: settings.topic_raw)"),
-    content_type: str | None = typer.Option(None, "--content-type", help="html or text, for every file"),
+    paths: list[Path] = typer.Argument(
+        ..., metavar="PATH", help="files or folders (read recursively) of .txt, .html, .html.gz, .json, .jsonl"
+    ),
+    topic: str | None = typer.Option(
+        None, metavar="TOPIC", help="topic to publish to (default: $NEWSSTREAM_TOPIC_RAW, articles.raw)"
+    ),
+    content_type: str | None = typer.Option(None, "--content-type", metavar="html|text", help=CONTENT_TYPE_HELP),
     wait: bool = typer.Option(
         False, "--wait", help="return once every article published is indexed or dead-lettered, and print the counts"
     ),
-    timeout: float = typer.Option(600.0, help="seconds --wait waits at most (then exit code 2)"),
+    timeout: float = typer.Option(600.0, metavar="SECONDS", help="seconds --wait waits at most (then exit code 2)"),
 ) -> None:
-    """Publish raw articles (.txt, .html, .html.gz, .json, .jsonl) to articles.raw, keyed by a stable id."""
+    """Publish raw articles to the raw topic, keyed by a stable id of their URL or text.
+
+    A file (or a .jsonl line) that cannot be read is named on stderr and the
+    rest are still sent; the exit code is then 1.
+    """
     from streams import kafka
     from streams import publish as pub
     from streams.records import encode_raw
 
-    settings = get_settings()
+    settings = load_settings()
     ctype = content_type_option(content_type)
     files = pub.expand(paths)
     if not files:
@@ -144,16 +172,29 @@ def _wait(settings: Any, sent: list[tuple[int, int]], dlq_start: dict[int, int],
     )
 
 
+LOGLEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 def worker(
     only: list[str] | None = typer.Option(
-        None, "--only", help="run only these agents (parse, enrich, index, or a plugin's)"
+        None,
+        "--only",
+        metavar="AGENT",
+        help="run only this agent: parse, enrich, index or a plugin's name (repeat for several)",
     ),
-    loglevel: str = typer.Option("info", help="log level"),
+    loglevel: str = typer.Option("info", metavar="LEVEL", help="log level: debug, info, warning, error"),
 ) -> None:
-    """Run the agents (a faust worker) until interrupted."""
+    """Run the agents (a faust worker) until Ctrl-C or SIGTERM.
+
+    Creates the topics and the index if missing, checks the plugins, then
+    runs parse, enrich and index here and each plugin consumer agent in a
+    process of its own.
+    """
     from streams.runner import run_worker
 
-    run_worker(get_settings(), only=set(only) if only else None, loglevel=loglevel)
+    if loglevel.lower() not in LOGLEVELS:
+        fail(f"--loglevel must be one of {', '.join(LOGLEVELS)}, not {loglevel!r}")
+    run_worker(load_settings(), only=set(only) if only else None, loglevel=loglevel)
 
 
 def _print_records(files: list[Path], content_type: str | None, transform: Callable[[ParsedArticle], Any]) -> None:
@@ -166,6 +207,7 @@ def _print_records(files: list[Path], content_type: str | None, transform: Calla
     from streams.parsing import ParseRejected
     from streams.parsing import parse as parse_article
 
+    load_settings()  # a bad NEWSSTREAM_* variable is reported the same way by every command
     ctype = content_type_option(content_type)
     inputs = pub.expand(files)
     if not inputs:
@@ -190,23 +232,23 @@ def _print_records(files: list[Path], content_type: str | None, transform: Calla
 
 
 def parse(
-    files: list[Path] = typer.Argument(..., help="raw article files"),
-    content_type: str | None = typer.Option(None, "--content-type", help="html or text (default: by extension)"),
+    files: list[Path] = typer.Argument(..., metavar="FILE", help="raw article files or folders"),
+    content_type: str | None = typer.Option(None, "--content-type", metavar="html|text", help=CONTENT_TYPE_HELP),
 ) -> None:
-    """Parse files and print one JSON object per article, one per line. Loads no NLP model."""
+    """Parse files (the parse stage alone, no NLP model) and print one JSON object per article, one per line."""
     _print_records(files, content_type, lambda parsed: parsed)
 
 
 def enrich(
-    files: list[Path] = typer.Argument(..., help="raw article files"),
-    content_type: str | None = typer.Option(None, "--content-type", help="html or text (default: by extension)"),
+    files: list[Path] = typer.Argument(..., metavar="FILE", help="raw article files or folders"),
+    content_type: str | None = typer.Option(None, "--content-type", metavar="html|text", help=CONTENT_TYPE_HELP),
 ) -> None:
-    """Parse and enrich files; print one JSON object per article, one per line."""
+    """Parse and enrich files (loads the spaCy model); print one JSON object per article, one per line."""
     from streams.enrichment import EnrichmentError, load_nlp
     from streams.enrichment import enrich as enrich_article
 
     try:
-        nlp = load_nlp(get_settings().spacy_model)
+        nlp = load_nlp(load_settings().spacy_model)
     except EnrichmentError as exc:
         fail(str(exc))
     _print_records(files, content_type, lambda parsed: enrich_article(parsed, nlp))

@@ -7,20 +7,19 @@ from rich.console import Console
 from rich.table import Table
 
 from indexers.kibana import import_saved_objects
-from streams.cli.common import fail, out
-from streams.settings import get_settings
+from streams.cli.common import fail, load_settings, out, typer_app, uses
 
-agents_app = typer.Typer(help="The agents and enrichers a worker runs.", no_args_is_help=True)
-kibana_app = typer.Typer(help="Kibana saved objects.", no_args_is_help=True)
+agents_app = typer_app("The agents and enrichers a worker runs.")
+kibana_app = typer_app("Kibana saved objects.")
 
 
-@agents_app.command("list")
+@agents_app.command("list", epilog=uses("app_id", "enrichers", "agents"))
 def agents_list() -> None:
     """List every agent and enricher: where it comes from, its topics and consumer group."""
     from streams.plugins import PluginError, describe
 
     try:
-        rows = describe(get_settings())
+        rows = describe(load_settings())
     except PluginError as exc:
         fail(str(exc))
     table = Table("kind", "name", "from", "topics", "consumer group", box=None, pad_edge=False)
@@ -30,11 +29,11 @@ def agents_list() -> None:
 
 
 @kibana_app.command("import")
-def kibana_import(url: str = typer.Option("http://127.0.0.1:5601", help="Kibana base URL")) -> None:
+def kibana_import(url: str = typer.Option("http://127.0.0.1:5601", metavar="URL", help="Kibana's base URL")) -> None:
     """Import the saved objects (data view, search, dashboard) into Kibana, with the Elasticsearch credentials."""
     from indexers.elasticsearch.client import authorization_header, kibana_ssl_context
 
-    settings = get_settings()
+    settings = load_settings()
     try:
         context = kibana_ssl_context(settings)
         result = import_saved_objects(url, authorization=authorization_header(settings), context=context)

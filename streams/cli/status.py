@@ -12,8 +12,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from streams.cli.common import out
-from streams.settings import get_settings
+from streams.cli.common import load_settings, out, uses
+
+SETTINGS = uses(
+    "kafka_bootstrap", "elasticsearch_url", "index_alias", "app_id", "topic_raw", "topic_dlq", "enrichers", "agents"
+)
 
 
 def _health(ok: bool | None) -> Text:
@@ -65,7 +68,7 @@ def render(status: dict[str, Any]) -> Group:
 
 def status(
     watch: bool = typer.Option(False, "--watch", help="refresh until interrupted"),
-    interval: float = typer.Option(2.0, help="seconds between refreshes with --watch"),
+    interval: float = typer.Option(2.0, metavar="SECONDS", help="seconds between refreshes with --watch"),
     as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object (per refresh)"),
 ) -> None:
     """Show each agent's consumer group, lag, articles/s over the last minute and dead letters by reason,
@@ -74,7 +77,7 @@ def status(
 
     from streams.status import StatusReader
 
-    reader = StatusReader(get_settings())
+    reader = StatusReader(load_settings())
     healthy = True
     try:
         if as_json:

@@ -137,8 +137,18 @@ async def one_by_one(outbox: Outbox, name: str, handler: Handler, batch: Batch) 
             await outbox.settle()
 
 
-async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.Stream, batch: Batch) -> None:
+async def handle(
+    outbox: Outbox,
+    name: str,
+    handler: Handler,
+    stream: faust.Stream,
+    batch: Batch,
+    accepts: Callable[[Any], bool] | None = None,
+) -> None:
     """Handle one batch, settle its outputs, then ack it (see the module's delivery rules).
+
+    ``accepts(event)`` false: a replayed message for another stage
+    (:func:`streams.delivery.deadletters.accepts`), acked without handling.
 
     Counts the batch's messages in, its size and its duration until acked (:mod:`streams.metrics`).
     """
@@ -146,8 +156,10 @@ async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.Stre
     logs.log_stage.set(name)
     metrics.count_in(name, len(batch))
     outbox.begin()  # this task's record of what the batch sends (see Outbox.settle)
+    mine = [item for item in batch if accepts(item[1])] if accepts is not None else batch
     try:
-        await handler(batch)
+        if mine:
+            await handler(mine)
         await outbox.settle()
     except asyncio.CancelledError:
         raise
@@ -156,7 +168,7 @@ async def handle(outbox: Outbox, name: str, handler: Handler, stream: faust.Stre
         # redo the batch message by message, dead-lettering what fails
         log.exception("%s: a batch of %d failed; handling it message by message", name, len(batch))
         outbox.begin()
-        await one_by_one(outbox, name, handler, batch)
+        await one_by_one(outbox, name, handler, mine)
     await ack(stream, batch)
     seconds = time.monotonic() - started
     metrics.observe_batch(name, len(batch), seconds)
@@ -171,6 +183,7 @@ def agent(
     within: float,
     overlap: bool = False,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    accepts: Callable[[Any], bool] | None = None,
 ) -> Callable[[faust.StreamT], Awaitable[None]]:
     """Build an agent function: batches of at most ``max_n`` after at most ``within`` seconds.
 
@@ -181,17 +194,19 @@ def agent(
     soon as that batch is done. Batches are still handled and acked
     strictly in order: one starts only after the one before it was acked.
     ``on_stop`` is awaited when the agent ends because the worker stops
-    (the index agent closes its Elasticsearch client there).
+    (the index agent closes its Elasticsearch client there). ``accepts``
+    picks the messages this agent handles (the others are acked untouched):
+    see :func:`handle`.
     """
 
     async def run(agent_stream: faust.StreamT) -> None:
         stream = cast(faust.Stream, agent_stream)  # what faust gives an agent
         try:
             if overlap:
-                await _overlapped(outbox, name, handler, stream, max_n, within)
+                await _overlapped(outbox, name, handler, stream, max_n, within, accepts)
             else:
                 async for batch in batches(stream, max_n, within):
-                    await handle(outbox, name, handler, stream, batch)
+                    await handle(outbox, name, handler, stream, batch, accepts)
         finally:
             if on_stop is not None and outbox.should_stop:
                 await on_stop()
@@ -208,7 +223,13 @@ def _retrieve(future: asyncio.Future) -> None:
 
 
 async def _overlapped(
-    outbox: Outbox, name: str, handler: Handler, stream: faust.Stream, max_n: int, within: float
+    outbox: Outbox,
+    name: str,
+    handler: Handler,
+    stream: faust.Stream,
+    max_n: int,
+    within: float,
+    accepts: Callable[[Any], bool] | None = None,
 ) -> None:
     """The ``overlap`` loop of :func:`agent`: one batch written, the next ones taken meanwhile."""
     source = batches(stream, max_n, within).__aiter__()
@@ -219,7 +240,7 @@ async def _overlapped(
     try:
         while True:
             if pending is None and held:
-                pending = asyncio.ensure_future(handle(outbox, name, handler, stream, held[:max_n]))
+                pending = asyncio.ensure_future(handle(outbox, name, handler, stream, held[:max_n], accepts))
                 held = held[max_n:]
             if taking is None and not ended and len(held) < max_n:
                 taking = asyncio.ensure_future(source.__anext__())

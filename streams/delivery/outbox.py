@@ -104,7 +104,9 @@ class Outbox:
             )
             return
         try:
-            fut = await topic.send(key=key, value=value, headers=self._headers(event))
+            # the message's origin (metrics), and a replayed message's chain carried on (deadletters.lineage_headers)
+            headers = self._headers(event) + (deadletters.lineage_headers(event) or [])
+            fut = await topic.send(key=key, value=value, headers=headers)
         except ProducerSendError as exc:
             await self.dead_letter(stage, event, exc, reason=f"output refused by Kafka: {exc}"[:500])
             return

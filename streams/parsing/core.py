@@ -12,7 +12,7 @@ from streams.parsing.furniture import is_short_sentence
 from streams.parsing.html import extract_html
 from streams.parsing.language import detect_language
 from streams.parsing.text import extract_text
-from streams.parsing.words import canonical_url, normalise_text, reading_time, word_count
+from streams.parsing.words import canonical_url, normalise_text, reading_time, url_key, word_count
 from streams.records import ParsedArticle, RawArticle, stable_id
 
 MIN_BODY_WORDS = 5  # fewer words than this is no article body, unless they make a sentence
@@ -26,7 +26,10 @@ def parse(raw: RawArticle) -> ParsedArticle:
     or None (then sniffed from the first 4 KB). Returns a ParsedArticle whose
     ``body`` has paragraphs separated by a blank line, ``published_at`` is ISO
     8601, ``language`` ISO 639-1, ``reading_time_min`` minutes at 230 words/min
-    and ``id`` the stable id of the canonical URL (else of the normalised body).
+    and ``id`` the stable id of the canonical URL's key (:func:`url_key`: the
+    http and https, www and AMP, tracking-parameter and trailing-slash forms of
+    one page have one id), else of the normalised body; ``canonical_url`` the
+    URL the id was made from (None for an id made from the body).
 
     Raises:
         ParseRejected: reason ``"empty input"``, ``"binary input"``,
@@ -63,8 +66,10 @@ def parse(raw: RawArticle) -> ParsedArticle:
     if words < MIN_BODY_WORDS and not any(is_short_sentence(p) for p in body.split("\n\n")):
         raise ParseRejected("no article text", f"{words} words of body found in the {ctype} page")
     language = detect_language(body, hint=lang_hint)
+    key = url_key(canonical)
     return ParsedArticle(
-        id=stable_id(canonical) if canonical else stable_id(normalise_text(body)),
+        id=stable_id(key) if key else stable_id(normalise_text(body)),
+        canonical_url=canonical if key else None,
         body=body,
         content_type=ctype,
         url=raw.url or canonical,

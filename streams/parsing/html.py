@@ -8,8 +8,8 @@ enough words). A line is kept when the weighted votes reach the threshold;
 kept furniture lines and a leading repeat of the headline are dropped. The
 focus, weights, threshold and filter are those 5-fold cross-validation on the
 development set chose (``bench/extraction.py``, ``bench/README.md``).
-Title (the ``<h1>`` headline matching ``og:title``), byline, date and site
-name come from trafilatura's metadata steps; tags only from the page's own
+Title: the headline the reader sees (:mod:`~streams.parsing.headline`);
+byline, date and site name come from trafilatura's metadata steps; tags only from the page's own
 metadata (meta tags, JSON-LD) and tag links inside the article, never from
 site navigation.
 """
@@ -28,6 +28,7 @@ from streams.parsing.dates import normalise_date
 from streams.parsing.ensemble import Ballot, Opinion, ballots, merge, needs, record, select
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
+from streams.parsing.headline import headline
 from streams.parsing.metadata import clean_authors, clean_title, tag_case
 from streams.parsing.words import word_count
 
@@ -172,26 +173,6 @@ def body_ballots(tree: HtmlElement, url: str | None, trafilatura_text: str | Non
     return table
 
 
-def _headline(tree: HtmlElement, meta_title: str | None) -> str | None:
-    """The page's visible headline: the ``<h1>`` that shares most words with the
-    metadata title (``og:title``, ``<title>``), at least half of its own words
-    (an ``<h1>`` holding the site's logo shares none); else the metadata title.
-    Readers, and text dumps of the page, see the ``<h1>``."""
-    if not meta_title:
-        return meta_title
-    wanted = set(re.findall(r"\w+", meta_title.lower()))
-    best, best_shared = None, 0.0
-    for h1 in tree.iter("h1"):
-        text = _text(h1)
-        words = re.findall(r"\w+", text.lower())
-        if not 3 <= len(words) <= 40:
-            continue
-        shared = sum(1 for w in words if w in wanted) / len(words)
-        if shared >= 0.5 and shared > best_shared:
-            best, best_shared = text, shared
-    return best or meta_title
-
-
 def _tags(tree: HtmlElement, meta: Any) -> list[str]:
     """The article's own tags: meta keywords and ``article:tag`` (read by
     trafilatura), ``article:section`` and JSON-LD ``articleSection``, and tag
@@ -311,7 +292,7 @@ def vote_table(text: str, url: str | None = None, focus: str = FOCUS) -> tuple[l
     tree, meta, body = _trafilatura(text, url, focus)
     if tree is None:
         return [], ()
-    titles = (clean_title(_headline(tree, meta.title), meta.sitename or None), meta.title)
+    titles = (clean_title(headline(tree, meta.title, meta.sitename or None), meta.sitename or None), meta.title)
     return body_ballots(tree, url, body, lazy=False), titles
 
 
@@ -326,7 +307,7 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
     if tree is None:
         return Extracted(body="")
     publisher = doc.sitename or None
-    title = clean_title(_headline(tree, doc.title), publisher)
+    title = clean_title(headline(tree, doc.title, publisher), publisher)
     caption, credit = _figure(tree)
     related = _related(tree)
     tags = _tags(tree, doc)

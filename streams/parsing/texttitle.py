@@ -22,12 +22,21 @@ title of the same page):
 * **distance** from the article's first line, and a cost for lines inside
   the article's span.
 
-A line holding another candidate of four words or more (a breadcrumb that
-ends with the headline) yields to that candidate.
+* a **label** cost for a line of six words or fewer whose words all stand
+  in a candidate twice as long within five lines (a kicker or topic label
+  naming what the headline names);
+* **captions**: a line whose stamps are only a credit right above the prose,
+  with no date ("Jane Roe, Example Photo Agency"), gets no byline credit (a
+  photo's caption).
+
+A line ending with another candidate of four words or more (a breadcrumb
+that ends with the headline) yields to that candidate; one that only opens
+with it ("Series name: headline") does not.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -54,10 +63,10 @@ _CREDIT = re.compile(r"^([^,/|]{3,60}?)\s*[,/|]\s*(.{2,40})$")
 
 @dataclass(frozen=True)
 class TitleRules:
-    """Weights of the signals above (the shared-word share weighs 1); a best
-    score under ``minimum`` gives no title: no line shares the article's words
-    and has a byline, a date or a headline's length (a glued menu, "Log
-    inRegister")."""
+    """Weights of the signals above (the shared-word share weighs 1;
+    ``captions`` turns the caption rule on); a best score under ``minimum``
+    gives no title: no line shares the article's words and has a byline, a
+    date or a headline's length (a glued menu, "Log inRegister")."""
 
     date: float = 0.5
     byline: float = 0.5
@@ -67,6 +76,8 @@ class TitleRules:
     distance: float = 0.005
     inside: float = 0.5
     minimum: float = 1.0
+    label: float = 0.5
+    captions: bool = True
 
 
 TITLE_RULES = TitleRules()
@@ -81,9 +92,12 @@ def title_candidates() -> list[TitleRules]:
                 for lead in (0.0, 0.25):
                     for repeat in (0.0, 0.25):
                         for distance in (0.005, 0.01):
-                            rules = TitleRules(date, byline, length, lead, repeat, distance, 0.5, TITLE_RULES.minimum)
-                            if rules not in out:
-                                out.append(rules)
+                            for label, captions in itertools.product((0.0, 0.5), (False, True)):
+                                rules = TitleRules(
+                                    date, byline, length, lead, repeat, distance, 0.5, 1.0, label, captions
+                                )
+                                if rules not in out:
+                                    out.append(rules)
     return out
 
 
@@ -134,31 +148,46 @@ def _norm(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def _stamped(lines: list[Line], i: int) -> tuple[bool, bool]:
+def _is_byline(line: Line) -> bool:
+    text = line.text
+    return line.words <= 12 and bool(
+        byline_names(text) or _BY.match(text) or _credit(text) or looks_like_name(text) or TEXT_BY.match(text)
+    )
+
+
+def _stamped(lines: list[Line], i: int, captions: bool = True) -> tuple[bool, bool]:
     """``(date, byline)``: whether a short dated line (among the next four that
     are not furniture) or a byline (among the next three) follows line ``i``
-    before any prose."""
+    before any prose. With ``captions``, a credit right above the prose with
+    no date ("Al Goldis, Associated Press") marks a photo's caption, not a
+    byline."""
     following: list[Line] = []
+    prose = False
     for line in lines[i + 1 : i + 8]:
         if line.words > 16 and looks_like_sentence(line.text):
+            prose = True
             break
         if not is_furniture(line.text, line.words):
             following.append(line)
         if len(following) == 4:
             break
     date = any(l.words <= 16 and find_date(l.text) for l in following)
-    byline = any(
-        l.words <= 12
-        and bool(
-            byline_names(l.text)
-            or _BY.match(l.text)
-            or _credit(l.text)
-            or looks_like_name(l.text)
-            or TEXT_BY.match(l.text)
-        )
-        for l in following[:3]
-    )
-    return date, byline
+    last = following[-1].text if following else ""
+    if captions and prose and not date and _credit(last) and not (_BY.match(last) or TEXT_BY.match(last)):
+        return False, False
+    return date, any(_is_byline(l) for l in following[:3])
+
+
+def _labelled(c: tuple[float, str, str, int, int], scored: list, cost: float) -> tuple[float, str, str, int, int]:
+    """A short candidate whose words all stand in a longer one within five
+    lines is a kicker or a topic label ("Dancing With the Stars" above the
+    headline naming the show): it costs ``cost``."""
+    words = set(c[2].split())
+    if c[3] > 6 or not words:
+        return c
+    if any(o[3] >= 2 * c[3] and abs(o[4] - c[4]) <= 5 and words <= set(o[2].split()) for o in scored):
+        return (c[0] - cost, *c[1:])
+    return c
 
 
 def find_title(lines: list[Line], start: int, end: int, rules: TitleRules = TITLE_RULES) -> str | None:
@@ -175,7 +204,7 @@ def find_title(lines: list[Line], start: int, end: int, rules: TitleRules = TITL
         used = set(_CONTENT_WORD.findall(" ".join(l.text for l in opening).lower()))
         words = _CONTENT_WORD.findall(line.text.lower())
         score = sum(1 for w in words if w in used) / len(words) if words else 0.0
-        date, byline = _stamped(lines, i)
+        date, byline = _stamped(lines, i, rules.captions)
         norm = _norm(line.text)
         if page is None:
             page = "\n".join(_norm(l.text) for l in lines)
@@ -185,8 +214,10 @@ def find_title(lines: list[Line], start: int, end: int, rules: TitleRules = TITL
         score += rules.lead * lead + rules.repeat * (1 <= repeats <= 2)
         score -= rules.distance * abs(start - i) + rules.inside * (i >= start)
         scored.append((score, line.text, norm, line.words, i))
+    if rules.label:
+        scored = [_labelled(c, scored, rules.label) for c in scored]
     best = max(scored, key=lambda c: c[0], default=None)  # the first (upper) one on a tie
     if best is None or (best[0] < rules.minimum and not (best[4] == 0 and start <= 1)):
         return None  # (the first line of a short text right above its article is its title)
-    inner = [c for c in scored if c is not best and c[3] >= 4 and c[2] in best[2]]
+    inner = [c for c in scored if c is not best and c[3] >= 4 and best[2].endswith(c[2])]
     return max(inner, key=lambda c: c[0])[1] if inner else best[1]

@@ -55,3 +55,43 @@ def canonical_url(url: str | None) -> str | None:
     ]
     path = parts.path or "/"
     return urlunsplit((parts.scheme.lower(), host, path, urlencode(query), ""))
+
+
+#: Host prefixes that serve the same pages as the bare host: the web, mobile and AMP editions of a site.
+_EDITION_HOSTS = re.compile(r"^(?:www\d*|m|mobile|amp)\.")
+#: Query keys that say how a page was reached or rendered, never which page it is (``cid`` is left out:
+#: a campaign id on some sites, the content id on others).
+_NOISE_KEYS = re.compile(
+    r"^(?:utm_.*|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|ref|ref_src|cmpid|ocid|"
+    r"amp|outputtype|output|share|smid|sr_share|at_medium|at_campaign)$",
+    re.IGNORECASE,
+)
+
+
+def url_key(url: str | None) -> str | None:
+    """Return the key an article's id is made from: one page, whatever road led to it.
+
+    ``url`` is a canonical URL (:func:`canonical_url`). The key drops what
+    tells the same page apart only by how it was reached: the scheme (http and
+    https), the ``www.``, ``m.`` and ``amp.`` editions of the host, AMP markers
+    in the path (a final ``/amp`` segment, an ``/amp/`` segment, ``.amp`` before
+    the extension), ``?amp=1`` / ``?outputType=amp``, tracking keys, a
+    trailing slash, and the order of the query's keys. What stays (host,
+    path, the other query keys, a fragment :func:`canonical_url` kept) names
+    the page. Examples: ``http://www.example.org/a/amp/?utm_source=x`` and
+    ``https://example.org/a`` give ``example.org/a``. Returns None for a
+    non-http(s) URL.
+    """
+    if not url or not re.match(r"https?://", url.strip(), re.IGNORECASE):
+        return None
+    parts = urlsplit(url.strip())
+    host = _EDITION_HOSTS.sub("", (parts.hostname or "").lower().rstrip("."))
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    path = parts.path or "/"
+    path = re.sub(r"/amp(?=/|$)", "", path, flags=re.IGNORECASE)  # /a/amp, /amp/a, /a/amp/
+    path = re.sub(r"\.amp(?=\.[a-z0-9]+$|$)", "", path, flags=re.IGNORECASE)  # /a.amp.html, /a.amp
+    path = path.rstrip("/") or "/"
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _NOISE_KEYS.match(k))
+    key = host + path + (f"?{urlencode(query)}" if query else "")
+    return key + (f"#{parts.fragment}" if parts.fragment else "")

@@ -13,6 +13,14 @@ def explode(article):
     return {"explode_checked": True}
 
 
+@enricher(fields={"moody_checked": "boolean"})
+def moody(article):
+    """Raise while the file named by $MOODY_FLAG exists: a fault an operator fixes, then replays the letters."""
+    if os.path.exists(os.environ["MOODY_FLAG"]):
+        raise RuntimeError("moody refuses while its flag file is there")
+    return {"moody_checked": True}
+
+
 @enricher(fields={"persons": "integer"})
 def clashing(article):
     """Declares a field the index already maps as keyword."""
@@ -32,3 +40,35 @@ async def ferry_check(record, ctx):
     if b"REFUSE" in content:
         raise RuntimeError("ferry-check refuses this article")
     await ctx.send(os.environ["FERRY_CHECK_TOPIC"], content[:40])
+
+
+@consumer(topic="raw", name="plain-forward")
+def plain_forward(record, ctx):
+    """A plain (not async) consumer agent: sends the raw article's first words to $PLAIN_TOPIC, twice:
+    once with the value returned by ctx.send ignored, once keyed."""
+    content = record.content if isinstance(record.content, str) else record.content.decode()
+    ctx.send(os.environ["PLAIN_TOPIC"], {"first": content.split()[0], "how": "plain"})
+    ctx.send(os.environ["PLAIN_TOPIC"], content.split()[0], key="plain-key")
+
+
+@consumer(topic="raw", name="async-unawaited")
+async def async_unawaited(record, ctx):
+    """An async agent that forgets to await ctx.send: the record is published all the same."""
+    ctx.send(os.environ["PLAIN_TOPIC"], {"how": "async, not awaited"})
+
+
+@consumer(topic="raw", name="one-argument")
+def one_argument(record):
+    """Cannot be called as f(record, ctx): refused when the worker loads it."""
+
+
+@consumer(topic="raw", name="yields")
+def yields(record, ctx):
+    """A generator: what it yields would be lost, so it is refused at load."""
+    yield record
+
+
+@enricher(fields={"late": "keyword"})
+async def async_enricher(article):
+    """An async enricher: its coroutine would never run, so it is refused at load."""
+    return {"late": "never"}

@@ -10,12 +10,8 @@ from typer.testing import CliRunner
 from indexers.elasticsearch.client import async_client, sync_client
 from indexers.elasticsearch.template import ensure_index
 from indexers.elasticsearch.writer import BulkWriter, to_document
-from streams import kafka
 from streams.cli import app
-from streams.delivery.deadletters import read_dead_letters
-from streams.publish import ensure_topics
 from streams.records import EnrichedArticle
-from tests.conftest import read_topic, wait_for
 
 runner = CliRunner()
 
@@ -95,36 +91,3 @@ def test_search_without_index_is_a_clear_error(pipeline_env):
     result = runner.invoke(app, ["search", "x"], env=env)
     assert result.exit_code == 1
     assert f"no index '{settings.index_alias}' yet" in result.stderr
-
-
-def test_dlq_show_and_replay(pipeline_env):
-    env, settings, start = pipeline_env
-    worker = start(only=["parse"])
-    ensure_topics(settings)
-    producer = kafka.producer(settings)
-    producer.send(settings.topic_raw, key=b"empty-envelope", value=orjson.dumps({"url": "https://x.test/a"})).get(
-        timeout=30
-    )
-    producer.close()
-    wait_for(lambda: read_dead_letters(settings, timeout_s=2), 120, what="the dead letter")
-
-    shown = runner.invoke(app, ["dlq", "show"], env=env)
-    assert shown.exit_code == 0, shown.output
-    assert "stage=parse" in shown.stdout and "envelope without content" in shown.stdout
-    assert "1 dead letter(s)" in shown.stdout
-
-    replayed = runner.invoke(app, ["dlq", "replay", "--stage", "parse"], env=env)
-    assert replayed.exit_code == 0, replayed.output
-    assert "replayed 1 dead letter(s)" in replayed.stdout
-    raw = read_topic(settings, settings.topic_raw)
-    assert [m.value for m in raw] == [orjson.dumps({"url": "https://x.test/a"})] * 2
-    # still unreadable, so it comes back as a second dead letter: nothing is lost
-    wait_for(
-        lambda: len(read_dead_letters(settings, timeout_s=2)) == 2, 120, what="the replayed message dead-lettered again"
-    )
-    assert runner.invoke(app, ["dlq", "replay", "--stage", "index"], env=env).stdout.startswith("replayed 0")
-    # a second replay sends only the letter that came since: the re-dead-lettered one
-    worker.stop()  # so that it does not dead-letter the replayed message a third time meanwhile
-    again = runner.invoke(app, ["dlq", "replay", "--stage", "parse"], env=env)
-    assert again.stdout.startswith("replayed 1 "), again.output
-    assert runner.invoke(app, ["dlq", "replay", "--stage", "parse"], env=env).stdout.startswith("replayed 0 ")

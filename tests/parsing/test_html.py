@@ -78,6 +78,38 @@ def test_title_is_the_headline_not_the_seo_title():
     assert _parse(logo).title == "Ministers grilled on transport cuts"
 
 
+def test_title_is_the_visible_headline_when_the_metadata_title_is_not_on_the_page():
+    """A social-media title the page never shows yields to the <h1> telling the
+    same story (they share words); one the page shows keeps priority."""
+    head = '<meta property="og:title" content="Transport cuts: what the budget means for commuters">'
+    assert _parse(_article(head=head)).title == "Budget review: ministers asked to explain transport cuts"
+    shown = _article(head=head, before="<h2>Transport cuts: what the budget means for commuters</h2>")
+    assert _parse(shown).title == "Transport cuts: what the budget means for commuters"
+    # an <h1> sharing no word with it is no headline of this story (a widget's heading)
+    unrelated = _article(head='<meta property="og:title" content="Ministers grilled on spending">')
+    widget = unrelated.replace(b"Budget review: ministers asked to explain transport cuts", b"Most read this week")
+    assert _parse(widget).title == "Ministers grilled on spending"
+
+
+def test_title_is_never_the_sites_name():
+    """An <h1> holding the site's name (the <title>'s part beside a separator,
+    og:site_name) or a link to the home page (the logo) is not the headline,
+    even when it is the page's only <h1> (trafilatura then takes it)."""
+    head = '<meta property="og:title" content="Budget review: ministers asked to explain transport cuts - The Example Blog">'
+    blog = _article(head=head, before="<header><h1>The Example Blog</h1></header>")
+    assert _parse(blog).title == "Budget review: ministers asked to explain transport cuts"
+    logo = _article(head="<title>Ministers grilled on transport cuts - Example</title>").replace(
+        b"<h1>Budget review: ministers asked to explain transport cuts</h1>", b""
+    )
+    logo = logo.replace(b"<body>", b'<body><div id="header"><a href="/"><h1>Das Beispiel Blatt</h1></a></div>')
+    assert _parse(logo).title == "Ministers grilled on transport cuts"
+    named = _article(head='<meta property="og:site_name" content="Example News"><title>Ministers grilled</title>')
+    named = named.replace(b"<body>", b"<body><h1>Example News</h1>").replace(
+        b"<h1>Budget review: ministers asked to explain transport cuts</h1>", b""
+    )
+    assert _parse(named).title == "Ministers grilled"
+
+
 def test_no_date_from_a_copyright_line_or_a_bare_year():
     page = _article(after="<footer><p>© 2019 Example News. All rights reserved.</p></footer>")
     assert htmldate.find_date(page.decode(), extensive_search=True) == "2019-01-01"  # what we refuse

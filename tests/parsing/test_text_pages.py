@@ -5,9 +5,13 @@ Every text here is written for these tests.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from streams.parsing import ParseRejected, parse
+from streams.parsing.text import extract_text
+from streams.parsing.texttitle import TITLE_RULES
 from streams.records import RawArticle, decode_raw
 
 PROSE = (
@@ -220,3 +224,32 @@ def test_the_body_begins_and_ends_in_the_articles_text_column():
     dump = f"  {HEADLINE}\n  The council's vote ends a decade of debate about the old town and its market.\n{article}\n{box}"
     body = text(dump).body
     assert body.startswith(PROSE[0]) and body.endswith(PROSE[-1])
+
+
+def _title_with_rules(content: str, **rules) -> str | None:
+    return extract_text(content, title_rules=replace(TITLE_RULES, **rules)).title
+
+
+def test_a_topic_label_whose_words_the_headline_holds_yields_to_the_headline():
+    """A label ("The Old Town Tram") above the headline: every word of it is
+    in a headline twice as long, five lines away at most."""
+    content = page("The Old Town Tram", "By Example News", HEADLINE, "By Jane Doe | Example News")
+    assert text(content).title == HEADLINE
+    assert _title_with_rules(content, label=0.0) == "The Old Town Tram"  # what the label's cost changes
+
+
+def test_a_headline_opening_with_its_series_name_keeps_it():
+    """A headline holding a kicker at its start is no breadcrumb (a breadcrumb
+    ends with the headline): the kicker on a line of its own is not the title."""
+    headline = "The Old Town Tram Week: " + HEADLINE
+    content = page(headline, "November 19, 2019 / by Jane Doe", "The Old Town Tram Week")
+    assert text(content).title == headline
+
+
+def test_a_caption_above_its_photo_credit_is_not_the_title():
+    """A line, then a credit ("Jane Roe, Example Photo Agency") right above
+    the prose and no date: a photo's caption, however many words it shares."""
+    caption = ("The council tram line in the old town", "Jane Roe, Example Photo Agency")
+    content = page(HEADLINE, "Example News wire services", "November 19, 2019", *caption)
+    assert text(content).title == HEADLINE
+    assert _title_with_rules(content, captions=False) == "The council tram line in the old town"

@@ -20,6 +20,7 @@ is not packaged:
 
 A plugin that raises does not stop anything: the message goes to the
 dead-letter topic with the plugin's name as its stage, and the agents go on.
+How a consumer agent runs (its context, ``ctx.send``) is :mod:`streams.plugins.running`'s.
 """
 
 from __future__ import annotations
@@ -32,14 +33,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-import faust
-
-from streams.app import Topics
-from streams.delivery import batching
-from streams.delivery.batching import Batch
-from streams.delivery.outbox import Outbox
-from streams.records import DeadLetter, EnrichedArticle, ParsedArticle, decode_raw, dumps
-from streams.settings import Settings
+from streams.records import EnrichedArticle
+from streams.settings import Settings, get_settings
 from streams.topics import STAGE_INPUT, STAGE_OUTPUT, resolve, topic_names
 
 log = logging.getLogger(__name__)
@@ -83,7 +78,11 @@ def consumer(topic: str = "enriched", group: str | None = None, name: str | None
     ``topic`` is ``raw``, ``parsed``, ``enriched`` or ``dlq`` (our topics, as
     configured) or any other topic name (records passed as bytes). ``group``
     is the consumer group (default ``newsstream-<name>``). ``ctx.send(topic,
-    value, key=None)`` publishes to any topic.
+    value, key=None)`` publishes to any topic, from a plain function as from
+    an async one (``await ctx.send(...)`` there publishes at once). A plain
+    function runs in a thread, so it may block. A function that cannot be
+    called as ``f(record, ctx)``, or a generator, is refused when the worker
+    loads it (:class:`PluginError`).
     """
 
     def mark(fn: Callable) -> Callable:
@@ -166,6 +165,34 @@ def _normalise_fields(name: str, fields: dict) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _signature(obj: Any) -> str:
+    try:
+        return f"{getattr(obj, '__name__', type(obj).__name__)}{inspect.signature(obj)}"
+    except (TypeError, ValueError):
+        return repr(obj)
+
+
+def _takes(obj: Any, n: int) -> bool:
+    """True when ``obj`` can be called with ``n`` positional arguments."""
+    try:
+        inspect.signature(obj).bind(*range(n))
+        return True
+    except TypeError:
+        return False
+    except ValueError:  # no signature (a builtin): let the call decide
+        return True
+
+
+def _is_async(obj: Any) -> bool:
+    """True for an ``async def`` function, or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None))  # noqa: B004
+
+
+def _is_generator(obj: Any) -> bool:
+    call = getattr(obj, "__call__", None)  # noqa: B004
+    return any(f(x) for f in (inspect.isgeneratorfunction, inspect.isasyncgenfunction) for x in (obj, call))
+
+
 def _as_enricher(obj: Any, name: str, origin: str) -> Enricher:
     if inspect.isclass(obj):
         obj = obj()
@@ -173,6 +200,16 @@ def _as_enricher(obj: Any, name: str, origin: str) -> Enricher:
     if not isinstance(fields, dict) or not callable(obj):
         raise PluginError(f"enricher {name} from {origin} must be callable and declare its fields")
     name = getattr(obj, "newsstream_name", None) or name
+    if _is_async(obj) or _is_generator(obj):
+        kind = "an async function" if _is_async(obj) else "a generator"
+        raise PluginError(
+            f"enricher {name} from {origin} is {kind} ({_signature(obj)}): an enricher is a plain function "
+            "f(article) that returns a dict of its fields"
+        )
+    if not _takes(obj, 1):
+        raise PluginError(
+            f"enricher {name} from {origin} cannot be called as f(article): its signature is {_signature(obj)}"
+        )
     return Enricher(name, origin, _normalise_fields(name, fields), obj, getattr(obj, "setup", None))
 
 
@@ -181,8 +218,18 @@ def _as_consumer(obj: Any, name: str, origin: str, settings: Settings) -> Consum
     if not meta or not callable(obj):
         raise PluginError(f"consumer agent {name} from {origin} must be decorated with streams.plugins.consumer")
     name = meta["name"] or name
+    if _is_generator(obj):
+        raise PluginError(
+            f"consumer agent {name} from {origin} is a generator ({_signature(obj)}): what it yields would be lost; "
+            "write a plain or async function f(record, ctx) and publish with ctx.send"
+        )
+    if not _takes(obj, 2):
+        raise PluginError(
+            f"consumer agent {name} from {origin} cannot be called as f(record, ctx): "
+            f"its signature is {_signature(obj)}"
+        )
     group = meta["group"] or f"{settings.app_id}-{name}"
-    return ConsumerAgent(name, origin, meta["topic"], group, obj, inspect.iscoroutinefunction(obj))
+    return ConsumerAgent(name, origin, meta["topic"], group, obj, _is_async(obj))
 
 
 def _found(group: str, specs: list[str], kind: str) -> Iterator[tuple[Any, str, str]]:
@@ -199,16 +246,17 @@ def _found(group: str, specs: list[str], kind: str) -> Iterator[tuple[Any, str, 
         yield _resolve(spec), spec.rpartition(":")[2], f"setting {spec}"
 
 
-def load_enrichers(settings: Settings | None = None) -> list[Enricher]:
-    """Load every enricher (entry points, then ``settings.enrichers``) and call its ``setup()``.
+def load_enrichers(settings: Settings | None = None, setup: bool = True) -> list[Enricher]:
+    """Load every enricher (entry points, then ``settings.enrichers``) and call its ``setup()``
+    (not with ``setup=False``: to know their names, as ``dlq`` does, no model need be loaded).
 
     Raises:
         PluginError: a plugin cannot be imported or is malformed.
     """
-    settings = settings or Settings()
+    settings = settings or get_settings()
     found = [_as_enricher(*p) for p in _found(ENRICHERS_GROUP, settings.enrichers, "enricher")]
     for e in found:
-        if e.setup:
+        if setup and e.setup:
             e.setup()
     return found
 
@@ -224,86 +272,6 @@ def load_consumer_agents(settings: Settings) -> list[ConsumerAgent]:
     if clashes:
         raise PluginError(f"consumer agent name(s) used twice or by a built-in agent: {sorted(clashes)}")
     return found
-
-
-# ---------------------------------------------------------------- running consumer agents
-
-
-class PluginContext:
-    """What a consumer agent gets besides the record: settings, and ``send`` to any topic.
-
-    What ``send`` publishes leaves through the agent's
-    :class:`~streams.delivery.outbox.Outbox`, as the built-in agents' records
-    do: the batch is acknowledged only once Kafka has taken it, and a record
-    Kafka refuses dead-letters the message being handled.
-    """
-
-    def __init__(self, app: faust.App, settings: Settings, outbox: Outbox, stage: str) -> None:
-        self.app = app
-        self.settings = settings
-        self._outbox = outbox
-        self._stage = stage
-        self._topics: dict[str, faust.TopicT] = {}
-        self._event: Any = None  # the message being handled
-
-    async def send(self, topic: str, value: Any, key: str | bytes | None = None) -> None:
-        """Publish ``value`` (bytes, str, a record or a JSON-able value) to ``topic``."""
-        if topic not in self._topics:
-            self._topics[topic] = self.app.topic(topic, value_serializer="raw", key_serializer="raw")
-        if isinstance(value, str):
-            value = value.encode()
-        elif not isinstance(value, (bytes, bytearray)):
-            value = dumps(value)
-        if isinstance(key, str):
-            key = key.encode()
-        await self._outbox.send(self._topics[topic], key, bytes(value), self._stage, self._event)
-
-
-_DECODERS: dict[str, Callable[[bytes], Any]] = {
-    "raw": decode_raw,
-    "parsed": ParsedArticle.from_bytes,
-    "enriched": EnrichedArticle.from_bytes,
-    "dlq": DeadLetter.from_bytes,
-}
-
-
-def _as_is(value: bytes) -> bytes:
-    return value
-
-
-def _decoder(agent: ConsumerAgent) -> Callable[[bytes], Any]:
-    """Records of our topics are decoded; any other topic's are passed as they are (bytes)."""
-    return _DECODERS.get(agent.topic, _as_is)
-
-
-def register_consumer_agent(app: faust.App, topics: Topics, settings: Settings, agent: ConsumerAgent) -> None:
-    """Register one consumer agent on ``app`` (an app whose id is the agent's group).
-
-    Its batches are cut, settled and acknowledged as the built-in agents'
-    (:mod:`streams.delivery.batching`); a record its handler raises on is
-    dead-lettered under the agent's name, and a dead letter Kafka refuses is
-    sent again until Kafka takes it.
-    """
-    outbox = Outbox(app, topics.dlq, settings)
-    ctx = PluginContext(app, settings, outbox, agent.name)
-    decode = _decoder(agent)
-    source = app.topic(agent.topic_name(settings), value_serializer="raw", key_serializer="raw")
-
-    async def handle(batch: Batch) -> None:
-        for value, event in batch:
-            ctx._event = event
-            try:
-                record = decode(value)
-                result = agent.handler(record, ctx)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception as exc:
-                log.exception("consumer agent %s failed", agent.name)
-                await outbox.dead_letter(agent.name, event, exc, reason=f"{agent.name} error: {exc}"[:500])
-
-    run = batching.agent(outbox, agent.name, handle, 100, settings.batch_max_seconds)
-    run.__name__ = agent.name
-    app.agent(source, name=f"plugin.{agent.name}")(run)
 
 
 def describe(settings: Settings) -> list[dict[str, str]]:
