@@ -43,7 +43,7 @@ def test_healthy_run_then_documents_deleted_on_purpose_are_named_exactly(pipelin
     keyless: list[tuple[bytes | None, bytes]] = [(None, v) for _, v in variants(43, "audit")[40:]]  # as kcat: no key
     bad = [(b"bad-1", b'{"nothing": "here"}'), (b"bad-2", b"   ")]
     positions = _publish(settings, [*articles, *keyless, *bad])
-    positions += _publish(settings, other_key)  # after the first versions: their documents take this key
+    positions += _publish(settings, other_key)  # after the first versions: their documents keep the first key
     _drained(settings)
 
     out = run_cli(env, "audit", "--json", timeout=120)
@@ -53,28 +53,31 @@ def test_healthy_run_then_documents_deleted_on_purpose_are_named_exactly(pipelin
     assert report["published"] == 47 == report["indexed"] + report["dead_lettered"]
     assert (report["indexed"], report["dead_lettered"], report["missing"], report["duplicates"]) == (45, 2, 0, 0)
     assert report["dead_lettered_by"] == {"parse: not an article envelope": 1, "parse: empty message": 1}
-    assert report["matched_by_id"] == 2  # the first versions of the article published under two keys
+    assert report["matched_by_id"] == 2  # the second versions of the article published under two keys
     assert report["without_key"] == 3
-    assert report["documents"] == 43  # 40 + 3 articles, the two re-keyed ones overwrote their documents
+    assert report["documents"] == 43  # 40 + 3 articles: the two re-keyed ones are the documents they were
 
     # delete three documents: the audit names exactly those articles, with their topic/partition/offset
     es = sync_client(settings)
     gone = {i: articles[i] for i in (5, 17, 33)}
-    for key, _ in gone.values():
-        es.delete(index=settings.index_alias, id=key.decode(), refresh=True)  # the id is the URL's, as the key
+    ids = {}  # the article id of each: the parse stage's (from the URL), found by the message's key
+    for i, (key, _) in gone.items():
+        [hit] = es.search(index=settings.index_alias, query={"term": {"raw_key": key.decode()}})["hits"]["hits"]
+        ids[i] = hit["_id"]
+        es.delete(index=settings.index_alias, id=hit["_id"], refresh=True)
     out = run_cli(env, "audit", "--json", timeout=120)
     assert out.returncode == 1
     report = json.loads(out.stdout)
     assert report["missing"] == 3 and report["published"] == 47 and report["indexed"] == 42
     named = {(m["partition"], m["offset"], m["key"], m["article_id"]) for m in report["missing_listed"]}
-    assert named == {(*positions[i], k.decode(), k.decode()) for i, (k, _) in gone.items()}
+    assert named == {(*positions[i], k.decode(), ids[i]) for i, (k, _) in gone.items()}
     assert all(m["topic"] == settings.topic_raw for m in report["missing_listed"])
 
     text = run_cli(env, "audit", timeout=120)
     assert text.returncode == 1
     for i, (key, _) in gone.items():
         partition, offset = positions[i]
-        assert f"{settings.topic_raw}/{partition}@{offset}  key={key.decode()}  id={key.decode()}" in text.stdout
+        assert f"{settings.topic_raw}/{partition}@{offset}  key={key.decode()}  id={ids[i]}" in text.stdout
     assert "missing        3" in text.stdout and "published      47" in text.stdout
 
 
@@ -87,11 +90,12 @@ def test_two_documents_of_one_article_are_duplicates_and_since_audits_from_a_mom
     _drained(settings)
     es = sync_client(settings)
     key = first[3][0].decode()
-    doc = es.get(index=settings.index_alias, id=key)["_source"]
-    es.index(index=settings.index_alias, id=f"copy-of-{key}", document=doc, refresh=True)  # a second document
+    [hit] = es.search(index=settings.index_alias, query={"term": {"raw_key": key}})["hits"]["hits"]
+    doc_id = hit["_id"]
+    es.index(index=settings.index_alias, id=f"copy-of-{doc_id}", document=hit["_source"], refresh=True)  # a second
     report = audit(settings)
     assert (report.published, report.indexed, report.missing, report.duplicates) == (20, 20, 0, 1)
-    assert [(d.key, d.document_ids) for d in report.duplicates_listed] == [(key, sorted([key, f"copy-of-{key}"]))]
+    assert [(d.key, d.document_ids) for d in report.duplicates_listed] == [(key, sorted([doc_id, f"copy-of-{doc_id}"]))]
     assert not report.ok
 
     time.sleep(1.5)  # message timestamps are milliseconds: a clear gap
