@@ -25,8 +25,8 @@ parsing) and asks Elasticsearch, a batch of keys at a time, for the
 documents holding them (a ``terms`` query). A message whose key no document
 holds may still be indexed under another key: the same article published
 twice with different keys (the same URL as HTML and as text, a URL with
-tracking parameters) is one document, and it keeps the key of the version
-written last. Only those messages are parsed (:func:`streams.parsing.parse`,
+tracking parameters) is one document, and it keeps the key of its first
+input (:data:`indexers.elasticsearch.merge.OWN_FIELDS`). Only those messages are parsed (:func:`streams.parsing.parse`,
 the parse stage's own code) to learn their article id, which is looked up
 by ``_id`` (and in an ``aliases`` field, where an index keeps the ids of
 inputs it merged). The report says how many were matched that way.
@@ -231,7 +231,7 @@ def _classify(
             continue
         unresolved.append(m)
     # not found by key: a dead letter of the message or of its record, else parse it to learn its
-    # article id (the same article published under another key is one document, keyed by the last)
+    # article id (the same article published under another key is one document, keyed by the first)
     left: list[_Message] = []
     for m in unresolved:
         reason = letters.by_position.get((m.partition, m.offset)) or (letters.by_key.get(m.key) if m.key else None)
