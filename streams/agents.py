@@ -28,6 +28,7 @@ from streams.delivery import batching, deadletters
 from streams.delivery.batching import Batch
 from streams.delivery.outbox import Outbox
 from streams.parsing import ParseRejected, parse
+from streams.publish import raw_key
 from streams.records import EnrichedArticle, ParsedArticle, RecordError, decode_raw, now_iso
 from streams.settings import Settings
 
@@ -68,6 +69,7 @@ class Pipeline:
             try:
                 raw = decode_raw(value, deadletters.message_headers(event.message))
                 parsed = parse(raw)
+                parsed.raw_key = raw_key(event.message.key, raw)
             except (RecordError, ParseRejected) as exc:
                 await self.outbox.dead_letter("parse", event, exc)
                 continue
