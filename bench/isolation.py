@@ -127,7 +127,7 @@ def main() -> None:
             t0 = time.perf_counter()
             here = [parse_message(m, {}) for m in messages]
             times["parse here"].append(time.perf_counter() - t0)
-            took, answers = await _child_run(parse_pool, [(m, {}) for m in messages], 100, together=False)
+            took, answers = await _child_run(parse_pool, [(m, {}, None) for m in messages], 100, together=False)
             times["parse child"].append(took)
             assert [a[:2] for a in answers] == [a[:2] for a in here], "the child parsed differently"
 

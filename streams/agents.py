@@ -95,7 +95,9 @@ class Pipeline:
     # -------------------------------------------------------------- parse
 
     async def parse_batch(self, batch: Batch) -> None:
-        items = [(bytes(value), deadletters.message_headers(event.message)) for value, event in batch]
+        items = [
+            (bytes(value), deadletters.message_headers(event.message), event.message.key) for value, event in batch
+        ]
         await self._send_answers("parse", self.topics.parsed, batch, await self.parse_pool.map(items))
 
     # -------------------------------------------------------------- enrich

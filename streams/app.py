@@ -3,20 +3,43 @@
 Every topic carries raw bytes (``value_serializer="raw"``): the agents decode
 records with orjson themselves (:mod:`streams.records`), so a message that is
 not a record is a dead letter, not a codec crash.
+
+The app's producer waits for all in-sync replicas (``acks=all``) and is
+idempotent (``enable_idempotence``): faust turns idempotence on only inside
+transactions, so :class:`IdempotentTransport` turns it on for every send,
+and a batch aiokafka sends again after a lost acknowledgement is not written
+twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.worker import Worker as FaustWorker
 
 from streams import logfilter
 from streams.kafka import MESSAGE_OVERHEAD, faust_broker_options
 from streams.settings import Settings
+
+
+class IdempotentProducer(faust_aiokafka.Producer):
+    """faust's aiokafka producer with ``acks=all`` and ``enable_idempotence`` on every send."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        # faust's hook for the options it adds in a transaction (where it sets these same two)
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class IdempotentTransport(faust_aiokafka.Transport):
+    """faust's aiokafka transport, whose producers are :class:`IdempotentProducer`."""
+
+    Producer = IdempotentProducer
 
 
 @dataclass
@@ -38,23 +61,27 @@ def data_dir(settings: Settings, app_id: str) -> Path:
     return (settings.worker_data_dir or settings.services_dir / "faust") / app_id
 
 
-def create_app(settings: Settings, app_id: str | None = None) -> faust.App:
+def create_app(settings: Settings, app_id: str | None = None, replication_factor: int | None = None) -> faust.App:
     """Return a faust App for ``settings`` (no agents yet: see :mod:`streams.agents`).
 
     ``app_id`` overrides ``settings.app_id``; it is the prefix of the app's
-    consumer group. The app's data directory is :func:`data_dir` (created here).
+    consumer group. ``replication_factor`` is that of the topics faust
+    creates itself (its leader topic; the worker creates it first, see
+    :func:`streams.publish.ensure_topics`): default
+    ``settings.replication_factor``, else 1. The app's data directory is
+    :func:`data_dir` (created here).
     """
     app_id = app_id or settings.app_id
     datadir = data_dir(settings, app_id)
     datadir.parent.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
-    return faust.App(
+    app = faust.App(
         app_id,
         **faust_broker_options(settings),
         datadir=str(datadir),
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication_factor or settings.replication_factor or 1,
         store="memory://",
         web_enabled=False,
         autodiscover=False,
@@ -75,6 +102,8 @@ def create_app(settings: Settings, app_id: str | None = None) -> faust.App:
         stream_wait_empty=False,
         logging_config=None,
     )
+    app.transport = IdempotentTransport(app.conf.broker_consumer, app)
+    return app
 
 
 def create_topics(app: faust.App, settings: Settings) -> Topics:

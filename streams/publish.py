@@ -11,191 +11,51 @@ rest still go. Files are read as streams with the message limit
 
 from __future__ import annotations
 
-import errno
-import gzip
-import os
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
+import logging
+from dataclasses import dataclass, field
+from typing import Any
 
-import orjson
-from kafka.admin import NewTopic
+from kafka import KafkaAdminClient
+from kafka import errors as kafka_errors
+from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
 from streams import kafka
-from streams.records import ContentType, RawArticle, RecordError, decode_raw, stable_id
+from streams.inputs import (
+    DEFAULT_LIMIT as DEFAULT_LIMIT,
+)
+from streams.inputs import (
+    HTML_SUFFIXES as HTML_SUFFIXES,
+)
+from streams.inputs import (
+    JSON_FILE_MESSAGES as JSON_FILE_MESSAGES,
+)
+from streams.inputs import (
+    KNOWN_SUFFIXES as KNOWN_SUFFIXES,
+)
+from streams.inputs import (
+    InputError as InputError,
+)
+from streams.inputs import (
+    InputTooLarge as InputTooLarge,
+)
+from streams.inputs import (
+    content_type_of as content_type_of,
+)
+from streams.inputs import (
+    expand as expand,
+)
+from streams.inputs import (
+    read_articles as read_articles,
+)
+from streams.inputs import (
+    read_bytes as read_bytes,
+)
+from streams.records import RawArticle, stable_id
 from streams.settings import Settings
 from streams.topics import topic_names
 
-HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
-KNOWN_SUFFIXES = (*HTML_SUFFIXES, ".txt", ".text", ".json", ".jsonl")
-
-
-@dataclass
-class InputError:
-    """An input that could not be read: where (``file`` or ``file:line``) and why."""
-
-    where: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
-
-
-def content_type_of(path: Path) -> ContentType:
-    """Return ``"html"`` for ``.html``/``.htm``/``.html.gz`` files, else ``"text"``."""
-    name = path.name.lower()
-    return "html" if name.endswith(HTML_SUFFIXES) else "text"
-
-
-def expand(paths: list[Path]) -> list[Path]:
-    """Expand folders (recursively, files with known suffixes, sorted) and keep files as given."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            for root, _dirs, files in os.walk(p):
-                for f in sorted(files):
-                    if f.lower().endswith(KNOWN_SUFFIXES) and not f.startswith("."):
-                        out.append(Path(root) / f)
-        else:
-            out.append(p)
-    return out
-
-
-DEFAULT_LIMIT = 8 * 1024 * 1024  # the default of Settings.max_message_bytes
-#: A ``.json`` file is one JSON document, parsed whole: it may hold a list of
-#: envelopes, so it may be larger than one message, up to this many messages'
-#: worth (32 MiB by default); larger lists belong in ``.jsonl``, read a line at a time.
-JSON_FILE_MESSAGES = 4
-_CHUNK = 1024 * 1024
-
-
-class InputTooLarge(ValueError):
-    """A file, or what a ``.gz`` file expands to, is over the limit it is read with."""
-
-
-def _open(path: Path) -> BinaryIO:
-    """Open ``path`` for reading bytes, un-gzipping ``.gz`` as a stream. Raises OSError."""
-    if path.exists() and not path.is_file():  # a FIFO, /dev/zero: no end, or no article
-        raise OSError(errno.EINVAL, "not a regular file")
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
-
-
-def _kind(path: Path) -> str:
-    """The file's name without ``.gz``, lower case: what decides how it is read."""
-    name = path.name.lower()
-    return name[:-3] if name.endswith(".gz") else name
-
-
-def read_bytes(path: Path, limit: int = DEFAULT_LIMIT) -> bytes:
-    """Read a file, un-gzipping ``.gz`` as a stream, reading at most ``limit`` bytes.
-
-    Never holds more than ``limit`` + 1 bytes: a ``.gz`` that expands to 2 GB
-    (a gzip bomb) costs the first ``limit`` bytes of decompression, not 2 GB.
-
-    Raises:
-        OSError, EOFError, gzip.BadGzipFile, zlib.error: the file cannot be read.
-        InputTooLarge: the file (or its decompressed content) is over ``limit``.
-    """
-    with _open(path) as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        what = "expands to" if path.name.lower().endswith(".gz") else "is"
-        raise InputTooLarge(
-            f"{what} more than {limit} bytes, the message limit (NEWSSTREAM_MAX_MESSAGE_BYTES)"
-            + (": a gzip bomb?" if what == "expands to" else "")
-        )
-    return data
-
-
-def _lines_of(path: Path, limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """Yield ``(line number, line)`` of a file read as a stream; a line over
-    ``limit`` bytes is yielded as ``None`` (and skipped without being held)."""
-    with _open(path) as fh:
-        lineno = 0
-        while True:
-            line = fh.readline(limit + 2)
-            if not line:
-                return
-            lineno += 1
-            if len(line.rstrip(b"\r\n")) > limit:
-                while line and not line.endswith(b"\n"):  # skip the rest of the long line
-                    line = fh.readline(_CHUNK)
-                yield lineno, None
-                continue
-            yield lineno, line
-
-
-def read_articles(
-    path: Path, content_type: ContentType | None = None, limit: int = DEFAULT_LIMIT
-) -> Iterator[RawArticle | InputError]:
-    """Yield the raw articles of one file, or an :class:`InputError` per unreadable file or line.
-
-    ``limit`` is the message limit (``Settings.max_message_bytes``): a page
-    file, or a ``.jsonl`` line, over it is an input error, and so is a ``.json``
-    file over :data:`JSON_FILE_MESSAGES` times it. Files are read as streams
-    (``.gz`` too), so no input costs more memory than that. Never raises: an
-    unexpected failure reading one file is that file's input error.
-    """
-    try:
-        yield from _read_articles(path, content_type, limit)
-    except InputTooLarge as exc:
-        yield InputError(str(path), str(exc))
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or exc.__class__.__name__
-        yield InputError(str(path), f"cannot read: {reason}")
-    except Exception as exc:  # one file must not stop the others
-        yield InputError(str(path), f"cannot read: {exc.__class__.__name__}: {exc}")
-
-
-def _read_articles(path: Path, content_type: ContentType | None, limit: int) -> Iterator[RawArticle | InputError]:
-    name = _kind(path)
-    if name.endswith(".jsonl"):
-        for lineno, line in _lines_of(path, limit):
-            where = f"{path}:{lineno}"
-            if line is None:
-                yield InputError(where, f"line over the message limit of {limit} bytes (NEWSSTREAM_MAX_MESSAGE_BYTES)")
-            elif line.strip():
-                yield _envelope(line, where)
-    elif name.endswith(".json"):
-        try:
-            data = read_bytes(path, limit * JSON_FILE_MESSAGES)
-        except InputTooLarge as exc:
-            raise InputTooLarge(f"{exc}; a list of envelopes this large belongs in a .jsonl file") from None
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            yield InputError(str(path), f"invalid JSON: {exc}")
-            return
-        items = obj if isinstance(obj, list) else [obj]
-        for i, item in enumerate(items, 1):
-            yield _envelope(orjson.dumps(item), f"{path}" + (f" item {i}" if isinstance(obj, list) else ""))
-    else:
-        data = read_bytes(path, limit)
-        if not data.strip():
-            yield InputError(str(path), "empty file")
-            return
-        yield RawArticle(content=data, content_type=content_type or content_type_of(path), source=path.name)
-
-
-def _envelope(line: bytes, where: str) -> RawArticle | InputError:
-    if not line.lstrip().startswith(b"{"):
-        return InputError(where, "not a JSON object (an envelope with 'html' or 'text')")
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return InputError(where, f"invalid JSON: {exc}")
-    try:
-        raw = decode_raw(line)
-    except RecordError as exc:
-        return InputError(where, str(exc))
-    if isinstance(raw.content, bytes):  # decode_raw fell back to bare bytes
-        return InputError(where, "not an envelope: needs 'html' or 'text'")
-    return raw
+log = logging.getLogger("newsstream.worker")
 
 
 def article_key(raw: RawArticle) -> bytes:
@@ -206,21 +66,227 @@ def article_key(raw: RawArticle) -> bytes:
     return stable_id(" ".join(content.split())).encode()
 
 
-def ensure_topics(settings: Settings, names: list[str] | None = None, partitions: int | None = None) -> None:
-    """Create the pipeline's topics (``settings.partitions`` each) if they do not exist,
-    sized to take ``settings.max_message_bytes``; ``names`` instead creates those topics
-    (with ``partitions`` partitions when given)."""
-    names = names or list(topic_names(settings).values())
+@dataclass(frozen=True)
+class Replication:
+    """How the topics newsstream creates are replicated.
+
+    ``factor``: replicas of each partition; ``min_insync``: the topic's
+    ``min.insync.replicas`` (with ``acks=all`` a write succeeds once that
+    many replicas have it, so ``factor - min_insync`` brokers may be lost
+    without refusing writes); ``brokers``: the brokers the cluster reported.
+    """
+
+    factor: int
+    min_insync: int
+    brokers: int
+
+
+def replication(settings: Settings, client: KafkaAdminClient) -> Replication:
+    """Return the replication of new topics: ``settings.replication_factor`` and
+    ``settings.min_insync_replicas``, or their defaults from the brokers ``client``'s
+    cluster reports (the smaller of 3 and the broker count; 2 when the factor is 3 or more, else 1).
+
+    Raises:
+        ValueError: a factor above the broker count, or ``min.insync.replicas``
+            above the factor (every write would be refused), named by setting.
+    """
+    brokers = len(client.describe_cluster()["brokers"])
+    factor = settings.replication_factor or max(1, min(3, brokers))
+    min_insync = settings.min_insync_replicas or (2 if factor >= 3 else 1)
+    if factor > brokers:
+        raise ValueError(
+            f"NEWSSTREAM_REPLICATION_FACTOR={factor} but the cluster at {settings.kafka_bootstrap} "
+            f"reports {brokers} broker(s)"
+        )
+    if min_insync > factor:
+        raise ValueError(
+            f"NEWSSTREAM_MIN_INSYNC_REPLICAS={min_insync} is above the replication factor {factor}: "
+            "every write with acks=all would be refused"
+        )
+    return Replication(factor, min_insync, brokers)
+
+
+@dataclass
+class TopicReport:
+    """What :func:`ensure_topics` did and found.
+
+    ``replication``: the replication asked of new topics; ``created``: the
+    topics created now; ``mismatches``: one plain line per way a topic that
+    already existed differs from what newsstream needs (it is used as it is).
+    """
+
+    replication: Replication
+    created: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+
+
+def leader_topic(app_id: str) -> str:
+    """The name of faust's own leader-election topic of consumer group ``app_id`` (one partition)."""
+    return f"{app_id}-__assignor-__leader"
+
+
+def topic_configs(settings: Settings, rep: Replication) -> dict[str, str]:
+    """The configs of a topic newsstream creates: its message size and ``min.insync.replicas``."""
+    return {
+        "max.message.bytes": str(settings.max_message_bytes + kafka.MESSAGE_OVERHEAD),
+        "min.insync.replicas": str(rep.min_insync),
+    }
+
+
+def raw_key(key: bytes | None, raw: RawArticle | None = None) -> str | None:
+    """Return the ``raw_key`` of a message on ``articles.raw``: what ties it to its document.
+
+    Its key as text (``hex:`` and the bytes in hex when they are not UTF-8);
+    for a message without a key (published by another tool than
+    ``newsstream publish``, e.g. kcat), :func:`article_key` of its decoded
+    ``raw`` article, which is what ``newsstream publish`` would have keyed it
+    by, or None when ``raw`` is not given. The parse stage stores it in the
+    record (``ParsedArticle.raw_key``), ``newsstream audit`` computes it
+    again from the message: both call this function.
+    """
+    if key:
+        try:
+            return key.decode("utf-8")
+        except UnicodeDecodeError:
+            return "hex:" + key.hex()
+    if raw is None:
+        return None
+    return article_key(raw).decode("ascii")
+
+
+def ensure_topics(
+    settings: Settings,
+    names: list[str] | None = None,
+    partitions: int | None = None,
+    *,
+    single_partition: tuple[str, ...] = (),
+) -> TopicReport:
+    """Create the pipeline's topics if they do not exist, and check the ones that do.
+
+    New topics get ``partitions`` (default ``settings.partitions``) partitions
+    (``single_partition`` names get one: faust's leader topic), the replication factor and
+    ``min.insync.replicas`` of :func:`replication`, and a
+    ``max.message.bytes`` that takes ``settings.max_message_bytes``;
+    ``names`` instead of the pipeline's four topics creates those. A topic
+    that already exists is used as it is; :func:`check_topics` reports, one
+    line each, where it falls short.
+
+    Raises:
+        ValueError: the replication settings cannot be met (see :func:`replication`).
+    """
+    names = [*(names or list(topic_names(settings).values())), *single_partition]
+    count = {n: 1 if n in single_partition else partitions or settings.partitions for n in names}
+    # a topic sized on purpose (one partition: faust's leader topic, a replay topic) is not
+    # checked against the worker processes
+    sized = tuple(n for n in names if n in single_partition or partitions is not None)
     client = kafka.admin(settings)
     try:
+        rep = replication(settings, client)
+        report = TopicReport(rep)
         existing = set(client.list_topics())
-        config = {"max.message.bytes": str(settings.max_message_bytes + kafka.MESSAGE_OVERHEAD)}
-        count = partitions or settings.partitions
-        new = [NewTopic(n, count, 1, topic_configs=config) for n in names if n not in existing]
+        config = topic_configs(settings, rep)
+        new = {
+            n: {
+                "num_partitions": count[n],
+                "replication_factor": rep.factor,
+                "configs": config,
+            }
+            for n in dict.fromkeys(names)
+            if n not in existing
+        }
         if new:
-            try:
-                client.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # created meanwhile by another worker: as good
+            result = client.create_topics(new, raise_errors=False)
+            for topic in result.get("topics", []):
+                code = topic.get("error_code", 0)
+                if code == 0:
+                    report.created.append(topic["name"])
+                elif code != TopicAlreadyExistsError.errno:  # created meanwhile by another worker: as good
+                    error = kafka_errors.for_code(code)
+                    raise ValueError(
+                        f"cannot create topic {topic['name']!r}: {error.__name__} {topic.get('error_message') or ''}".strip()
+                    )
+        old = [n for n in names if n in existing]
+        if old:
+            report.mismatches = check_topics(settings, client, old, rep, sized)
+        return report
     finally:
         client.close()
+
+
+def check_topics(
+    settings: Settings,
+    client: Any,
+    names: list[str],
+    rep: Replication,
+    single_partition: tuple[str, ...] = (),
+) -> list[str]:
+    """Return one line per way the existing topics ``names`` fall short of what newsstream needs.
+
+    Checked: fewer partitions than ``settings.worker_processes`` (processes
+    beyond the partition count idle: a partition is consumed by one process
+    of a consumer group at a time); a ``max.message.bytes`` under
+    ``settings.max_message_bytes`` plus :data:`streams.kafka.MESSAGE_OVERHEAD`
+    (larger records are refused: dead-lettered, and a dead letter refused
+    is sent again and again); a replication factor or ``min.insync.replicas``
+    under ``rep``'s. ``client`` is a kafka-python admin client.
+    """
+    lines: list[str] = []
+    described = {t["name"]: t for t in client.describe_topics(names)}
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, n, configs={"max.message.bytes": None, "min.insync.replicas": None})
+        for n in names
+    ]
+    configs = client.describe_configs(resources, config_filter="all").get("topic", {})
+    need_bytes = settings.max_message_bytes + kafka.MESSAGE_OVERHEAD
+    for name in names:
+        parts = described.get(name, {}).get("partitions") or []
+        if parts and name not in single_partition and len(parts) < settings.worker_processes:
+            lines.append(
+                f"topic {name} has {len(parts)} partition(s), fewer than the {settings.worker_processes} worker "
+                f"processes (NEWSSTREAM_WORKER_PROCESSES): {settings.worker_processes - len(parts)} will idle"
+            )
+        factor = min((len(p.get("replica_nodes") or []) for p in parts), default=rep.factor)
+        if factor < rep.factor:
+            lines.append(
+                f"topic {name} has replication factor {factor}, lower than the {rep.factor} asked "
+                f"(NEWSSTREAM_REPLICATION_FACTOR): it survives the loss of {factor - 1} broker(s), not {rep.factor - 1}"
+            )
+        values = {k: v.get("value") for k, v in configs.get(name, {}).items()}
+        size = _int(values.get("max.message.bytes"))
+        if size is not None and size < need_bytes:
+            lines.append(
+                f"topic {name} takes messages up to {size} bytes (max.message.bytes), less than the {need_bytes} "
+                f"newsstream may write (NEWSSTREAM_MAX_MESSAGE_BYTES + {kafka.MESSAGE_OVERHEAD}): larger records "
+                "are refused"
+            )
+        isr = _int(values.get("min.insync.replicas"))
+        if isr is not None and isr < rep.min_insync:
+            lines.append(
+                f"topic {name} has min.insync.replicas={isr}, lower than the {rep.min_insync} asked "
+                f"(NEWSSTREAM_MIN_INSYNC_REPLICAS): a write is acknowledged with {isr} copy(ies)"
+            )
+    return lines
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def ensure_topics_logged(settings: Settings, app_id: str) -> TopicReport:
+    """:func:`ensure_topics` for a worker of consumer group ``app_id`` (faust's leader topic too): logs
+    the replication and each way an existing topic falls short, one line each (the worker still starts)."""
+    report = ensure_topics(settings, single_partition=(leader_topic(app_id),))
+    rep = report.replication
+    log.info(
+        "topics: replication factor %d, min.insync.replicas %d (%d brokers); created: %s",
+        rep.factor,
+        rep.min_insync,
+        rep.brokers,
+        ", ".join(report.created) or "none",
+    )
+    for line in report.mismatches:
+        log.warning("%s", line)
+    return report

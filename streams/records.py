@@ -235,7 +235,10 @@ class ParsedArticle(_Record):
     known); ``body`` has paragraphs separated by a blank line; ``language`` is
     ISO 639-1; ``reading_time_min`` is minutes at 230 words/min;
     ``canonical_url`` is the URL the ``id`` was made from (None when the id
-    is made from the body: no URL was known).
+    is made from the body: no URL was known). ``raw_key`` names the message
+    on ``articles.raw`` the article came from (its key, see
+    :func:`streams.publish.raw_key`), set by the parse stage: ``newsstream
+    audit`` finds each raw message's document by it.
     """
 
     kind: ClassVar[str] = "parsed article"
@@ -258,6 +261,7 @@ class ParsedArticle(_Record):
     source: str | None = None
     fetched_at: str | None = None
     canonical_url: str | None = None
+    raw_key: str | None = None
 
 
 @dataclass

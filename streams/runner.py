@@ -49,7 +49,7 @@ from streams.plugins import (
     load_enrichers,
 )
 from streams.plugins.running import register_consumer_agent
-from streams.publish import ensure_topics
+from streams.publish import ensure_topics_logged
 from streams.settings import ConfigurationError, Settings
 from streams.topics import STAGE_INPUT, topic_names
 
@@ -133,14 +133,22 @@ def prepare(settings: Settings) -> dict[str, Any]:
     """Create topics and the index; load enrichers and add their fields to the mapping
     (after :func:`check_connections`).
 
-    Returns ``{"index", "analysis", "enrichers"}``. Raises
-    :class:`StartupError`, :class:`streams.plugins.PluginError` or
+    Returns ``{"index", "analysis", "enrichers", "topics"}`` (``topics``: a
+    :class:`streams.publish.TopicReport`); the existing topics' and index's
+    mismatches are logged, one line each. Raises :class:`StartupError`,
+    :class:`streams.plugins.PluginError`, :class:`ValueError` (replication
+    settings the cluster cannot meet) or
     :class:`indexers.elasticsearch.template.MappingClash`.
     """
-    ensure_topics(settings)
+    topics = ensure_topics_logged(settings, settings.app_id)
     wait_for_group_coordinator(settings, settings.app_id)
     es = wait_for_elasticsearch(settings)
-    info = ensure_index(es, settings.index_alias, settings.index_version, settings.refresh_interval)
+    st = settings
+    info = ensure_index(
+        es, st.index_alias, st.index_version, st.refresh_interval, shards=st.index_shards, replicas=st.index_replicas
+    )
+    for line in info["mismatches"]:
+        log.warning("%s", line)
     enrichers = load_enrichers(settings, setup=False)  # their setup() runs in the enrich stage's child
     fields: dict[str, dict[str, Any]] = {}
     for e in enrichers:
@@ -149,6 +157,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
         add_fields(es, settings.index_alias, fields)
     es.close()
     info["enrichers"] = enrichers
+    info["topics"] = topics
     return info
 
 
@@ -282,10 +291,14 @@ def _children_alive(children: list[subprocess.Popen]) -> tuple[bool, str]:
 
 def run_plugin_agent(settings: Settings, agent: ConsumerAgent, loglevel: str) -> None:
     """Run one consumer agent plugin in this process, in its own consumer group (connections checked first)."""
-    ensure_topics(settings)
+    try:
+        report = ensure_topics_logged(settings, agent.group)
+    except Exception as exc:
+        explained = client.explain(settings, exc)
+        raise SystemExit(f"newsstream worker: cannot start: {explained[1] if explained else exc}") from None
     wait_for_group_coordinator(settings, agent.group)
     endpoint = _start_endpoint(settings, [agent.name], [agent])
-    app = create_app(settings, app_id=agent.group)
+    app = create_app(settings, app_id=agent.group, replication_factor=report.replication.factor)
     topics = create_topics(app, settings)
     register_consumer_agent(app, topics, settings, agent)
     _watch(endpoint, app, settings, False, [])
@@ -371,13 +384,16 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         except Exception as exc:
             explained = client.explain(settings, exc)  # an index the user may not create, say
             raise SystemExit(f"newsstream worker: cannot start: {explained[1] if explained else exc}") from None
+        rep = info["topics"].replication
         _say(
             settings,
-            f"newsstream worker: agents {', '.join(builtins)}; index {info['index']} (alias {settings.index_alias}); "
-            f"text analysis: {info['analysis']}; enrichers: {', '.join(e.name for e in info['enrichers']) or 'none'}"
+            f"newsstream worker: agents {', '.join(builtins)}; index {info['index']} (alias {settings.index_alias}, "
+            f"{info['shards']} shard(s), {info['replicas']} replica(s)); topics replicated {rep.factor}x "
+            f"(min.insync.replicas {rep.min_insync}); text analysis: {info['analysis']}; "
+            f"enrichers: {', '.join(e.name for e in info['enrichers']) or 'none'}"
             + (f"; metrics, /healthz, /readyz on port {endpoint.port}" if endpoint is not None else ""),
         )
-        app = create_app(settings)
+        app = create_app(settings, replication_factor=info["topics"].replication.factor)
         topics = create_topics(app, settings)
         pipeline = Pipeline(app, topics, settings, info["enrichers"])
         pipeline.register(set(builtins))

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     topic_enriched: str = "articles.enriched"
     topic_dlq: str = "articles.dlq"
     partitions: int = Field(2, ge=1, description="partitions of each topic newsstream creates")
+    replication_factor: int | None = Field(None, ge=1, description="replicas of a new topic; default min(3, brokers)")
+    min_insync_replicas: int | None = Field(None, ge=1, description="of new topics; default 2 from 3 replicas, else 1")
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="largest message (bytes) we produce; topics are created to accept it"
     )
@@ -123,9 +125,13 @@ class Settings(BaseSettings):
     )
 
     # Elasticsearch
-    elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL, http(s)://host:port")
+    elasticsearch_url: str = Field(
+        "http://127.0.0.1:9200", description="Elasticsearch URL, http(s)://host:port; several nodes comma-separated"
+    )
     index_alias: str = Field("articles", description="the alias searched and written; the index is <alias>-v<version>")
     index_version: int = Field(1, ge=1, description="version of the index behind the alias")
+    index_shards: int = Field(1, ge=1, description="primary shards of the index newsstream creates")
+    index_replicas: int | None = Field(None, ge=0, description="replicas of a new index; default min(1, data nodes-1)")
     refresh_interval: str = Field(
         "500ms",
         description="index refresh interval (Elasticsearch time unit): the longest a written article waits to be "
@@ -253,9 +259,10 @@ class Settings(BaseSettings):
     @field_validator("elasticsearch_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL such as http://127.0.0.1:9200")
-        return value.rstrip("/")
+        urls = [u.strip().rstrip("/") for u in value.split(",")]
+        if not all(re.match(r"^https?://[^/\s]+", u) for u in urls):
+            raise ValueError("must be an http:// or https:// URL such as http://127.0.0.1:9200 (or several, a,b)")
+        return ",".join(urls)
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -361,7 +368,8 @@ class Settings(BaseSettings):
                 f"{env_name('elasticsearch_ca_file')} and {env_name('elasticsearch_ca_fingerprint')} are both set: "
                 "choose one way to trust the cluster"
             )
-        if "@" in self.elasticsearch_url.split("://", 1)[-1].split("/", 1)[0]:
+        nodes = [u.strip() for u in self.elasticsearch_url.split(",") if u.strip()] or [""]
+        if any("@" in u.split("://", 1)[-1].split("/", 1)[0] for u in nodes):
             # a URL is printed in messages and the settings' repr: credentials never go in it
             problems.append(
                 f"{env_name('elasticsearch_url')} holds a user name or password: give them in "
@@ -376,7 +384,7 @@ class Settings(BaseSettings):
             for n in ("elasticsearch_ca_file", "elasticsearch_ca_fingerprint", "elasticsearch_client_cert")
             if getattr(self, n)
         ]
-        if es_tls and not self.elasticsearch_cloud_id and not self.elasticsearch_url.lower().startswith("https://"):
+        if es_tls and not self.elasticsearch_cloud_id and not all(u.lower().startswith("https://") for u in nodes):
             problems.append(
                 f"{', '.join(map(env_name, es_tls))} set but {env_name('elasticsearch_url')} is not https://"
             )

@@ -9,7 +9,7 @@ function answers every item, in order, with an :data:`Answer`:
 * ``("letter", stage, reason, error, detail)``: the message goes to the
   dead-letter topic (a rejection, a parser error, a plugin's error).
 
-A parse item is ``(value, headers)`` of a raw message (the envelope is read
+A parse item is ``(value, headers, key)`` of a raw message (the envelope is read
 here too: all the work on input runs under the budget); an enrich item is the
 bytes of a parsed record. The agents (:mod:`streams.agents`) send the
 answers through their outbox.
@@ -23,6 +23,7 @@ from typing import Any
 
 from indexers.elasticsearch.merge import routing_key
 from streams.parsing import ParseRejected, parse
+from streams.publish import raw_key
 from streams.records import EnrichedArticle, ParsedArticle, RawArticle, RecordError, decode_raw
 from streams.settings import get_settings
 
@@ -56,10 +57,12 @@ def _letter(stage: str, exc: BaseException, reason: str | None = None) -> Answer
     )
 
 
-def parse_message(value: bytes, headers: dict[str, bytes]) -> Answer:
-    """Decode and parse one raw message: its :data:`Answer`."""
+def parse_message(value: bytes, headers: dict[str, bytes], key: bytes | None = None) -> Answer:
+    """Decode and parse one raw message (its value, headers and Kafka key): its :data:`Answer`."""
     try:
-        parsed = parse(decode_raw(value, headers))
+        raw = decode_raw(value, headers)
+        parsed = parse(raw)
+        parsed.raw_key = raw_key(key, raw)
     except (RecordError, ParseRejected) as exc:
         return _letter("parse", exc)
     except Exception as exc:  # a parser bug must not stop the stream
@@ -68,15 +71,15 @@ def parse_message(value: bytes, headers: dict[str, bytes]) -> Answer:
     return ("ok", parsed.id.encode(), parsed.to_bytes())
 
 
-def parse_work() -> Callable[[list[tuple[bytes, dict[str, bytes]]]], Iterator[Answer]]:
+def parse_work() -> Callable[[list[tuple[bytes, dict[str, bytes], bytes | None]]], Iterator[Answer]]:
     """Set up the parse child: the extractors imported and run once (trafilatura,
     htmldate and rs-trafilatura load lazily: about 0.5 s on the first page)."""
     parse(RawArticle(content=_WARM_UP_HTML, content_type="html", url="https://news.example.com/ferry"))
     parse(RawArticle(content=_WARM_UP_TEXT, content_type="text"))
 
-    def work(items: list[tuple[bytes, dict[str, bytes]]]) -> Iterator[Answer]:
-        for value, headers in items:
-            yield parse_message(value, headers)
+    def work(items: list[tuple[bytes, dict[str, bytes], bytes | None]]) -> Iterator[Answer]:
+        for value, headers, key in items:
+            yield parse_message(value, headers, key)
 
     return work
 

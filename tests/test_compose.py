@@ -175,6 +175,18 @@ def test_worker_environment_is_valid_settings_pointing_at_the_services(svc, monk
     assert settings.elasticsearch_password.get_secret_value() == DOT_ENV["NEWSSTREAM_ES_PASSWORD"]
 
 
+def test_worker_replication_fits_the_one_broker_and_one_node(svc):
+    """Topics replicated more than the brokers there are cannot be created; an index replica on a
+    single node is never allocated (the cluster stays yellow): the worker's values fit the stack."""
+    env = _env(svc["worker"])
+    kafka_env = _env(svc["kafka"])
+    brokers = len(kafka_env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(","))
+    assert brokers == 1 and int(kafka_env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == 1
+    assert 1 <= int(env["NEWSSTREAM_MIN_INSYNC_REPLICAS"]) <= int(env["NEWSSTREAM_REPLICATION_FACTOR"]) <= brokers
+    assert _env(svc["elasticsearch"])["discovery.type"] == "single-node"
+    assert int(env["NEWSSTREAM_INDEX_REPLICAS"]) == 0
+
+
 def test_worker_runs_the_worker_command_from_the_dockerfile(svc):
     worker = svc["worker"]
     build = worker["build"]

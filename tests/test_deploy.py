@@ -64,6 +64,12 @@ def test_the_worker_environment_is_settings_the_app_reads(manifests):
     assert set(env) - ours == {observe.MULTIPROC_ENV}
 
 
+def test_replication_survives_one_broker_and_one_node(manifests):
+    s = _settings(manifests["Deployment"])
+    assert s.replication_factor == 3 and s.min_insync_replicas == 2  # one broker down: writes still taken
+    assert s.index_replicas == 1
+
+
 def test_probes_hit_the_endpoint_the_worker_serves(manifests):
     deployment = manifests["Deployment"]
     container = _container(deployment)

@@ -256,6 +256,8 @@ def run_block(shell: Shell, commands: list[str], tmp: Path) -> None:
                 "timeout": 300,
             },
             "newsstream status": {"wanted": "documents"},
+            # exit 0: nothing missing, no article with two documents
+            "newsstream audit": {"wanted": "published", "timeout": 360},
             "newsstream parse page.html": {"wanted": '"title":"Lisbon opens a new ferry terminal on the Tagus"'},
             "newsstream enrich article.txt": {"wanted": '"persons":["Antony Blinken"', "timeout": 180},
             "newsstream dlq show": {"wanted": "dead letter(s)"},
@@ -305,6 +307,7 @@ def test_every_command_is_run_or_listed_as_not_runnable_here():
     covered = set(NOT_HERE)
     covered |= set(block_with("./dev demo")) | set(block_with(". .venv/bin/activate"))
     covered |= set(block_with("pip install -e examples/plugin"))
+    covered |= set(block_with("newsstream audit --wait 300"))  # run by test_using_it_and_the_producer_examples
     covered |= {c for c in commands if c.startswith("kcat ")}
     missing = [c for c in commands if c not in covered]
     assert not missing, f"README commands no test runs or lists: {missing}"
@@ -441,6 +444,9 @@ def test_using_it_and_the_producer_examples(readme_env, scratch, tmp_path):
         doc = wait_for(doc_of_a("html"), 240, what=f"the kafka-python example indexed; {shell.logs()}")
         assert doc["title"] == "Lisbon opens a new ferry terminal on the Tagus" and doc["publisher"] == "Harbour News"
         assert not [c for c in read_letters(settings) if c.letter.url == "https://example.org/a"]
+
+        # the audit's block, as written: every message so far indexed or dead-lettered, none missing
+        run_block(shell, block_with("newsstream audit --wait 300"), tmp_path)
     finally:
         shell.stop_all()
 

@@ -215,6 +215,10 @@ def test_settings_built_directly_never_show_the_values_given_in_an_error():
     with pytest.raises(ConfigurationError, match="NEWSSTREAM_ELASTICSEARCH_URL holds a user name or password") as info:
         Settings(elasticsearch_url="https://bob:hunter2@es.example:9200")
     assert "hunter2" not in str(info.value)
+    # several nodes' URLs: each is checked, not only the first
+    with pytest.raises(ConfigurationError, match="NEWSSTREAM_ELASTICSEARCH_URL holds a user name or password") as info:
+        Settings(elasticsearch_url="https://es1.example:9200,https://bob:hunter2@es2.example:9200")
+    assert "hunter2" not in str(info.value)
 
 
 def test_tls_files_with_a_protocol_without_tls_are_refused(pki):
@@ -222,6 +226,10 @@ def test_tls_files_with_a_protocol_without_tls_are_refused(pki):
         Settings(kafka_ca_file=pki["ca"])
     with pytest.raises(ConfigurationError, match=r"NEWSSTREAM_ELASTICSEARCH_CA_FILE set but .* is not https://"):
         Settings(elasticsearch_ca_file=pki["ca"])
+    with pytest.raises(ConfigurationError, match=r"NEWSSTREAM_ELASTICSEARCH_CA_FILE set but .* is not https://"):
+        Settings(elasticsearch_ca_file=pki["ca"], elasticsearch_url="https://es1:9200,http://es2:9200")
+    both = Settings(elasticsearch_ca_file=pki["ca"], elasticsearch_url="https://es1:9200, https://es2:9200")
+    assert es_client.connection_options(both)["hosts"] == ["https://es1:9200", "https://es2:9200"]
 
 
 def test_the_cli_says_what_is_wrong_with_the_settings_in_one_line(tmp_path):

@@ -24,6 +24,7 @@ COMMANDS = [
     ["enrich", str(RFI)],
     ["search", "x"],
     ["status"],
+    ["audit"],
     ["demo"],
     ["dlq", "show"],
     ["dlq", "replay"],

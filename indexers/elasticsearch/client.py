@@ -73,10 +73,11 @@ def _host_port(settings: Settings) -> tuple[str, int]:
         if es_address is None:
             raise ElasticsearchConnectionFailed(f"{env_name('elasticsearch_cloud_id')} names no Elasticsearch")
         return es_address[0], es_address[1] or 443
-    rest = settings.elasticsearch_url.split("://", 1)[-1].split("/", 1)[0]
+    url = urls(settings)[0]  # the first node: a pinned certificate is the cluster's, whichever node shows it
+    rest = url.split("://", 1)[-1].split("/", 1)[0]
     host, _, port = rest.rpartition(":")
     if not host or not port.isdigit():
-        return rest.strip("[]"), 443 if settings.elasticsearch_url.lower().startswith("https") else 80
+        return rest.strip("[]"), 443 if url.lower().startswith("https") else 80
     return host.strip("[]"), int(port)
 
 
@@ -103,15 +104,15 @@ def _credentials(settings: Settings) -> dict[str, Any]:
 def connection_options(settings: Settings) -> dict[str, Any]:
     """Return the keyword arguments that say where the cluster is and how to log in.
 
-    Shape: ``{"hosts": [url]}`` or ``{"cloud_id": str}``; ``api_key``
-    (``(id, key)`` or the encoded str) or ``basic_auth`` (``(user,
+    Shape: ``{"hosts": [url, ...]}`` (``settings.elasticsearch_url``, one URL
+    or several nodes' comma-separated: the client sends each request to a live
+    one, so losing a node loses no client) or ``{"cloud_id": str}``;
+    ``api_key`` (``(id, key)`` or the encoded str) or ``basic_auth`` (``(user,
     password)``); ``ca_certs``, ``ssl_assert_fingerprint``, ``client_cert``
     and ``client_key``, ``verify_certs=False``, each when set.
     """
     options: dict[str, Any] = (
-        {"cloud_id": settings.elasticsearch_cloud_id}
-        if settings.elasticsearch_cloud_id
-        else {"hosts": [settings.elasticsearch_url]}
+        {"cloud_id": settings.elasticsearch_cloud_id} if settings.elasticsearch_cloud_id else {"hosts": urls(settings)}
     )
     options |= _credentials(settings)
     if settings.elasticsearch_ca_file:
@@ -125,6 +126,11 @@ def connection_options(settings: Settings) -> dict[str, Any]:
     if not settings.elasticsearch_verify_certs:
         options["verify_certs"] = False
     return options
+
+
+def urls(settings: Settings) -> list[str]:
+    """Return the node URLs of ``settings.elasticsearch_url`` (comma-separated) as a list."""
+    return [u.strip() for u in settings.elasticsearch_url.split(",") if u.strip()]
 
 
 def sync_client(settings: Settings, *, request_timeout: float = 30.0, **options: Any) -> Elasticsearch:

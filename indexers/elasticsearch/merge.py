@@ -87,8 +87,10 @@ META_FIELDS = (
     "fetched_at",
 )
 
-#: Fields of the document that are not merged field by field.
-OWN_FIELDS = ("id", "aliases", "dedup", "ingested_at")
+#: Fields of the document that are not merged field by field. ``raw_key`` (the key of the raw message
+#: that made the document; ``newsstream audit`` looks documents up by it) stays the first input's: a
+#: re-delivered input under another key leaves the document as it was (the audit finds it by its id).
+OWN_FIELDS = ("id", "aliases", "dedup", "ingested_at", "raw_key")
 
 
 def _norm(text: str) -> str:
@@ -176,7 +178,7 @@ def _body_names(doc: dict[str, Any]) -> list[str]:
 def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Merge two documents (each :func:`state` or an earlier merge) into one; ``a`` gives the id.
 
-    Commutative, associative and idempotent apart from the id: each field is
+    Commutative, associative and idempotent apart from the id and ``raw_key`` (``a``'s): each field is
     the value that came with the highest rank, lists of ids and keys are
     unions, ``ingested_at`` the later.
     """
@@ -195,6 +197,8 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         out[name] = winner[name]
         ranks[name] = winner["dedup"]["ranks"][name]
     out["aliases"] = sorted(set(a.get("aliases", [])) | set(b.get("aliases", [])))
+    if a.get("raw_key") or b.get("raw_key"):
+        out["raw_key"] = a.get("raw_key") or b.get("raw_key")
     times = [t for t in (a.get("ingested_at"), b.get("ingested_at")) if t]
     if times:
         out["ingested_at"] = max(times)

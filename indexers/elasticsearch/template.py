@@ -113,6 +113,8 @@ def mappings(full_analysis: bool) -> dict[str, Any]:
             # from, the ids of every input merged, and how the inputs are matched and merged
             "canonical_url": {"type": "keyword", "ignore_above": 2048},
             "aliases": {"type": "keyword"},
+            # the key of the message on articles.raw the document came from: newsstream audit looks it up
+            "raw_key": {"type": "keyword", "ignore_above": 1024},
             "dedup": {
                 "properties": {
                     "title_keys": {"type": "keyword", "ignore_above": 1024},
@@ -124,11 +126,14 @@ def mappings(full_analysis: bool) -> dict[str, Any]:
     }
 
 
-def index_template(alias: str, full_analysis: bool, refresh_interval: str = "500ms") -> dict[str, Any]:
-    """Return the composable index template body for ``{alias}-v*`` indices."""
+def index_template(
+    alias: str, full_analysis: bool, refresh_interval: str = "500ms", shards: int = 1, replicas: int = 0
+) -> dict[str, Any]:
+    """Return the composable index template body for ``{alias}-v*`` indices
+    (``shards`` primary shards, ``replicas`` replicas of each)."""
     settings: dict[str, Any] = {
-        "number_of_shards": 1,
-        "number_of_replicas": 0,
+        "number_of_shards": shards,
+        "number_of_replicas": replicas,
         "refresh_interval": refresh_interval,
     }
     if full_analysis:
@@ -150,17 +155,46 @@ def cluster_has_analysis_common(client) -> bool:
     return all(any(m.get("name") == "analysis-common" for m in n.get("modules", [])) for n in nodes.values())
 
 
-def ensure_index(client, alias: str = "articles", version: int = 1, refresh_interval: str = "500ms") -> dict[str, Any]:
+def data_nodes(client) -> int:
+    """Return how many data nodes the cluster has (``_cluster/health``)."""
+    return int(client.cluster.health()["number_of_data_nodes"])
+
+
+def default_replicas(client) -> int:
+    """Replicas of a new index: one when the cluster has a second data node to hold it, else none
+    (a replica is never allocated on its primary's node: on one node it would keep the index yellow)."""
+    return min(1, max(0, data_nodes(client) - 1))
+
+
+def ensure_index(
+    client,
+    alias: str = "articles",
+    version: int = 1,
+    refresh_interval: str = "500ms",
+    *,
+    shards: int = 1,
+    replicas: int | None = None,
+) -> dict[str, Any]:
     """Put the template and create ``{alias}-v{version}`` behind ``alias`` if missing.
 
-    ``client`` is a synchronous ``elasticsearch.Elasticsearch``. Returns
-    ``{"index", "alias", "analysis": "english+asciifolding" | "standard"}``.
-    Idempotent: an existing index keeps its mapping, and takes
+    ``client`` is a synchronous ``elasticsearch.Elasticsearch``. A new index
+    gets ``shards`` primary shards and ``replicas`` replicas of each (None:
+    :func:`default_replicas`). Returns ``{"index", "alias", "analysis":
+    "english+asciifolding" | "standard", "shards", "replicas", "mismatches"}``:
+    ``shards`` and ``replicas`` are the index's own, ``mismatches`` one line
+    per way an existing index differs from what was asked (fewer shards or
+    replicas; it is used as it is). Idempotent: an existing index keeps its
+    mapping, takes the fields the mapping gained since it was created (new
+    fields only, which Elasticsearch allows on a live index) and
     ``refresh_interval`` (a dynamic setting) if it had another.
     """
     full = cluster_has_analysis_common(client)
-    client.indices.put_index_template(name=alias, **index_template(alias, full, refresh_interval))
+    if replicas is None:
+        replicas = default_replicas(client)
+    template = index_template(alias, full, refresh_interval, shards, replicas)
+    client.indices.put_index_template(name=alias, **template)
     index = f"{alias}-v{version}"
+    mismatches: list[str] = []
     if not client.indices.exists(index=index):
         try:
             client.indices.create(index=index, aliases={alias: {"is_write_index": True}})
@@ -173,9 +207,34 @@ def ensure_index(client, alias: str = "articles", version: int = 1, refresh_inte
         current = client.indices.get_settings(index=index, name="index.refresh_interval")
         if current.get(index, {}).get("settings", {}).get("index", {}).get("refresh_interval") != refresh_interval:
             client.indices.put_settings(index=index, settings={"index": {"refresh_interval": refresh_interval}})
+        missing = dict(template["template"]["mappings"]["properties"])
+        for name in current_properties(client, index):
+            missing.pop(name, None)
+        if missing:
+            client.indices.put_mapping(index=index, properties=missing)
+            log.info("index %s: mapped the new fields %s", index, ", ".join(sorted(missing)))
+    got = client.indices.get_settings(index=index, name="index.number_of_*")
+    found = got.get(index, {}).get("settings", {}).get("index", {})
+    have_shards, have_replicas = int(found.get("number_of_shards", shards)), int(found.get("number_of_replicas", 0))
+    if have_shards < shards:
+        mismatches.append(
+            f"index {index} has {have_shards} primary shard(s), fewer than the {shards} asked (NEWSSTREAM_INDEX_SHARDS)"
+        )
+    if have_replicas < replicas:
+        mismatches.append(
+            f"index {index} has {have_replicas} replica(s), fewer than the {replicas} asked "
+            f"(NEWSSTREAM_INDEX_REPLICAS): losing a node holding a primary loses its documents until it returns"
+        )
     analysis = "english+asciifolding" if full else "standard"
     log.info("index %s behind alias %s, text analysis: %s", index, alias, analysis)
-    return {"index": index, "alias": alias, "analysis": analysis}
+    return {
+        "index": index,
+        "alias": alias,
+        "analysis": analysis,
+        "shards": have_shards,
+        "replicas": have_replicas,
+        "mismatches": mismatches,
+    }
 
 
 def current_properties(client, alias: str) -> dict[str, Any]:

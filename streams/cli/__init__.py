@@ -2,7 +2,8 @@
 
 Commands: ``services up|down|status`` and ``demo`` (:mod:`.services`),
 ``publish``, ``worker``, ``parse``, ``enrich`` (:mod:`.pipeline`),
-``search`` (:mod:`.search`), ``status`` (:mod:`.status`), ``dlq show|replay|discard`` (:mod:`.dlq`),
+``search`` (:mod:`.search`), ``audit`` (:mod:`.audit`), ``status`` (:mod:`.status`),
+``dlq show|replay|discard`` (:mod:`.dlq`),
 ``agents list`` and ``kibana import`` (:mod:`.plugins`). Errors are printed
 in one line naming the input (file, or file:line) or the setting
 (``NEWSSTREAM_*``) and give exit code 1; the other inputs are still handled.
@@ -23,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from streams.cli import dlq, pipeline, plugins, search, services, status
+from streams.cli import audit, dlq, pipeline, plugins, search, services, status
 from streams.cli.common import err, readable_help, typer_app
 from streams.settings import ConfigurationError
 
@@ -43,6 +44,7 @@ app.command(epilog=pipeline.WORKER_SETTINGS)(pipeline.worker)
 app.command(epilog=pipeline.PARSE_SETTINGS)(pipeline.parse)
 app.command(epilog=pipeline.ENRICH_SETTINGS)(pipeline.enrich)
 app.command(epilog=search.SETTINGS)(search.search)
+app.command(epilog=audit.SETTINGS)(audit.audit)
 app.command(epilog=status.SETTINGS)(status.status)
 app.command(epilog=services.DEMO_SETTINGS)(services.demo)
 

@@ -73,7 +73,12 @@ def publish(
     if wait and topic != settings.topic_raw:
         fail(f"--wait follows articles through the pipeline from {settings.topic_raw}, not from {topic}")
     require_kafka(settings)
-    pub.ensure_topics(settings)
+    try:
+        report = pub.ensure_topics(settings)
+    except ValueError as exc:
+        fail(str(exc))
+    for line in report.mismatches:
+        err.print(f"warning: {line}", highlight=False, markup=False)
     dlq_start: dict[int, int] = {}
     if wait:
         from streams.waiting import dlq_end_offsets

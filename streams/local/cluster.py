@@ -210,6 +210,27 @@ def elasticsearch_master(settings: Settings) -> int | None:
     return None
 
 
+def elasticsearch_primaries(settings: Settings, index: str) -> dict[int, list[int]]:
+    """``{node index: [shard numbers]}``: which node holds the started primary of each shard of ``index``
+    (an alias names its index), asked of each node in turn.
+
+    Raises:
+        ServiceError: no node answers.
+    """
+    found = lay.elasticsearch_nodes(settings, current(settings))
+    for n in found:
+        rows = es.shards(n.address, index)
+        if rows is None:
+            continue
+        by_name = {m.node_name: m.index for m in found}
+        out: dict[int, list[int]] = {}
+        for row in rows:
+            if row.get("prirep") == "p" and row.get("state") == "STARTED" and row.get("node") in by_name:
+                out.setdefault(by_name[row["node"]], []).append(int(row["shard"]))
+        return {k: sorted(v) for k, v in out.items()}
+    raise ServiceError(f"no Elasticsearch node answers for the shards of {index!r}")
+
+
 def partition_leaders(settings: Settings, topic: str) -> dict[int, int]:
     """``{partition: index of the leading broker}`` of ``topic`` (-1 while a partition has no leader).
 

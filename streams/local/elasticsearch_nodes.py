@@ -59,6 +59,16 @@ def master_name(url: str, timeout: float = 5.0) -> str | None:
         return None
 
 
+def shards(url: str, index: str, timeout: float = 10.0) -> list[dict] | None:
+    """``_cat/shards`` of ``index`` (``shard``, ``prirep`` ``p``/``r``, ``state``, ``node`` name), or None."""
+    query = "format=json&h=shard,prirep,state,node"
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/_cat/shards/{index}?{query}", timeout=timeout) as resp:
+            return orjson.loads(resp.read()) if resp.status == 200 else None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
 # ---------------------------------------------------------------- files
 
 

@@ -40,6 +40,7 @@ from streams.local import layout as lay
 from streams.local.cluster import (
     current,
     elasticsearch_master,
+    elasticsearch_primaries,
     elasticsearch_urls,
     kafka_bootstrap_servers,
     kill_node,
@@ -71,6 +72,7 @@ __all__ = [
     "down",
     "elasticsearch_healthy",
     "elasticsearch_master",
+    "elasticsearch_primaries",
     "elasticsearch_urls",
     "fetch",
     "find_java",
