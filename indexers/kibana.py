@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -105,6 +106,40 @@ def _summarise_errors(errors: list[dict[str, Any]], limit: int = 5) -> str:
     return "; ".join(parts)
 
 
+class _Redirected(urllib.error.URLError):
+    def __init__(self, code: int, location: str) -> None:
+        super().__init__(f"redirect {code}")
+        self.code = code
+        self.location = location
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuse every redirect: urllib would follow a 302 to another host as a GET
+    without the file, and the other host's answer would be taken for Kibana's."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise _Redirected(code, _without_credentials(newurl))
+
+
+def _without_credentials(url: str) -> str:
+    """``scheme://host[:port]/path`` of ``url``: no user, password or query in an error message."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an invalid URL)"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
+def _opener(context: ssl.SSLContext) -> urllib.request.OpenerDirector:
+    """An opener that refuses redirects and trusts ``context`` for ``https://``."""
+    return urllib.request.build_opener(_RefuseRedirects, urllib.request.HTTPSHandler(context=context))
+
+
 def import_saved_objects(
     url: str,
     path: Path | None = None,
@@ -133,7 +168,8 @@ def import_saved_objects(
     Raises:
         FileNotFoundError: no file at ``path``.
         ValueError: the file is not valid saved-objects NDJSON.
-        KibanaImportError: Kibana is not reachable, answers with an HTTP error
+        KibanaImportError: Kibana is not reachable, redirects (never
+            followed), answers with an HTTP error
             (the message carries Kibana's answer), answers something that is
             not the import response, or imported only part of the objects
             (``success: false``; the message lists the objects and errors).
@@ -156,9 +192,16 @@ def import_saved_objects(
     if authorization:
         request.add_unredirected_header("Authorization", authorization)  # not to another host on a redirect
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
+        opener = _OPENER if context is None else _opener(context)
+        with opener.open(request, timeout=timeout) as resp:
             status = resp.status
             text = resp.read().decode("utf-8", "replace")
+    except _Redirected as exc:
+        raise KibanaImportError(
+            f"{base} answered HTTP {exc.code}, a redirect to {exc.location}: not followed (a POST redirected "
+            "is sent again as an empty GET, possibly to another host); give Kibana's own URL with --url",
+            exc.code,
+        ) from None
     except urllib.error.HTTPError as exc:
         text = exc.read().decode("utf-8", "replace")
         message = text

@@ -1,9 +1,14 @@
 """The built-in agents: parse -> enrich -> index, and their registration on a faust app.
 
-Each stage is a batch handler; the work is done by pure functions
-(:func:`streams.parsing.parse`, :func:`streams.enrichment.enrich_batch`) and
-by the bulk writer (:class:`indexers.elasticsearch.merging.MergingWriter`). What
-leaves a handler, records and dead letters, goes through the
+Each stage is a batch handler. The parse and enrich work (:func:`streams.parsing.parse`,
+:func:`streams.enrichment.enrich_batch` and the enricher plugins) runs in a
+child process per stage with a time budget per message
+(:class:`~streams.isolation.StagePool`, the work in :mod:`streams.stages`):
+the event loop is never blocked, a message over its budget is dead-lettered
+with reason ``timeout`` and one that kills the child twice with reason
+``crash``. The index stage is the bulk writer
+(:class:`indexers.elasticsearch.merging.MergingWriter`). What leaves a handler,
+records and dead letters, goes through the
 :class:`~streams.delivery.outbox.Outbox`, and the batches are cut, settled
 and acknowledged by :mod:`streams.delivery.batching`: the same delivery path
 as the plugins' consumer agents. A handler never lets a message's error
@@ -12,14 +17,12 @@ escape: the message is dead-lettered with its reason.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import faust
 
-from indexers.elasticsearch.merge import routing_key
 from indexers.elasticsearch.merging import MergingWriter
 from indexers.elasticsearch.writer import to_document
 from streams import metrics
@@ -27,17 +30,18 @@ from streams.app import Topics
 from streams.delivery import batching, deadletters
 from streams.delivery.batching import Batch
 from streams.delivery.outbox import Outbox
-from streams.parsing import ParseRejected, parse
-from streams.publish import raw_key
-from streams.records import EnrichedArticle, ParsedArticle, RecordError, decode_raw, now_iso
+from streams.isolation import Failure, StagePool
+from streams.records import EnrichedArticle, RecordError, now_iso
 from streams.settings import Settings
 
 if TYPE_CHECKING:
-    from spacy.language import Language
-
     from streams.plugins import Enricher
 
 log = logging.getLogger(__name__)
+
+#: The child processes' set-up functions (``module:function``, see :mod:`streams.isolation`).
+PARSE_WORK = "streams.stages:parse_work"
+ENRICH_WORK = "streams.stages:enrich_work"
 
 
 class Pipeline:
@@ -46,9 +50,10 @@ class Pipeline:
     Args:
         app: the faust App.
         topics: its topics (:func:`streams.app.create_topics`).
-        settings: batch sizes, model, Elasticsearch.
-        enrichers: plugin enrichers run after the built-in enrichment
-            (:mod:`streams.plugins`); each returns extra fields.
+        settings: batch sizes, budgets, model, Elasticsearch.
+        enrichers: the plugin enrichers (:mod:`streams.plugins`), for their
+            names: a replayed letter of one is for the enrich stage. The enrich
+            stage's child process loads and runs them.
     """
 
     def __init__(
@@ -59,85 +64,49 @@ class Pipeline:
         self.settings = settings
         self.enrichers = enrichers or []
         self.outbox = Outbox(app, topics.dlq, settings)
-        self._nlp: Language | None = None
+        self.parse_pool = StagePool(
+            PARSE_WORK,
+            "parse",
+            settings.parse_timeout_seconds,
+            "NEWSSTREAM_PARSE_TIMEOUT_SECONDS",
+            should_stop=lambda: self.outbox.should_stop,
+        )
+        self.enrich_pool = StagePool(
+            ENRICH_WORK,
+            "enrich",
+            settings.enrich_timeout_seconds,
+            "NEWSSTREAM_ENRICH_TIMEOUT_SECONDS",
+            should_stop=lambda: self.outbox.should_stop,
+        )
         self._writer: MergingWriter | None = None
+
+    async def _send_answers(self, stage: str, topic: faust.TopicT, batch: Batch, answers: list[Any]) -> None:
+        """Send each message's answer from the stage's child: its record, or its dead letter."""
+        for (_value, event), answer in zip(batch, answers):
+            if isinstance(answer, Failure):
+                error = "StageTimeout" if answer.reason == "timeout" else "StageCrash"
+                await self.outbox.dead_letter(stage, event, reason=answer.reason, error=error, detail=answer.detail)
+            elif answer[0] == "ok":
+                await self.outbox.send(topic, answer[1], answer[2], stage, event)
+            else:
+                _, letter_stage, reason, error, detail = answer
+                await self.outbox.dead_letter(letter_stage, event, reason=reason[:500], error=error, detail=detail)
 
     # -------------------------------------------------------------- parse
 
     async def parse_batch(self, batch: Batch) -> None:
-        for value, event in batch:
-            try:
-                raw = decode_raw(value, deadletters.message_headers(event.message))
-                parsed = parse(raw)
-                parsed.raw_key = raw_key(event.message.key, raw)
-            except (RecordError, ParseRejected) as exc:
-                await self.outbox.dead_letter("parse", event, exc)
-                continue
-            except Exception as exc:  # a parser bug must not stop the stream
-                log.exception("parse failed")
-                await self.outbox.dead_letter("parse", event, exc, reason=f"parser error: {exc.__class__.__name__}")
-                continue
-            await self.outbox.send(self.topics.parsed, parsed.id.encode(), parsed.to_bytes(), "parse", event)
+        items = [
+            (bytes(value), deadletters.message_headers(event.message), event.message.key) for value, event in batch
+        ]
+        await self._send_answers("parse", self.topics.parsed, batch, await self.parse_pool.map(items))
 
     # -------------------------------------------------------------- enrich
 
-    def nlp(self) -> Language:
-        """Load the spaCy pipeline and the gazetteer, once per process."""
-        if self._nlp is None:
-            # imported here, not at the top: spaCy and the enrichment rules add
-            # about 48 MB of memory and 0.6-1.4 s of start-up (measured) to every
-            # process that imports this module, and only the enrich stage needs them
-            from streams.enrichment import load_nlp  # noqa: PLC0415
-            from streams.enrichment.gazetteer import gazetteer  # noqa: PLC0415
-
-            self._nlp = load_nlp(self.settings.spacy_model)
-            gazetteer()  # built once per process (about 1 s): at start, not in the first batch
-        return self._nlp
-
-    def _enrich_sync(self, articles: list[ParsedArticle]) -> list[EnrichedArticle | BaseException]:
-        """Enrich a batch in one nlp.pipe; on an error, article by article to isolate it."""
-        from streams.enrichment import enrich, enrich_batch  # noqa: PLC0415  (see nlp())
-
-        nlp = self.nlp()
-        try:
-            out: list[EnrichedArticle | BaseException] = list(enrich_batch(articles, nlp))
-        except Exception:
-            out = []
-            for article in articles:
-                try:
-                    out.append(enrich(article, nlp))
-                except Exception as exc:
-                    out.append(exc)
-        for i, item in enumerate(out):
-            if isinstance(item, EnrichedArticle) and self.enrichers:
-                for plugin in self.enrichers:
-                    try:
-                        item.extra.update(plugin.run(item))
-                    except Exception as exc:
-                        exc.plugin = plugin.name  # type: ignore[attr-defined]
-                        out[i] = exc
-                        break
-        return out
-
     async def enrich_batch(self, batch: Batch) -> None:
-        good: list[tuple[ParsedArticle, Any]] = []
-        for value, event in batch:
-            try:
-                good.append((ParsedArticle.from_bytes(value), event))
-            except RecordError as exc:
-                await self.outbox.dead_letter("enrich", event, exc)
-        if not good:
-            return
-        loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(None, self._enrich_sync, [a for a, _ in good])
-        for (_, event), result in zip(good, results):
-            if isinstance(result, BaseException):
-                stage = getattr(result, "plugin", None) or "enrich"
-                await self.outbox.dead_letter(stage, event, result, reason=f"{stage} error: {result}")
-                continue
-            # keyed by title: the copies of one article (HTML and text, ...) reach one index agent in order
-            key = routing_key(result.title, result.id)
-            await self.outbox.send(self.topics.enriched, key, result.to_bytes(), "enrich", event)
+        # the child keys each record by its title (streams.stages): the copies of one
+        # article (HTML and text, ...) reach one index agent, in order
+        answers = await self.enrich_pool.map([bytes(value) for value, _event in batch], together=True)
+        await self._send_answers("enrich", self.topics.enriched, batch, answers)
 
     # -------------------------------------------------------------- index
 
@@ -203,7 +172,9 @@ class Pipeline:
     def register(self, only: set[str] | None = None) -> None:
         """Register the agents ``parse``, ``enrich`` and ``index`` (or those in ``only``).
 
-        The index agent overlaps its bulk requests with taking the next batch
+        The parse and enrich agents start their child process before their
+        first batch and stop it when the worker stops. The index agent
+        overlaps its bulk requests with taking the next batch
         (:func:`streams.delivery.batching.agent`) and closes its writer when
         the worker stops.
         """
@@ -215,7 +186,14 @@ class Pipeline:
             "parse": (
                 self.topics.raw,
                 batching.agent(
-                    box, "parse", self.parse_batch, 100, s.batch_max_seconds, accepts=deadletters.accepts(["parse"])
+                    box,
+                    "parse",
+                    self.parse_batch,
+                    100,
+                    s.batch_max_seconds,
+                    accepts=deadletters.accepts(["parse"]),
+                    on_start=self.parse_pool.start,
+                    on_stop=self.parse_pool.close,
                 ),
             ),
             "enrich": (
@@ -227,6 +205,8 @@ class Pipeline:
                     s.enrich_batch_size,
                     s.batch_max_seconds,
                     accepts=deadletters.accepts(enrich_names),
+                    on_start=self.enrich_pool.start,
+                    on_stop=self.enrich_pool.close,
                 ),
             ),
             "index": (

@@ -13,6 +13,7 @@ twice.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,9 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.worker import Worker as FaustWorker
 
+from streams import logfilter
 from streams.kafka import MESSAGE_OVERHEAD, faust_broker_options
 from streams.settings import Settings
 
@@ -121,3 +124,15 @@ def create_topics(app: faust.App, settings: Settings) -> Topics:
         enriched=topic(settings.topic_enriched),
         dlq=topic(settings.topic_dlq),
     )
+
+
+class Worker(FaustWorker):
+    """faust's worker, with repeated log lines once per interval (:mod:`streams.logfilter`). Named
+    ``Worker`` as faust's is: its lines read ``[^Worker]: Ready`` as operators and tests expect."""
+
+    log_repeat_seconds = logfilter.DEFAULT_INTERVAL
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)  # faust's spinner: off below WARNING
+        # faust replaces the root logger's handlers when it starts: filter the new ones
+        logfilter.install(self.log_repeat_seconds, logger)

@@ -27,6 +27,8 @@ name                                           type       what
 ``newsstream_bulk_items_retried_total``        counter    documents sent again, by cause
 ``newsstream_bulk_throttled_items_total``      counter    documents Elasticsearch answered HTTP 429
 ``newsstream_elasticsearch_unreachable``       gauge      1 while the last bulk request found no Elasticsearch
+``newsstream_index_blocked``                   gauge      1 while the bulk writer waits for a cluster block
+                                                          (a read-only index: the flood-stage disk watermark)
 ``newsstream_consumer_lag``                    gauge      end offset - committed offset, by consumer group,
                                                           topic and partition (read from Kafka at each scrape,
                                                           by :mod:`streams.observe`)
@@ -65,10 +67,12 @@ REASON_CLASSES = (
     "es_unavailable",  # Elasticsearch answered 429 or 5xx until the writer gave up
     "es_rejected",  # any other refusal by Elasticsearch
     "error",  # an exception in a stage or a plugin
+    "timeout",  # over the stage's time budget (NEWSSTREAM_PARSE/ENRICH_TIMEOUT_SECONDS): its child was killed
+    "crash",  # the stage's child process died on the message twice (a segfault, the OOM killer)
 )
 
 #: Why the bulk writer sent documents again (``cause`` label).
-RETRY_CAUSES = ("http_429", "http_5xx", "connection")
+RETRY_CAUSES = ("http_429", "http_5xx", "connection", "cluster_block")
 
 
 def reason_class(error: str, reason: str) -> str:
@@ -78,6 +82,8 @@ def reason_class(error: str, reason: str) -> str:
     ``reason`` the letter's reason (see :class:`streams.records.DeadLetter`).
     """
     text = (reason or "").strip().lower()
+    if error in ("StageTimeout", "StageCrash"):  # streams.isolation's failures
+        return "timeout" if error == "StageTimeout" else "crash"
     if error == "ParseRejected":
         return text.replace(" ", "_") if text in PARSE_REJECTIONS else "rejected"
     if error == "RecordError":
@@ -214,6 +220,11 @@ class _Instruments:
             "1 while the last bulk request of a process found no Elasticsearch (connection error or timeout), else 0.",
             multiprocess_mode="livemax",
         )
+        self.index_blocked = pc.Gauge(
+            "newsstream_index_blocked",
+            "1 while a process's bulk writer waits for a cluster block on the index to be lifted, else 0.",
+            multiprocess_mode="livemax",
+        )
         # every series exists from the start, at 0: a rate() over a counter
         # that appears only at its first increment misses that increment
         for stage in stages:
@@ -226,6 +237,7 @@ class _Instruments:
         for cause in RETRY_CAUSES:
             self.bulk_retried.labels(cause)
         self.es_unreachable.set(0)
+        self.index_blocked.set(0)
 
 
 _m: _Instruments | None = None
@@ -280,6 +292,12 @@ def count_bulk_retried(cause: str, n: int) -> None:
     """``n`` documents sent again; ``cause`` one of :data:`RETRY_CAUSES`."""
     if _m is not None and n:
         _m.bulk_retried.labels(cause).inc(n)
+
+
+def set_index_blocked(blocked: bool) -> None:
+    """The bulk writer started (True) or stopped (False) waiting for a cluster block to be lifted."""
+    if _m is not None:
+        _m.index_blocked.set(1 if blocked else 0)
 
 
 def count_throttled(n: int) -> None:

@@ -5,120 +5,57 @@ Inputs are files or folders: ``.txt`` (plain text), ``.html``/``.htm``/
 ``.jsonl`` (one envelope per line). An envelope is ``{"url", "content_type",
 "html" | "text", "source", "fetched_at"}`` (see the README). A file or line
 that cannot be read is reported as a :class:`InputError` naming it, and the
-rest still go.
+rest still go. Files are read as streams with the message limit
+(:func:`read_bytes`): a gzip bomb is an input error, not 2 GB of memory.
 """
 
 from __future__ import annotations
 
-import gzip
 import logging
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
 from kafka import KafkaAdminClient
 from kafka import errors as kafka_errors
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
 from streams import kafka
-from streams.records import ContentType, RawArticle, RecordError, decode_raw, stable_id
+from streams.inputs import (
+    DEFAULT_LIMIT as DEFAULT_LIMIT,
+)
+from streams.inputs import (
+    HTML_SUFFIXES as HTML_SUFFIXES,
+)
+from streams.inputs import (
+    JSON_FILE_MESSAGES as JSON_FILE_MESSAGES,
+)
+from streams.inputs import (
+    KNOWN_SUFFIXES as KNOWN_SUFFIXES,
+)
+from streams.inputs import (
+    InputError as InputError,
+)
+from streams.inputs import (
+    InputTooLarge as InputTooLarge,
+)
+from streams.inputs import (
+    content_type_of as content_type_of,
+)
+from streams.inputs import (
+    expand as expand,
+)
+from streams.inputs import (
+    read_articles as read_articles,
+)
+from streams.inputs import (
+    read_bytes as read_bytes,
+)
+from streams.records import RawArticle, stable_id
 from streams.settings import Settings
 from streams.topics import topic_names
 
 log = logging.getLogger("newsstream.worker")
-
-HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
-KNOWN_SUFFIXES = (*HTML_SUFFIXES, ".txt", ".text", ".json", ".jsonl")
-
-
-@dataclass
-class InputError:
-    """An input that could not be read: where (``file`` or ``file:line``) and why."""
-
-    where: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
-
-
-def content_type_of(path: Path) -> ContentType:
-    """Return ``"html"`` for ``.html``/``.htm``/``.html.gz`` files, else ``"text"``."""
-    name = path.name.lower()
-    return "html" if name.endswith(HTML_SUFFIXES) else "text"
-
-
-def expand(paths: list[Path]) -> list[Path]:
-    """Expand folders (recursively, files with known suffixes, sorted) and keep files as given."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            for root, _dirs, files in os.walk(p):
-                for f in sorted(files):
-                    if f.lower().endswith(KNOWN_SUFFIXES) and not f.startswith("."):
-                        out.append(Path(root) / f)
-        else:
-            out.append(p)
-    return out
-
-
-def read_bytes(path: Path) -> bytes:
-    """Read a file, un-gzipping ``.gz``. Raises OSError."""
-    data = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
-        data = gzip.decompress(data)
-    return data
-
-
-def read_articles(path: Path, content_type: ContentType | None = None) -> Iterator[RawArticle | InputError]:
-    """Yield the raw articles of one file, or an :class:`InputError` per unreadable file or line."""
-    try:
-        data = read_bytes(path)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        yield InputError(
-            str(path), f"cannot read: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
-        )
-        return
-    name = path.name.lower()
-    if name.endswith(".jsonl"):
-        for lineno, line in enumerate(data.splitlines(), 1):
-            if not line.strip():
-                continue
-            yield _envelope(line, f"{path}:{lineno}")
-    elif name.endswith(".json"):
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            yield InputError(str(path), f"invalid JSON: {exc}")
-            return
-        items = obj if isinstance(obj, list) else [obj]
-        for i, item in enumerate(items, 1):
-            yield _envelope(orjson.dumps(item), f"{path}" + (f" item {i}" if isinstance(obj, list) else ""))
-    else:
-        if not data.strip():
-            yield InputError(str(path), "empty file")
-            return
-        yield RawArticle(content=data, content_type=content_type or content_type_of(path), source=path.name)
-
-
-def _envelope(line: bytes, where: str) -> RawArticle | InputError:
-    if not line.lstrip().startswith(b"{"):
-        return InputError(where, "not a JSON object (an envelope with 'html' or 'text')")
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return InputError(where, f"invalid JSON: {exc}")
-    try:
-        raw = decode_raw(line)
-    except RecordError as exc:
-        return InputError(where, str(exc))
-    if isinstance(raw.content, bytes):  # decode_raw fell back to bare bytes
-        return InputError(where, "not an envelope: needs 'html' or 'text'")
-    return raw
 
 
 def article_key(raw: RawArticle) -> bytes:

@@ -27,24 +27,15 @@ from typing import Any, ClassVar, Literal, TypeGuard
 
 import orjson
 
+from streams.validation import RecordError as RecordError
+from streams.validation import check_datetime, check_text_field, check_url, envelope_fault, meant_as_envelope
+
 ContentType = Literal["html", "text"]
 
 
 def is_content_type(value: object) -> TypeGuard[ContentType]:
     """True when ``value`` is ``"html"`` or ``"text"``."""
     return value in ("html", "text")
-
-
-class RecordError(ValueError):
-    """A message's bytes are not a valid record of the expected kind.
-
-    ``reason`` is a short, stable phrase for dead letters and logs.
-    """
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 def dumps(obj: Any) -> bytes:
@@ -132,8 +123,17 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
     * anything else: the bare bytes of a page, HTML or plain text; the optional
       message headers ``content_type``, ``url`` and ``source`` describe it.
 
+    Envelopes and headers are checked strictly (:func:`check_url`,
+    :func:`check_text_field`): an envelope that is not valid UTF-8 JSON (an
+    invalid byte, a lone surrogate escape such as ``\\ud800``) is rejected
+    rather than read as a bare page whose text is the envelope.
+
     Raises:
-        RecordError: the value is empty, or is a JSON envelope without content.
+        RecordError: the value is empty; a JSON envelope without content; an
+            invalid envelope (``"invalid envelope"``: not UTF-8, a lone
+            surrogate, broken JSON); an ``"invalid url"`` (not http or https,
+            no host, a control character, too long); a control character in
+            another field; a header that is not UTF-8.
     """
     if not value or not value.strip():
         raise RecordError("empty message", "the value has no bytes")
@@ -142,7 +142,9 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
     if stripped[:1] in (b"{", b"[", b'"') or stripped in (b"null", b"true", b"false") or stripped[:1].isdigit():
         try:
             obj = orjson.loads(value)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as exc:
+            if stripped[:1] == b"{" and meant_as_envelope(value):
+                raise RecordError("invalid envelope", envelope_fault(value, exc)) from exc
             obj = _NOT_JSON  # not JSON after all: a bare page that starts like JSON
         if obj is not _NOT_JSON and not (
             isinstance(obj, dict) and ({"html", "text", "url", "content_type"} & obj.keys())
@@ -152,8 +154,12 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
             for name in ("url", "source", "fetched_at", "content_type"):
                 if obj.get(name) is not None and not isinstance(obj[name], str):
                     raise RecordError(f"invalid {name}", f"must be a string, not {type(obj[name]).__name__}")
+                if obj.get(name):
+                    check_text_field(name, obj[name])
+            if obj.get("url"):
+                check_url(obj["url"])
             if obj.get("fetched_at"):
-                _check_datetime(obj["fetched_at"])
+                check_datetime(obj["fetched_at"])
             html, text = obj.get("html"), obj.get("text")
             if not isinstance(html, str) and not isinstance(text, str):
                 raise RecordError("envelope without content", "needs an 'html' or 'text' string")
@@ -174,27 +180,30 @@ def decode_raw(value: bytes | None, headers: dict[str, bytes] | None = None) -> 
 
     def header(name: str) -> str | None:
         raw = headers.get(name)
-        return raw.decode("utf-8", "replace") if raw else None
+        if not raw:
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"invalid {name}", f"header {name} is not UTF-8 (byte {exc.start})") from exc
+        check_text_field(name, text)
+        return text
 
     content_type = header("content_type") or None
     if content_type is not None and not is_content_type(content_type):
         raise RecordError("unknown content_type", f"header content_type={content_type!r}")
+    url = header("url")
+    if url:
+        check_url(url)
     return RawArticle(
         content=value,
         content_type=content_type,
-        url=header("url"),
+        url=url,
         source=header("source"),
     )
 
 
 _NOT_JSON = object()
-
-
-def _check_datetime(text: str) -> None:
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise RecordError("invalid fetched_at", f"{text!r} is not an ISO 8601 date or time") from exc
 
 
 def encode_raw(article: RawArticle) -> bytes:

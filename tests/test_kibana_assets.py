@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from indexers.elasticsearch.client import authorization_header
 from indexers.elasticsearch.template import mappings
 from indexers.kibana import DEFAULT_PATH, KibanaImportError, import_saved_objects, load_saved_objects
+from streams.cli import app
 from streams.settings import Settings
 
 NDJSON = Path(__file__).resolve().parents[1] / "deploy" / "kibana" / "saved-objects.ndjson"
@@ -252,10 +254,14 @@ class _FakeKibana(BaseHTTPRequestHandler):
         status, payload = self.server.answer
         data = json.dumps(payload).encode()
         self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", payload["location"])
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    do_GET = do_POST
 
     def log_message(self, *args):
         pass
@@ -270,13 +276,23 @@ class _KibanaServer(ThreadingHTTPServer):
 
 @pytest.fixture
 def kibana():
-    server = _KibanaServer(("127.0.0.1", 0), _FakeKibana)
+    yield from _serve("127.0.0.1")
+
+
+@pytest.fixture
+def other_host():
+    """A second server on another loopback address: another host, as far as URLs go."""
+    yield from _serve("127.0.0.2")
+
+
+def _serve(address: str):
+    server = _KibanaServer((address, 0), _FakeKibana)
     server.requests = []
     server.answer = (200, {"success": True, "successCount": 0, "successResults": []})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server, f"http://127.0.0.1:{server.server_address[1]}"
+        yield server, f"http://{address}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -361,6 +377,34 @@ def test_import_raises_when_kibana_is_not_reachable():
         port = s.getsockname()[1]
     with pytest.raises(KibanaImportError, match="not reachable"):
         import_saved_objects(f"127.0.0.1:{port}", timeout=5)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_import_does_not_follow_a_redirect_to_another_host(kibana, other_host, status):
+    # urllib followed a 302 to the other host as a GET without the file, and its answer was reported as success
+    server, url = kibana
+    elsewhere, elsewhere_url = other_host
+    elsewhere.answer = (200, {"success": True, "successCount": 7, "successResults": []})
+    server.answer = (status, {"location": f"http://user:secret@{elsewhere_url[7:]}/api/saved_objects/_import?x=1"})
+    with pytest.raises(KibanaImportError) as info:
+        import_saved_objects(url)
+    message = str(info.value)
+    assert f"answered HTTP {status}, a redirect to {elsewhere_url}/api/saved_objects/_import: not followed" in message
+    assert "secret" not in message and "x=1" not in message
+    assert info.value.status == status
+    assert elsewhere.requests == [] and len(server.requests) == 1
+
+
+def test_kibana_import_command_fails_on_a_redirect(kibana, other_host):
+    server, url = kibana
+    elsewhere, elsewhere_url = other_host
+    elsewhere.answer = (200, {"success": True, "successCount": 7, "successResults": []})
+    server.answer = (302, {"location": elsewhere_url + "/api/saved_objects/_import"})
+    result = CliRunner().invoke(app, ["kibana", "import", "--url", url])
+    assert result.exit_code == 1
+    assert "imported" not in result.stdout
+    assert result.stderr.startswith(f"error: import into {url} failed: {url} answered HTTP 302")
+    assert elsewhere.requests == []
 
 
 def test_import_sends_the_elasticsearch_credentials_and_keeps_them_out_of_errors(kibana):

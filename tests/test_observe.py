@@ -39,6 +39,8 @@ from tests.conftest import run_cli
         ("http_503", "", "es_unavailable"),
         ("illegal_argument_exception", "bad", "es_rejected"),
         ("RuntimeError", "ferry-check error: refused", "error"),
+        ("StageTimeout", "timeout", "timeout"),
+        ("StageCrash", "crash", "crash"),
     ],
 )
 def test_dead_letter_reasons_fall_into_a_bounded_set_of_classes(error, reason, expected):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from streams.records import DeadLetter, EnrichedArticle, ParsedArticle, RawArticle, RecordError, decode_raw, encode_raw
@@ -82,3 +83,49 @@ def test_indexer_fast_path_checks_the_required_fields():
     for bad in (b'{"body": "b"}', b'{"id": "", "body": "b"}', b'{"id": "a", "body": 3}', b"[]"):
         with pytest.raises(RecordError):
             EnrichedArticle.dict_from_bytes(bad)
+
+
+# ------------------------------------------------------------------ strict envelopes (issue 20)
+
+
+@pytest.mark.parametrize(
+    "value, reason, detail",
+    [
+        (b'{"text": "caf\xe9 au lait", "url": "https://x.example/a"}', "invalid envelope", "not UTF-8: byte 0xe9"),
+        (b'{"text": "A text \\ud800 here", "url": "https://x.example/a"}', "invalid envelope", "lone surrogate"),
+        (b'{"html": "<p>\\udc00</p>"}', "invalid envelope", "lone surrogate"),
+        (b'{"text": "ok", "url": "https://x.example/\x00a"}', "invalid envelope", "control character"),
+        (b'{"title": "cut", "html": "<p>x</p>"', "invalid envelope", "not valid JSON"),
+        (b'{"text": "ok", "url": "https://x.example/\\u0000a"}', "invalid url", "U+0000"),
+        (b'{"text": "ok", "url": "https://x.example/a\\u0085b"}', "invalid url", "U+0085"),
+        (b'{"text": "ok", "url": "file:///etc/passwd"}', "invalid url", "scheme 'file' is not http or https"),
+        (b'{"text": "ok", "url": "javascript:alert(1)"}', "invalid url", "scheme 'javascript'"),
+        (b'{"text": "ok", "url": "x.example/a"}', "invalid url", "no scheme"),
+        (b'{"text": "ok", "url": "https:///a"}', "invalid url", "no host"),
+        (b'{"text": "ok", "url": "http://a.example:99999/"}', "invalid url", "Port out of range"),
+        (b'{"text": "ok", "url": "https://a.example/a b"}', "invalid url", "whitespace"),
+        (b'{"text": "ok", "source": "feed\\u0007"}', "invalid source", "U+0007"),
+    ],
+)
+def test_bad_envelopes_are_rejected_with_their_reason(value, reason, detail):
+    with pytest.raises(RecordError) as info:
+        decode_raw(value)
+    assert info.value.reason == reason and detail in info.value.detail, info.value
+
+
+def test_a_very_long_url_is_rejected():
+    with pytest.raises(RecordError, match="invalid url: 9000 characters"):
+        decode_raw(orjson.dumps({"text": "ok", "url": "https://x.example/" + "a" * (9000 - 18)}))
+
+
+def test_headers_are_checked_as_strictly():
+    with pytest.raises(RecordError, match="invalid url: header url is not UTF-8"):
+        decode_raw(b"A page.", {"url": b"https://x.example/\xff"})
+    with pytest.raises(RecordError, match="invalid url: scheme 'javascript'"):
+        decode_raw(b"A page.", {"url": b"javascript:alert(1)"})
+
+
+def test_pages_that_only_start_like_json_are_still_pages():
+    assert decode_raw(b"{ a page that starts with a brace").content == b"{ a page that starts with a brace"
+    assert decode_raw(b'{"a" is what she said').content == b'{"a" is what she said'
+    assert decode_raw(b"2023 was a year of elections.").content == b"2023 was a year of elections."

@@ -17,15 +17,8 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError
 
-from indexers.elasticsearch import merge
-from indexers.elasticsearch.writer import (
-    RETRYABLE_STATUS,
-    BulkResult,
-    BulkWriter,
-    ItemFailure,
-    _bulk_chunk,
-    _chunks_by_bytes,
-)
+from indexers.elasticsearch import merge, writer
+from indexers.elasticsearch.writer import RETRYABLE_STATUS, BulkResult, BulkWriter, ItemFailure
 from streams import metrics
 
 log = logging.getLogger(__name__)
@@ -35,6 +28,7 @@ class MergingWriter(BulkWriter):
     """A :class:`BulkWriter` that also remembers what it wrote lately, for :meth:`write_merged`'s look-ups."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._block = ""  # the reason of a cluster block the last attempt met, "" when none
         super().__init__(*args, **kwargs)
         self._recent: dict[str, tuple[float, merge.Candidate]] = {}  # written lately (see _lookup)
         self._deleted: dict[str, float] = {}  # taken into another document lately
@@ -58,7 +52,7 @@ class MergingWriter(BulkWriter):
           batch takes the second in again.
         * A merged document Elasticsearch refuses (a bad date) is written again
           input by input, so only the inputs refused alone are failures.
-        * 429, 5xx and connection errors are retried as :meth:`write` does.
+        * 429, 5xx and connection errors are retried as :meth:`write` does; a cluster block is waited out.
 
         Raises:
             asyncio.CancelledError: ``should_stop()`` became true while retrying.
@@ -69,7 +63,7 @@ class MergingWriter(BulkWriter):
         alone: set[int] = set()  # inputs whose merged document was refused: written one by one
         conflicts: dict[int, int] = {}
         pending = list(range(len(docs)))
-        attempt = 0
+        attempt, wait = 0, writer.BlockWait()
         while pending:
             attempt += 1
             result.attempts = attempt
@@ -84,14 +78,17 @@ class MergingWriter(BulkWriter):
                 plans, backoff, reason = [], True, f"look-up HTTP {exc.meta.status}"
             except _NotReadable as exc:
                 plans, backoff, reason = [], True, str(exc)
+            self._block = ""
             if plans:
                 pending, backoff = await self._write_plans(plans, status, alone, conflicts, result)
                 reason = "item HTTP 429/5xx or connection" if backoff else reason
+            wait.seen(self._block)
             if pending:
                 if self.should_stop():
+                    wait.end()
                     raise asyncio.CancelledError("stopping with an unacknowledged batch")
                 delay = self._backoff(attempt) if backoff else 0.05
-                if backoff:
+                if backoff and not wait.log_retry(self._block, len(pending), len(docs), delay):
                     log.warning(
                         "bulk: %d of %d documents to retry (%s), in %.1f s", len(pending), len(docs), reason, delay
                     )
@@ -210,19 +207,21 @@ class MergingWriter(BulkWriter):
                 for pos in plan.positions:
                     status[pos] = "ok"
                 self._remember(plan.doc)
-            elif code == 409 or code in RETRYABLE_STATUS or code == 0:
+            elif code == 409 or code in RETRYABLE_STATUS or code == 0 or writer._blocked(err):
                 # 409: the document changed since it was read (or was created meanwhile): read and merge again;
-                # 429, 5xx: as write() does, a bounded number of times; 0 (no connection): until it answers
+                # 429, 5xx: as write() does, a bounded number of times; 0 (no connection), a block: until it answers
                 limit = _MAX_CONFLICTS if code == 409 else self.max_item_retries
+                until_it_answers = code == 0 or writer._blocked(err)
+                self._block = str(err.get("reason", ""))[:300] or "blocked" if writer._blocked(err) else self._block
                 for pos in plan.positions:
-                    if code != 0:
-                        conflicts[pos] = conflicts.get(pos, 0) + 1
-                    if code != 0 and conflicts[pos] >= limit:
+                    conflicts[pos] = conflicts.get(pos, 0) + (0 if until_it_answers else 1)
+                    if not until_it_answers and conflicts[pos] >= limit:
                         self._fail(result, status, pos, plan.target, code, err)
                     else:
                         redo.append(pos)
                 if code != 409:  # the writer's metrics (streams.metrics): documents sent again, by cause
-                    cause = "connection" if code == 0 else "http_429" if code == 429 else "http_5xx"
+                    cause = "connection" if code == 0 else "cluster_block" if writer._blocked(err) else "http_5xx"
+                    cause = "http_429" if cause == "http_5xx" and code == 429 else cause
                     metrics.count_bulk_retried(cause, len(plan.positions))
                 backoff = backoff or code != 409
             elif len(plan.positions) > 1:
@@ -264,14 +263,14 @@ class MergingWriter(BulkWriter):
         action whose request met a connection error or timeout.
         """
         sizes = [len(orjson.dumps(a.get("_source", {}))) + 150 for a in actions]
-        chunks = list(_chunks_by_bytes([[i] for i in range(len(actions))], sizes, self.max_docs, self.max_bytes))
+        chunks = list(writer._chunks_by_bytes([[i] for i in range(len(actions))], sizes, self.max_docs, self.max_bytes))
         gate = asyncio.Semaphore(self.max_in_flight)
 
         async def send(chunk: list[int]) -> list[dict] | BaseException:
             async with gate:
                 sent_at = time.monotonic()
                 try:
-                    items = await _bulk_chunk(self.client, [(i, actions[i]) for i in chunk])
+                    items = await writer._bulk_chunk(self.client, [(i, actions[i]) for i in chunk])
                 except (TimeoutError, TransportConnectionError, ConnectionTimeout, ConnectionError) as exc:
                     metrics.observe_bulk_request(time.monotonic() - sent_at, reached=False)
                     return exc

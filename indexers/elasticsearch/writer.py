@@ -14,6 +14,15 @@ that, never before (elasticsearch-py's ``streaming_bulk`` model: per-item
 * Connection errors are retried without limit: when Elasticsearch is away the
   writer waits, and the batch is written when it returns. 429 and 5xx item
   errors are retried ``max_item_retries`` times, then reported as failures.
+* A cluster block (``cluster_block_exception``, 429 or 403: the index made
+  read-only at the flood-stage disk watermark, ``index.blocks.read_only_allow_delete``,
+  or blocked for writes by an operator) is an outage too, not a bad
+  document: the writer waits without limit (the backoff, capped at
+  ``max_backoff``; a warning each attempt says what is blocked and for how
+  long), nothing is committed meanwhile, and the batch is written when the
+  block is lifted. Its documents are never dead-lettered for it; the
+  metrics show the wait (``newsstream_index_blocked`` is 1, and
+  ``newsstream_bulk_items_retried_total{cause="cluster_block"}`` grows).
 * Every other item error (for example ``mapper_parsing_exception``) is
   returned as a :class:`ItemFailure` for the dead-letter topic; the other
   items of the batch are still indexed.
@@ -55,6 +64,48 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+CLUSTER_BLOCK = "cluster_block_exception"
+
+
+def _blocked(err: dict[str, Any]) -> bool:
+    """Whether a bulk item error (or a whole-request error, as text) is a cluster block."""
+    return CLUSTER_BLOCK in str(err.get("type", "")) or CLUSTER_BLOCK in str(err.get("reason", ""))
+
+
+class BlockWait:
+    """A cluster block waited out (see the module's notes): its start, each retry and its end in
+    the log, and ``newsstream_index_blocked`` while it lasts."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None  # when the block was first met
+
+    def seen(self, block: str) -> None:
+        """After an attempt: ``block`` is the reason of a cluster block met, "" when none was."""
+        if block and self.since is None:
+            self.since = time.monotonic()
+            metrics.set_index_blocked(True)
+        elif not block and self.since is not None:
+            log.warning("bulk: the index is writable again after %.0f s blocked (%s)", self.waited(), CLUSTER_BLOCK)
+            self.end()
+
+    def waited(self) -> float:
+        return time.monotonic() - self.since if self.since is not None else 0.0
+
+    def end(self) -> None:
+        if self.since is not None:
+            self.since = None
+            metrics.set_index_blocked(False)
+
+    def log_retry(self, block: str, n: int, total: int, delay: float) -> bool:
+        """Log the next try while blocked (True), or nothing (False: no block)."""
+        if not block or self.since is None:
+            return False
+        log.warning(
+            "bulk: %s: %s; waiting for the block to be lifted (%.0f s so far), nothing committed: "
+            "%d of %d documents, next try in %.1f s",
+            *(CLUSTER_BLOCK, block, self.waited(), n, total, delay),
+        )
+        return True
 
 
 @dataclass
@@ -189,6 +240,7 @@ class BulkWriter:
         item_attempts: dict[int, int] = {}
         pending = list(versions.values())  # groups of positions, one group per _id
         attempt = 0
+        wait = BlockWait()
         gate = asyncio.Semaphore(self.max_in_flight)  # every attempt's requests are done before the next
 
         async def send(chunk: list[tuple[int, dict]]) -> list[dict] | BaseException:
@@ -206,13 +258,19 @@ class BulkWriter:
             attempt += 1
             result.attempts = attempt
             reason = ""
+            block = ""
             chunks = [
                 [actions[pos] for pos in chunk]
                 for chunk in _chunks_by_bytes(pending, sizes, self.max_docs, self.max_bytes)
             ]
 
             answers = await asyncio.gather(*(send(chunk) for chunk in chunks))
-            causes = {"http_429": 0, "http_5xx": 0, "connection": 0}  # documents to send again, by cause
+            causes = {
+                "http_429": 0,
+                "http_5xx": 0,
+                "connection": 0,
+                "cluster_block": 0,
+            }  # documents to send again, by cause
             throttled = 0
             for chunk, items in zip(chunks, answers):
                 if isinstance(items, BaseException):
@@ -233,6 +291,11 @@ class BulkWriter:
                     err = info.get("error") or {}
                     if isinstance(err, str):  # a whole-request error, from the helper
                         err = {"type": info.get("exception").__class__.__name__, "reason": err}
+                    if _blocked(err):  # an outage, not a bad document: no limit
+                        status[pos] = "retry"
+                        block = str(err.get("reason", ""))[:300] or CLUSTER_BLOCK
+                        causes["cluster_block"] += 1
+                        continue
                     if code == 429:
                         throttled += 1
                     if code in RETRYABLE_STATUS:
@@ -262,12 +325,15 @@ class BulkWriter:
                 if first is not None:
                     retry.append([pos for pos in group[first:] if status[pos] != "failed"])
             pending = retry
+            wait.seen(block)
             if pending:
                 if self.should_stop():
+                    wait.end()
                     raise asyncio.CancelledError("stopping with an unacknowledged batch")
                 delay = self._backoff(attempt)
                 n = sum(len(group) for group in pending)
-                log.warning("bulk: %d of %d documents to retry (%s), in %.1f s", n, len(docs), reason, delay)
+                if not wait.log_retry(block, n, len(docs), delay):
+                    log.warning("bulk: %d of %d documents to retry (%s), in %.1f s", n, len(docs), reason, delay)
                 await asyncio.sleep(delay)
         result.indexed = sum(1 for s in status.values() if s == "ok")
         result.failures.sort(key=lambda f: f.position)

@@ -12,6 +12,9 @@ from typer.core import TyperArgument, TyperOption
 from streams.records import ContentType, is_content_type
 from streams.settings import ConfigurationError, Settings, env_name, get_settings
 
+# markup on: every command escape()s the user text it prints (titles, highlights,
+# file names, URLs: "[/]" in a hit crashed search with a MarkupError) or prints
+# it with markup=False
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

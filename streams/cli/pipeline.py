@@ -109,7 +109,7 @@ def publish(
             "publish", total=sum(sizes.values()), files=0, n_files=len(files), articles=0, failures=0
         )
         for done, path in enumerate(files, 1):
-            for item in pub.read_articles(path, ctype):
+            for item in pub.read_articles(path, ctype, settings.max_message_bytes):
                 if isinstance(item, pub.InputError):
                     errors.append(item)
                     progress.console.print(f"error: {item}", highlight=False, markup=False)
@@ -207,14 +207,14 @@ def _print_records(files: list[Path], content_type: str | None, transform: Calla
     from streams.parsing import ParseRejected
     from streams.parsing import parse as parse_article
 
-    load_settings()  # a bad NEWSSTREAM_* variable is reported the same way by every command
+    limit = load_settings().max_message_bytes  # a bad NEWSSTREAM_* variable is reported as by every command
     ctype = content_type_option(content_type)
     inputs = pub.expand(files)
     if not inputs:
         fail("no input files found in " + ", ".join(map(str, files)))
     failed = False
     for path in inputs:
-        for item in pub.read_articles(path, ctype):
+        for item in pub.read_articles(path, ctype, limit):
             if isinstance(item, pub.InputError):
                 err.print(f"error: {item}", highlight=False, markup=False)
                 failed = True

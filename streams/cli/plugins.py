@@ -25,7 +25,7 @@ def agents_list() -> None:
     table = Table("kind", "name", "from", "topics", "consumer group", box=None, pad_edge=False)
     for row in rows:
         table.add_row(row["kind"], row["name"], row["origin"], row["topics"], row["group"])
-    Console(width=200).print(table)
+    Console(width=200, markup=False).print(table)
 
 
 @kibana_app.command("import")

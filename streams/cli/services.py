@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from streams.cli.common import EXAMPLES, fail, load_settings, out, typer_app, uses
 from streams.cli.search import print_hits
@@ -69,7 +70,11 @@ def services_status() -> None:
     for s in states:
         mark = "[green]healthy[/]" if s.healthy else "[red]down[/]"
         detail = f"  {s.detail}" if s.detail else ""
-        out.print(f"{s.name:15} {mark}  {s.address}  pid={s.pid or '-'}{detail}", highlight=False)
+        out.print(
+            f"{escape(s.name):15} {mark}  {escape(s.address)}  pid={s.pid or '-'}{escape(detail)}",
+            highlight=False,
+            markup=True,
+        )
     if not all(s.healthy for s in states):
         raise typer.Exit(1)
 
@@ -90,7 +95,7 @@ def demo(
     except services.ServiceError as exc:
         fail(str(exc))
     run_demo(settings, EXAMPLES, timeout=timeout, echo=out.print)
-    out.print(f"\n[bold]newsstream search {query!r}[/]")
+    out.print(f"\n[bold]newsstream search {escape(repr(query))}[/]", markup=True)
     total, hits = run_search(sync_client(settings), settings.index_alias, query)
     print_hits(total, hits, as_json=False)
     if not hits:

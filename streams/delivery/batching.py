@@ -182,6 +182,7 @@ def agent(
     max_n: int,
     within: float,
     overlap: bool = False,
+    on_start: Callable[[], Awaitable[None]] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
     accepts: Callable[[Any], bool] | None = None,
 ) -> Callable[[faust.StreamT], Awaitable[None]]:
@@ -193,15 +194,19 @@ def agent(
     batch is being written is gathered (up to ``max_n``) and written as
     soon as that batch is done. Batches are still handled and acked
     strictly in order: one starts only after the one before it was acked.
-    ``on_stop`` is awaited when the agent ends because the worker stops
-    (the index agent closes its Elasticsearch client there). ``accepts``
-    picks the messages this agent handles (the others are acked untouched):
-    see :func:`handle`.
+    ``on_start`` is awaited before the first batch is taken (the parse and
+    enrich agents start their child process there), ``on_stop`` when the
+    agent ends because the worker stops (the index agent closes its
+    Elasticsearch client there, the parse and enrich agents their child).
+    ``accepts`` picks the messages this agent handles (the others are acked
+    untouched): see :func:`handle`.
     """
 
     async def run(agent_stream: faust.StreamT) -> None:
         stream = cast(faust.Stream, agent_stream)  # what faust gives an agent
         try:
+            if on_start is not None:
+                await on_start()
             if overlap:
                 await _overlapped(outbox, name, handler, stream, max_n, within, accepts)
             else:

@@ -7,12 +7,13 @@ Public API (stable, used by the agents, the CLI and the benchmarks):
   install when the model is missing.
 * :func:`enrich_batch` ``(articles: list[ParsedArticle], nlp) ->
   list[EnrichedArticle]``: one ``nlp.pipe`` over the batch.
+* :func:`iter_enrich`: the same, an article at a time as the pipe reads them.
 * :func:`enrich` ``(article, nlp) -> EnrichedArticle``: one article.
 
 No I/O here beyond loading the model.
 """
 
-from streams.enrichment.core import enrich, enrich_batch, load_nlp
+from streams.enrichment.core import enrich, enrich_batch, iter_enrich, load_nlp
 from streams.enrichment.exceptions import EnrichmentError
 
-__all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]
+__all__ = ["enrich", "enrich_batch", "iter_enrich", "load_nlp", "EnrichmentError"]

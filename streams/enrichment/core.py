@@ -31,7 +31,7 @@ from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp, word_
 from streams.enrichment.normalize import DEFAULT_RULES, Mention, Rules, build_entities
 from streams.records import EnrichedArticle, ParsedArticle
 
-__all__ = ["enrich", "enrich_batch", "load_nlp", "EnrichmentError"]
+__all__ = ["enrich", "enrich_batch", "iter_enrich", "load_nlp", "EnrichmentError"]
 
 # Positions of the mentions by source: body first, then title, caption, fields.
 _OFFSET = {"body": 0, "title": 1_000_000, "caption": 2_000_000, "fields": 3_000_000}
@@ -46,6 +46,9 @@ MAX_NER_CHARS = 100_000
 #: development-set articles (328,000 characters) the peak RSS was 1052 MiB
 #: with the default and 437 MiB with 8, in 20.8 s and 19.5 s (one run).
 PIPE_BATCH_TEXTS = 8
+#: The most characters of a title or an image caption the model reads (the
+#: parse stage keeps no more: :data:`streams.parsing.core.MAX_CAPTION_CHARS`).
+MAX_FIELD_CHARS = 2_000
 
 
 def _language_ok(language: str | None, model_lang: str) -> bool:
@@ -78,7 +81,9 @@ def _plan(article: ParsedArticle, nlp) -> tuple[list[tuple[str, str]], list[str]
     texts = [("body", body)]
     for source, text in (("title", article.title), ("caption", article.image_caption)):
         if text and text.strip():
-            texts.append((source, text))
+            # cut as the parse stage cuts them: a 500,000-character <title> would
+            # cost the model's time, and past nlp.max_length lose the whole article
+            texts.append((source, _truncate(text, MAX_FIELD_CHARS)))
     return texts, notes
 
 
@@ -176,17 +181,21 @@ def enrich_batch(articles: list[ParsedArticle], nlp) -> list[EnrichedArticle]:
     :data:`PIPE_BATCH_TEXTS` texts, so the batch's docs are not all held in
     memory at once.
     """
+    return list(iter_enrich(articles, nlp))
+
+
+def iter_enrich(articles: list[ParsedArticle], nlp) -> Iterator[EnrichedArticle]:
+    """:func:`enrich_batch`, one article at a time as the pipe reads them (the
+    enrich stage's child process answers each as soon as it is done)."""
     gazetteer()  # build the lookups before the pipe, once per process
     plans = [_plan(a, nlp) for a in articles]
     joined = [_joined(texts) if texts else None for texts, _ in plans]
     flat = [j[0] for j in joined if j is not None]
     stream: Iterator = iter(nlp.pipe(flat, batch_size=PIPE_BATCH_TEXTS)) if flat else iter(())
     tables = word_tables(nlp)
-    out = []
     for article, (_texts, notes), j in zip(articles, plans, joined):
         docs = _split(next(stream), j[1]) if j is not None else {}
-        out.append(_finish(article, docs, notes, tables))
-    return out
+        yield _finish(article, docs, notes, tables)
 
 
 def enrich(article: ParsedArticle, nlp) -> EnrichedArticle:

@@ -23,8 +23,10 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE)
-_XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.\-]+)""", re.IGNORECASE)
+# Possessive runs (``\s*+``): ``charset\s*=\s*["']?\s*`` could split a run of
+# spaces between its last two ``\s*`` every way (0.37 s on 4 KB of spaces).
+_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*+=\s*+["']?\s*+([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*+=\s*+["']([a-zA-Z0-9_.\-]+)""", re.IGNORECASE)
 # Bytes that never occur in text in any charset we accept (C0 controls but
 # tab, newline, carriage return, form feed and escape).
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")

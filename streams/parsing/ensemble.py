@@ -44,7 +44,8 @@ class Opinion:
         joined = list(chain.from_iterable(self._words))
         # grams spanning two lines count too: extractors cut paragraphs differently
         self._grams = set(_grams(joined))
-        self._joined = f" {' '.join(joined)} "
+        self._joined = joined
+        self._short: set[tuple[str, ...]] | None = None  # words and word pairs, made on first use
         self._line_of: dict[Gram, int] | None = None
 
     @classmethod
@@ -57,7 +58,14 @@ class Opinion:
         :func:`tokens`) found in this opinion; a line under three words: 1.0
         when its words occur here in sequence, else 0.0."""
         if len(words) < 3:
-            return 1.0 if words and f" {' '.join(words)} " in self._joined else 0.0
+            if not words:
+                return 0.0
+            if self._short is None:
+                # sets, not a search of the joined text per line (a page of 20,000
+                # one-word lines searched it once a line: quadratic, 10 s for 128 KB)
+                self._short = {(w,) for w in self._joined}
+                self._short.update(zip(self._joined, self._joined[1:]))
+            return 1.0 if tuple(words) in self._short else 0.0
         grams = list(_grams(words))
         return sum(map(self._grams.__contains__, grams)) / len(grams)
 

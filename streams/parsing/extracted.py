@@ -11,7 +11,10 @@ class Extracted:
 
     ``body`` has paragraphs separated by a blank line (``""`` when nothing
     was found); ``published_at`` is ISO 8601; ``tags`` are the site's own
-    topic tags in title case; ``lang_hint`` a declared language (``"en-GB"``).
+    topic tags in title case; ``lang_hint`` a declared language (``"en-GB"``);
+    ``fragment_is_anchor`` whether the page has an element (``id`` or ``<a
+    name>``) that the page URL's ``#fragment`` names (see
+    :mod:`streams.parsing.identity`).
     """
 
     body: str
@@ -25,3 +28,4 @@ class Extracted:
     related: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     lang_hint: str | None = None
+    fragment_is_anchor: bool = False

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
+from streams.parsing.pagefields import short_text
+
 _WORD = re.compile(r"\w+")
 _SEPARATOR = re.compile(r"\s+[|–—-]\s+|\s*[|·»]\s*")
 _HEAD_WORDS = (3, 40)  # an <h1> outside this many words is a label, a logo or a whole block
@@ -66,10 +68,6 @@ def _home_link(h1: HtmlElement) -> bool:
     return any(h and h[0] not in "#?" and urlsplit(h).path in ("", "/") for h in hrefs)
 
 
-def _text(el: HtmlElement) -> str:
-    return " ".join(el.text_content().split())
-
-
 def _visible(title: str, tree: HtmlElement, names: set[str]) -> bool:
     """The title's words, in order (less a site suffix), show in the page's text."""
     body = tree.find("body")
@@ -87,11 +85,15 @@ def headline(tree: HtmlElement, meta_title: str | None, sitename: str | None) ->
         *tree.xpath('//meta[@property="og:title" or @name="twitter:title"]/@content'),
         tree.findtext(".//title"),
     ]
-    titles = list(dict.fromkeys(" ".join(t.split()) for t in found if t and t.strip()))
+    # at most 10, of at most 2,000 characters: a hostile page may declare thousands, each
+    # then looked for in the page's whole text
+    titles = list(dict.fromkeys(" ".join(t.split())[:2000] for t in found if t and t.strip()))[:10]
     names = _site_names(titles, sitename)
     heads = []
     for h1 in tree.iter("h1"):
-        text = _text(h1)
+        text = short_text(h1)
+        if text is None:  # a whole block, not a headline (and h1s nested in h1s would cost a read each)
+            continue
         if _home_link(h1):
             names.add("".join(_words(text)))  # the logo: trafilatura takes a page's only <h1> for its title
         elif _HEAD_WORDS[0] <= len(_words(text)) <= _HEAD_WORDS[1] and not _is_site(text, names, sitename):

@@ -19,18 +19,22 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote
 
 import rs_trafilatura
 from lxml import etree
 from lxml.html import HtmlElement, fromstring, tostring
 
 from streams.parsing.dates import normalise_date
+from streams.parsing.defuse import defuse_metadata
 from streams.parsing.ensemble import Ballot, Opinion, ballots, merge, needs, record, select
 from streams.parsing.extracted import Extracted
 from streams.parsing.furniture import is_furniture
 from streams.parsing.headline import headline
-from streams.parsing.metadata import clean_authors, clean_title, tag_case
-from streams.parsing.words import word_count
+from streams.parsing.identity import fragment_of
+from streams.parsing.markup import drop_keeping_tails, extract_large, load_tree, too_large
+from streams.parsing.metadata import clean_authors, clean_title
+from streams.parsing.pagefields import figure, page_tags, related_titles
 
 if TYPE_CHECKING:
     from trafilatura.settings import Document
@@ -54,13 +58,15 @@ _ASK_READABILITY_FROM = 10
 # trafilatura extracts from (our metadata steps read the whole tree: byline,
 # tags and dates may live there), so the extraction works on a smaller tree
 # (5-10% faster when measured; no field of the development pages changed).
+# Three expressions, not one union: libxml2 merges a union's node-sets in time
+# the product of their sizes (see streams.parsing.markup).
 _EXTRACT_OPTIONS: dict[str, Any] = {
     "fast": True,
     "include_comments": False,
     "include_tables": True,
     "include_images": False,
     "include_links": False,
-    "prune_xpath": ["//aside | //footer | //head"],
+    "prune_xpath": ["//aside", "//footer", "//head"],
 }
 
 
@@ -68,15 +74,18 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-def _text(el: HtmlElement) -> str:
-    return " ".join(el.text_content().split())
-
-
-_INERT = etree.XPath(
-    '//script[not(contains(@type, "ld+json"))] | //style | //svg | //*[local-name()="svg"] | //template | //comment()'
-    " | //nav | //menu | //noscript | //iframe | //button | //select | //textarea | //canvas"
-    " | //audio | //video | //object | //embed"
+_INERT_TAGS = frozenset(
+    "style svg template nav menu noscript iframe button select textarea canvas audio video object embed".split()
 )
+
+
+def _inert(el: Any) -> bool:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return bool(tag is etree.Comment)
+    if tag == "script":
+        return "ld+json" not in (el.get("type") or "")
+    return tag in _INERT_TAGS or tag.rpartition("}")[2] == "svg"
 
 
 def _drop_inert(tree: HtmlElement) -> None:
@@ -87,44 +96,12 @@ def _drop_inert(tree: HtmlElement) -> None:
     trafilatura's regex XPaths and its tree copies then run over a smaller tree
     (HTML pages parse about 10% faster on the development set), and its tag search
     no longer reads a site menu's links as the article's tags. ``input`` elements
-    stay: htmldate reads publication dates from hidden inputs."""
-    for el in _INERT(tree):
-        if el.getparent() is not None:
-            el.drop_tree()  # lxml.html: removes the element, keeps its tail text
+    stay: htmldate reads publication dates from hidden inputs.
 
-
-def _figure(tree: HtmlElement) -> tuple[str | None, str | None]:
-    """Return ``(caption, credit)`` of the article's first figure."""
-    for fig in tree.xpath("//article//figure | //main//figure | //figure"):
-        cap_el = fig.find(".//figcaption")
-        if cap_el is None:
-            continue
-        credit = None
-        for el in cap_el.xpath(
-            './/*[contains(@class, "credit") or contains(@class, "copyright") or contains(@class, "source")]'
-        ):
-            credit = _text(el) or None
-            break
-        text = _text(cap_el)
-        if credit and text.endswith(credit):
-            text = text[: -len(credit)].strip()
-        caption = text.strip() or None
-        if caption and word_count(caption) >= 3:
-            return caption, credit
-    return None, None
-
-
-def _related(tree: HtmlElement, limit: int = 10) -> list[str]:
-    """Return titles of in-article "read also" / related-article links."""
-    out: list[str] = []
-    xp = '//*[contains(@class, "related") or contains(@class, "read-also") or contains(@class, "see-also")]//a'
-    for a in tree.xpath(xp):
-        text = _text(a)
-        if word_count(text) >= 4 and text not in out and not is_furniture(text):
-            out.append(text)
-        if len(out) >= limit:
-            break
-    return out
+    One walk, and each kept node's tail written once: linear in the page (a
+    union XPath over these tags, and ``drop_tree`` one element at a time, are
+    quadratic on a page of thousands of them; see streams.parsing.markup)."""
+    drop_keeping_tails([el for el in tree.iter() if _inert(el)])
 
 
 # rs-trafilatura recurses over the tree: nesting in the tens of thousands
@@ -171,29 +148,6 @@ def body_ballots(tree: HtmlElement, url: str | None, trafilatura_text: str | Non
     if not lazy or needs(table, WEIGHTS, THRESHOLD, 2, _ASK_READABILITY_FROM):
         record(table, 2, _readability_opinion(tree))
     return table
-
-
-def _tags(tree: HtmlElement, meta: Any) -> list[str]:
-    """The article's own tags: meta keywords and ``article:tag`` (read by
-    trafilatura), ``article:section`` and JSON-LD ``articleSection``, and tag
-    links inside ``<article>``/``<main>``. Link lists elsewhere on the page are
-    site navigation, never tags."""
-    found: list[str] = [*(meta.tags or []), *(meta.categories or [])]
-    found += tree.xpath('//meta[@property="article:section" or @name="article:section"]/@content')
-    found += [
-        _text(a)
-        for a in tree.xpath(
-            '(//article | //main)//*[contains(@class, "tag") or contains(@class, "topic")]//a[@href]'
-            ' | (//article | //main)//a[contains(concat(" ", @rel, " "), " tag ")]'
-        )
-    ]
-    tags: list[str] = []
-    for tag in found:
-        for part in tag.split(","):
-            cased = tag_case(part)
-            if cased and cased not in tags and len(cased) < 60 and not is_furniture(cased):
-                tags.append(cased)
-    return tags
 
 
 def body_lines(
@@ -259,20 +213,16 @@ def _metadata(tree: HtmlElement, url: str | None) -> Any:
     return meta
 
 
-def _trafilatura(text: str, url: str | None, focus: str = FOCUS) -> tuple[HtmlElement | None, Any, str]:
-    """Return the page's tree (inert parts dropped), its metadata and
-    trafilatura's text with its ``focus`` (``""`` when it found no body);
-    ``(None, None, "")`` when the page has no tree."""
+def _read(tree: HtmlElement, url: str | None, focus: str = FOCUS) -> tuple[Any, str]:
+    """Return the metadata and trafilatura's text with its ``focus`` (``""``
+    when it found no body) of a loaded tree (:func:`_load`), whose metadata
+    strings are first defused (:func:`~streams.parsing.defuse.defuse_metadata`)."""
     # imported here, not at the top: trafilatura and htmldate cost 0.4 s and
     # tens of MB at import that plain-text parsing and `newsstream parse` of
     # text files never need
     from trafilatura import bare_extraction  # noqa: PLC0415
-    from trafilatura.utils import load_html  # noqa: PLC0415
 
-    tree = load_html(text)
-    if tree is None:
-        return None, None, ""
-    _drop_inert(tree)
+    defuse_metadata(tree)
     doc = bare_extraction(  # works on a copy of the tree
         tree,
         url=url,
@@ -282,7 +232,19 @@ def _trafilatura(text: str, url: str | None, focus: str = FOCUS) -> tuple[HtmlEl
         **_EXTRACT_OPTIONS,
     )
     text_found = cast("Document", doc).text if doc is not None else None  # a Document: as_dict is off
-    return tree, _metadata(tree, url), text_found or ""
+    return _metadata(tree, url), text_found or ""
+
+
+def _trafilatura(text: str, url: str | None, focus: str = FOCUS) -> tuple[HtmlElement | None, Any, str]:
+    """Return the page's tree (:func:`~streams.parsing.markup.load_tree`,
+    inert parts dropped), its metadata and trafilatura's text with its
+    ``focus``; ``(None, None, "")`` when the page has no tree."""
+    tree = load_tree(text)
+    if tree is None:
+        return None, None, ""
+    _drop_inert(tree)
+    meta, body = _read(tree, url, focus)
+    return tree, meta, body
 
 
 def vote_table(text: str, url: str | None = None, focus: str = FOCUS) -> tuple[list[Ballot], tuple[str | None, ...]]:
@@ -296,21 +258,45 @@ def vote_table(text: str, url: str | None = None, focus: str = FOCUS) -> tuple[l
     return body_ballots(tree, url, body, lazy=False), titles
 
 
+_ANCHOR = etree.XPath("//*[@id = $name or @name = $name]")
+
+
+def _names_an_anchor(tree: HtmlElement, fragment: str) -> bool:
+    """Whether ``fragment`` (as in a URL, maybe percent-encoded) names an element of the page."""
+    if not fragment:
+        return False
+    names = {fragment, unquote(fragment)}
+    return any(bool(_ANCHOR(tree, name=name)) for name in names)
+
+
 def extract_html(text: str, url: str | None = None) -> Extracted:
     """Extract the article body and metadata from an HTML page.
 
     ``text`` is the decoded page; ``url`` the page URL if known. Returns
     :class:`~streams.parsing.extracted.Extracted` with ``body == ""`` when no article text was found
-    (the caller turns that into a rejection). Never raises on bad markup.
+    (the caller turns that into a rejection). A page too large for the
+    extractors to read in bounded time is read as plain page text
+    (:func:`~streams.parsing.markup.extract_large`).
+
+    Raises:
+        ParseRejected: ``"markup nested too deeply"`` (see
+            :func:`~streams.parsing.markup.load_tree`); nothing else on bad markup.
     """
-    tree, doc, body = _trafilatura(text, url)
+    tree = load_tree(text)
     if tree is None:
         return Extracted(body="")
+    anchor = _names_an_anchor(tree, fragment_of(url))
+    _drop_inert(tree)
+    if too_large(tree):
+        large = extract_large(tree)
+        large.fragment_is_anchor = anchor
+        return large
+    doc, body = _read(tree, url)
     publisher = doc.sitename or None
     title = clean_title(headline(tree, doc.title, publisher), publisher)
-    caption, credit = _figure(tree)
-    related = _related(tree)
-    tags = _tags(tree, doc)
+    caption, credit = figure(tree)
+    related = related_titles(tree)
+    tags = page_tags(tree, doc)
     lang = tree.get("lang") or tree.get("xml:lang")
     if not lang:
         metas = tree.xpath('//meta[@http-equiv="content-language" or @property="og:locale"]/@content')
@@ -330,4 +316,5 @@ def extract_html(text: str, url: str | None = None) -> Extracted:
         related=related,
         tags=tags,
         lang_hint=lang,
+        fragment_is_anchor=anchor,
     )

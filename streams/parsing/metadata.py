@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 
+# Linear time on any line (a line is input): whitespace runs are matched one way
+# only (``auteur(?:\s*+:)?\s+``, not ``auteur\s*:?\s+``, whose two runs could
+# split a run of n spaces n ways), and separators start a match only at the
+# start of a whitespace run (``(?<!\s)``), so a long run is not retried from
+# every position inside it.
 _BYLINE = re.compile(
-    r"^\s*(?:by|par|von|por|di|door|de|written\s+by|author:?|auteur\s*:?|text\s+by\s*:)\s+(?P<names>.{3,120}?)\s*$",
+    r"^\s*+(?:by|par|von|por|di|door|de|written\s+by|author:?|auteur(?:\s*+:)?|text\s+by\s*:)\s++(?P<names>.{3,120}?)\s*$",
     re.IGNORECASE,
 )
 _NAME_TOKEN = re.compile(r"^(?:[A-ZÀ-ÖØ-Þ][\w'’.\-]*|van|von|de|der|den|du|da|di|del|la|le|al|bin|ibn|y)$")
-_NAME_SPLIT = re.compile(r"\s*(?:,|\band\b|\bet\b|\bund\b|\by\b|\be\b|&|\|)\s*")
+_NAME_SPLIT = re.compile(r"(?<!\s)\s*(?:,|\band\b|\bet\b|\bund\b|\by\b|\be\b|&|\|)\s*")
+_NAME_TAIL = re.compile(r"[|/–—-]")  # "Jane Doe | Reuters": what follows is not a name
+_SEMICOLONS = re.compile(r"(?<!\s)\s*;\s*")
+_TITLE_SUFFIX = re.compile(r"(?<!\s)\s+[|–—-]\s+")
 
 
 def looks_like_name(text: str) -> bool:
@@ -24,7 +32,7 @@ def looks_like_name(text: str) -> bool:
 
 def split_names(text: str) -> list[str]:
     """Split a byline's names (``"A B, C D and E F"``) into a list of names."""
-    text = re.sub(r"\s*[|/–—-]\s*.*$", "", text.strip())  # "Jane Doe | Reuters"
+    text = _NAME_TAIL.split(text.strip(), maxsplit=1)[0].rstrip()  # "Jane Doe | Reuters"
     names = [n.strip(" .,;") for n in _NAME_SPLIT.split(text)]
     return [n for n in names if n and looks_like_name(n)]
 
@@ -39,11 +47,13 @@ def clean_authors(value: str | list[str] | None) -> list[str]:
     """Normalise an author string (``"A; B"``) or list into distinct names."""
     if not value:
         return []
-    items = value if isinstance(value, list) else re.split(r"\s*;\s*", value)
+    items = value if isinstance(value, list) else _SEMICOLONS.split(value)
     out: list[str] = []
+    seen: set[str] = set()  # a page may list thousands: a set, not "in out", keeps this linear
     for item in items:
         item = re.sub(r"^(?:by|par|von|por)\s+", "", item.strip(), flags=re.IGNORECASE).strip(" ,")
-        if item and item not in out and len(item) < 80 and not re.search(r"https?://|@", item):
+        if item and item not in seen and len(item) < 80 and not re.search(r"https?://|@", item):
+            seen.add(item)
             out.append(item)
     return out
 
@@ -74,7 +84,7 @@ def clean_title(title: str | None, publisher: str | None = None) -> str | None:
     if not title:
         return None
     title = " ".join(title.split())
-    parts = re.split(r"\s+[|–—-]\s+", title)
+    parts = _TITLE_SUFFIX.split(title)
     if len(parts) > 1:
         tail = parts[-1]
         if (publisher and tail.lower().replace(" ", "") in publisher.lower().replace(" ", "")) or (

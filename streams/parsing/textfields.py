@@ -27,7 +27,10 @@ from streams.parsing.texttitle import TITLE_RULES, TitleRules, find_title
 from streams.parsing.words import word_count
 
 _TAGS_MARK = re.compile(r"^(?:tags?|topics?|keywords|filed\s+under|categories)\s*:\s*(?P<rest>.*)$", re.IGNORECASE)
-_FOLLOW = re.compile(r"\s+(?:follow|suivre|seguir|folgen)\s*$", re.IGNORECASE)
+# a separator starts a match only at the start of a whitespace run (``(?<!\s)``):
+# tried from every space of a run, ``\s+`` and ``\s*`` are quadratic in it
+_FOLLOW = re.compile(r"(?<!\s)\s+(?:follow|suivre|seguir|folgen)\s*$", re.IGNORECASE)
+_TAG_SEPARATOR = re.compile(r"(?<!\s)\s*[,;|]\s*")
 
 
 @dataclass
@@ -50,6 +53,7 @@ def read_fields(lines: list[Line], start: int, end: int, title_rules: TitleRules
     weigh the headline's signals (:mod:`~streams.parsing.texttitle`)."""
     found = Fields(Extracted(body="", title=find_title(lines, start, end, title_rules)))
     f = found.fields
+    seen: set[str] = set()  # of f.authors: a page may hold thousands of bylines
     for line in lines[max(0, start - 15) : end]:
         split = split_caption(line.text) if f.image_caption is None and line.index < start + 3 else None
         labelled = CAPTION_LABEL.match(line.text)
@@ -65,17 +69,17 @@ def read_fields(lines: list[Line], start: int, end: int, title_rules: TitleRules
             who = _FOLLOW.sub("", m.group("who")).strip()
             names = split_names(who)
             if names:
-                f.authors += [n for n in names if n not in f.authors]
+                _add_new(f.authors, names, seen)
             elif who and f.publisher is None:
                 f.publisher = who
             continue
         m = CORRESPONDENT.match(line.text)
         if m:
             name = m.group("name").strip() or (lines[line.index + 1].text if line.index + 1 < len(lines) else "")
-            f.authors += [n for n in split_names(name) if n not in f.authors]
+            _add_new(f.authors, split_names(name), seen)
             continue
         if line.index < start + 5:
-            f.authors += [n for n in byline_names(line.text) if n not in f.authors]
+            _add_new(f.authors, byline_names(line.text), seen)
     f.published_at = _date(lines, start, f.image_caption)
     f.related = _related(lines, start, end, found.skip)
     f.tags = _tags(lines, end)
@@ -113,6 +117,7 @@ def _date(lines: list[Line], start: int, caption: str | None) -> str | None:
 def _related(lines: list[Line], start: int, end: int, skip: set[int]) -> list[str]:
     """Headlines of "Also read" links, inside the body or after it."""
     related: list[str] = []
+    seen: set[str] = set()
     for line in lines[start:]:
         m = RELATED_MARK.match(line.text)
         if not m:
@@ -120,7 +125,8 @@ def _related(lines: list[Line], start: int, end: int, skip: set[int]) -> list[st
         rest = m.group("rest").strip()
         target = rest or (lines[line.index + 1].text if line.index + 1 < len(lines) else "")
         inside = line.index < end
-        if target and is_headline(target) and target not in related and (inside or not looks_like_sentence(target)):
+        if target and is_headline(target) and target not in seen and (inside or not looks_like_sentence(target)):
+            seen.add(target)
             related.append(target)
             if inside and not rest:
                 skip.add(line.index + 1)
@@ -134,7 +140,7 @@ def _tags(lines: list[Line], end: int) -> list[str]:
         m = _TAGS_MARK.match(line.text)
         if m:
             rest = m.group("rest")
-            items = [t for t in re.split(r"\s*[,;|]\s*", rest) if t] if rest else _bullets(lines, line.index + 1)
+            items = [t for t in _TAG_SEPARATOR.split(rest) if t] if rest else _bullets(lines, line.index + 1)
             if items:
                 return _clean_tags(items)
     blocks: list[list[Line]] = []
@@ -162,8 +168,19 @@ def _bullets(lines: list[Line], start: int) -> list[str]:
 
 def _clean_tags(items: list[str]) -> list[str]:
     out: list[str] = []
+    seen: set[str] = set()
     for item in items:
         tag = tag_case(item.strip(" #"))
-        if tag and tag not in out and word_count(tag) <= 5:
+        if tag and tag not in seen and word_count(tag) <= 5:
+            seen.add(tag)
             out.append(tag)
     return out
+
+
+def _add_new(found: list[str], new: list[str], seen: set[str]) -> None:
+    """Append the strings of ``new`` not in ``seen`` to ``found`` (``seen`` holds
+    ``found``'s strings: membership in a set, not a scan of the list)."""
+    for item in new:
+        if item not in seen:
+            seen.add(item)
+            found.append(item)

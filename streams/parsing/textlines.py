@@ -17,12 +17,18 @@ from streams.parsing.words import word_count
 _BULLET = re.compile(r"^(?:[*+•·▪◦‣○●■□–—-]|o(?=\s)|\d{1,2}[.)](?=\s))\s+")
 _ONLY_PUNCT = re.compile(r"""^[\s"“”'‘’«»().,;:!?…\-–—\]\[]+$""")
 _OPEN_QUOTE_END = re.compile(r"""(?:^|\s)["“«„]\s*$""")
+# The patterns here run on every line of a page, which is input: each is linear
+# in the line. Adjacent runs that could share the same characters are
+# possessive (``\s*+:?\s*+``: "Date" followed by 8,000 spaces made
+# ``\s*:?\s*`` try every split of the run, 83 s), and a name is "up to its
+# last non-space" (``.*\S``) rather than a lazy ``.+?`` retrying ``\s*$`` at
+# every character.
 _DATE_LINE = re.compile(
-    r"^(?:(?:published|updated|posted|last\s+updated|modified|date)\s*:?\s*)?"
+    r"^(?:(?:published|updated|posted|last\s+updated|modified|date)\s*+:?\s*+)?"
     r"(?:on\s+)?(?:(?:mon|tue|wed|thu|fri|sat|sun)\w*\.?,?\s+)?.{0,40}\b(?:19|20)\d\d\b.{0,30}$",
     re.IGNORECASE,
 )
-TEXT_BY = re.compile(r"^(?:text|words|written)\s+by\s*:?\s*(?P<who>.+?)\s*$", re.IGNORECASE)
+TEXT_BY = re.compile(r"^(?:text|words|written)\s+by\s*+:?\s*+(?P<who>.*\S)\s*$", re.IGNORECASE)
 CORRESPONDENT = re.compile(
     r"^(?:with|from|by)\s+our\s+(?:special\s+)?(?:correspondents?|reporters?|envoy|envoys)"
     r"(?:\s+in\s+[^,]{1,60})?,?\s*(?P<name>.*)$",
@@ -59,8 +65,15 @@ class Line:
 def split_lines(text: str) -> list[Line]:
     """Split ``text`` into non-empty :class:`Line` records, rejoining sentences a
     dump broke (an opening quote alone at a line end, a line of bare closing
-    punctuation)."""
+    punctuation).
+
+    Linear in ``text``: a line's joined pieces are kept as a list and read
+    once, when the line is complete (100,000 lines of ")" were each joined to
+    a growing line, re-read at every join: 18 s for 32 KB, quadratic).
+    """
     out: list[Line] = []
+    pieces: list[str] = []  # the last line's text, whitespace already collapsed, in pieces
+    tail = ""  # the last two characters of that text
     pending_join = False
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         expanded = raw.expandtabs(4).replace("\u00a0", " ")
@@ -75,20 +88,41 @@ def split_lines(text: str) -> list[Line]:
             bullet, stripped = True, stripped if stripped[0].isdigit() else stripped[m.end() :].strip()
         elif stripped in ("*", "+", "•", "-", "o"):
             continue
-        if out and not bullet and (pending_join or _ONLY_PUNCT.match(stripped)):
-            prev = out[-1]
-            tight = _ONLY_PUNCT.match(stripped) or prev.text.endswith(("“", "«", "„"))
-            if tight and prev.text.rstrip().endswith('"') and stripped.startswith('"'):
-                joined = prev.text.rstrip() + stripped.lstrip('"').lstrip()
+        punct = bool(_ONLY_PUNCT.match(stripped))
+        if out and not bullet and (pending_join or punct):
+            tight = punct or tail.endswith(("“", "«", "„"))
+            if tight and tail.endswith('"') and stripped.startswith('"'):
+                piece = " ".join(stripped.lstrip('"').split())
             else:
-                joined = prev.text.rstrip() + ("" if tight else " ") + stripped
-            prev.text = " ".join(joined.split())
-            prev.words = word_count(prev.text)
-            pending_join = bool(_OPEN_QUOTE_END.search(prev.text))
+                piece = " ".join(stripped.split())
+                if piece and not tight:
+                    piece = " " + piece
+            pieces.append(piece)  # even an empty one: a joined line's whitespace is collapsed
+            tail = (tail + piece)[-2:]
+            pending_join = _opens_quote(tail)
             continue
-        out.append(Line(stripped, indent, bullet, word_count(stripped), len(out)))
+        if out:
+            _complete(out[-1], pieces)
+        out.append(Line(stripped, indent, bullet, 0, len(out)))
+        pieces = [" ".join(stripped.split())]
+        tail = pieces[0][-2:]
         pending_join = bool(_OPEN_QUOTE_END.search(stripped))
+    if out:
+        _complete(out[-1], pieces)
     return out
+
+
+def _complete(line: Line, pieces: list[str]) -> None:
+    """Set ``line``'s text (its joined pieces) and word count."""
+    if len(pieces) > 1:  # joined
+        line.text = "".join(pieces)
+    line.words = word_count(line.text)
+
+
+def _opens_quote(tail: str) -> bool:
+    """``_OPEN_QUOTE_END`` on a text with whitespace collapsed and stripped,
+    read from its last two characters: an opening quote alone at its end."""
+    return tail[-1:] in ('"', "“", "«", "„") and (len(tail) == 1 or tail[0] == " ")
 
 
 def fix_quotes(text: str) -> str:

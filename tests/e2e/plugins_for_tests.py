@@ -1,6 +1,8 @@
 """Plugins the tests load through NEWSSTREAM_ENRICHERS and NEWSSTREAM_AGENTS (not installed as packages)."""
 
+import ctypes
 import os
+import time
 
 from streams.plugins import consumer, enricher
 
@@ -40,6 +42,22 @@ async def ferry_check(record, ctx):
     if b"REFUSE" in content:
         raise RuntimeError("ferry-check refuses this article")
     await ctx.send(os.environ["FERRY_CHECK_TOPIC"], content[:40])
+
+
+@enricher(fields={"stall_checked": "boolean"})
+def stall(article):
+    """Sleep $STALL_SECONDS (default 600) on an article whose title contains STALL: a plugin that hangs."""
+    if article.title and "STALL" in article.title:
+        time.sleep(float(os.environ.get("STALL_SECONDS", "600")))
+    return {"stall_checked": True}
+
+
+@enricher(fields={"segfault_checked": "boolean"})
+def segfault(article):
+    """Die of a real SIGSEGV (a read of address 0) on an article whose title contains SEGFAULT."""
+    if article.title and "SEGFAULT" in article.title:
+        ctypes.string_at(0)
+    return {"segfault_checked": True}
 
 
 @consumer(topic="raw", name="plain-forward")

@@ -151,7 +151,11 @@ def test_a_plugin_letter_goes_back_to_that_plugin_only(pipeline_env):
     assert letter.letter.stage == "ferry-check" and letter.letter.topic == settings.topic_raw
     wait_for(lambda: len(read_topic(settings, settings.topic_parsed)) == 1, 120, what=f"parsed; {parse.log_tail()}")
 
+    plugin.stop()  # so that the replayed letter cannot fail again before the second replay below
     assert "replayed 1 dead letter(s)" in _cli(env, "dlq", "replay", "--stage", "ferry-check")
+    # issue 20, point 5: a replay without --stage does not send again what --stage replayed
+    assert "replayed 0 dead letter(s)" in _cli(env, "dlq", "replay")
+    plugin = start(only=["ferry-check"], **extra)
     wait_for(lambda: len(read_letters(settings, timeout_s=2)) == 2, 120, what="the plugin's second attempt")
     [chain] = _shown(env)
     assert (chain["stage"], chain["attempts"]) == ("ferry-check", 2)
