@@ -374,13 +374,11 @@ class DeadLetter(_Record):
         ``original_truncated`` says so, and topic/partition/offset still point
         at the whole message.
         """
-        if isinstance(key, bytes):
-            key = key.decode("utf-8", "replace")
+        key = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
         value = value or b""
         size = len(value)
         truncated = size > max_original_bytes
-        if truncated:
-            value = value[:max_original_bytes]
+        value = value[:max_original_bytes]
         return cls(
             stage=stage,
             reason=reason,

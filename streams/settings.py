@@ -40,7 +40,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from streams.settings_errors import ENV_PREFIX, describe, describe_source, env_name
+from streams.settings_errors import ENV_PREFIX, contradictions, describe, describe_source, env_name
 
 #: Elasticsearch time units (``500ms``, ``1s``, ``-1`` to disable), as the refresh interval takes them.
 _TIME_VALUE = re.compile(r"^(-1|0|\d+(\.\d+)?(nanos|micros|ms|s|m|h|d))$")
@@ -334,60 +334,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        """Refuse settings that would be ignored or cannot work, naming the variables."""
-        problems = []
-        sasl = self.kafka_security_protocol.startswith("SASL_")
-        tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
-        protocol = f"{env_name('kafka_security_protocol')}={self.kafka_security_protocol}"
-        if sasl and not (self.kafka_username and self.kafka_password):
-            problems.append(f"{protocol} needs {env_name('kafka_username')} and {env_name('kafka_password')}")
-        if not sasl and (self.kafka_username or self.kafka_password):
-            problems.append(
-                f"{env_name('kafka_username')}/{env_name('kafka_password')} are set but {protocol} uses no SASL "
-                "(SASL_SSL or SASL_PLAINTEXT does)"
-            )
-        tls_files = [n for n in ("kafka_ca_file", "kafka_client_cert", "kafka_client_key") if getattr(self, n)]
-        if tls_files and not tls:
-            problems.append(
-                f"{', '.join(map(env_name, tls_files))} set but {protocol} uses no TLS (SSL or SASL_SSL does)"
-            )
-        for prefix in ("kafka", "elasticsearch"):
-            if getattr(self, f"{prefix}_client_key") and not getattr(self, f"{prefix}_client_cert"):
-                problems.append(f"{env_name(prefix + '_client_key')} needs {env_name(prefix + '_client_cert')}")
-        if self.elasticsearch_api_key and (self.elasticsearch_username or self.elasticsearch_password):
-            problems.append(
-                f"{env_name('elasticsearch_api_key')} and {env_name('elasticsearch_username')}/"
-                f"{env_name('elasticsearch_password')} are both set: choose one way to log in"
-            )
-        elif bool(self.elasticsearch_username) != bool(self.elasticsearch_password):
-            problems.append(
-                f"{env_name('elasticsearch_username')} and {env_name('elasticsearch_password')} go together"
-            )
-        if self.elasticsearch_ca_file and self.elasticsearch_ca_fingerprint:
-            problems.append(
-                f"{env_name('elasticsearch_ca_file')} and {env_name('elasticsearch_ca_fingerprint')} are both set: "
-                "choose one way to trust the cluster"
-            )
-        nodes = [u.strip() for u in self.elasticsearch_url.split(",") if u.strip()] or [""]
-        if any("@" in u.split("://", 1)[-1].split("/", 1)[0] for u in nodes):
-            # a URL is printed in messages and the settings' repr: credentials never go in it
-            problems.append(
-                f"{env_name('elasticsearch_url')} holds a user name or password: give them in "
-                f"{env_name('elasticsearch_username')} and {env_name('elasticsearch_password')} instead"
-            )
-        if self.elasticsearch_cloud_id and "elasticsearch_url" in self.model_fields_set:
-            problems.append(
-                f"{env_name('elasticsearch_cloud_id')} and {env_name('elasticsearch_url')} are both set: set one"
-            )
-        es_tls = [
-            n
-            for n in ("elasticsearch_ca_file", "elasticsearch_ca_fingerprint", "elasticsearch_client_cert")
-            if getattr(self, n)
-        ]
-        if es_tls and not self.elasticsearch_cloud_id and not all(u.lower().startswith("https://") for u in nodes):
-            problems.append(
-                f"{', '.join(map(env_name, es_tls))} set but {env_name('elasticsearch_url')} is not https://"
-            )
+        """Refuse settings that would be ignored or cannot work together (:func:`contradictions`)."""
+        problems = contradictions(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -9,7 +9,7 @@ import re
 import typing
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
@@ -91,3 +91,56 @@ def describe_source(error: Exception, fields: Mapping[str, FieldInfo], secrets: 
     cause = error.__cause__
     why = f"not JSON ({cause})" if cause else "not JSON"
     return f"{env_name(field)}: {why} (expected {expected(field, fields, secrets)})"
+
+
+def contradictions(settings: Any) -> list[str]:
+    """The settings (a :class:`streams.settings.Settings`) that would be ignored or cannot work together,
+    each a phrase naming the variables (never a value)."""
+    problems = []
+    sasl = settings.kafka_security_protocol.startswith("SASL_")
+    tls = settings.kafka_security_protocol in ("SSL", "SASL_SSL")
+    protocol = f"{env_name('kafka_security_protocol')}={settings.kafka_security_protocol}"
+    if sasl and not (settings.kafka_username and settings.kafka_password):
+        problems.append(f"{protocol} needs {env_name('kafka_username')} and {env_name('kafka_password')}")
+    if not sasl and (settings.kafka_username or settings.kafka_password):
+        problems.append(
+            f"{env_name('kafka_username')}/{env_name('kafka_password')} are set but {protocol} uses no SASL "
+            "(SASL_SSL or SASL_PLAINTEXT does)"
+        )
+    tls_files = [n for n in ("kafka_ca_file", "kafka_client_cert", "kafka_client_key") if getattr(settings, n)]
+    if tls_files and not tls:
+        problems.append(f"{', '.join(map(env_name, tls_files))} set but {protocol} uses no TLS (SSL or SASL_SSL does)")
+    for prefix in ("kafka", "elasticsearch"):
+        if getattr(settings, f"{prefix}_client_key") and not getattr(settings, f"{prefix}_client_cert"):
+            problems.append(f"{env_name(prefix + '_client_key')} needs {env_name(prefix + '_client_cert')}")
+    if settings.elasticsearch_api_key and (settings.elasticsearch_username or settings.elasticsearch_password):
+        problems.append(
+            f"{env_name('elasticsearch_api_key')} and {env_name('elasticsearch_username')}/"
+            f"{env_name('elasticsearch_password')} are both set: choose one way to log in"
+        )
+    elif bool(settings.elasticsearch_username) != bool(settings.elasticsearch_password):
+        problems.append(f"{env_name('elasticsearch_username')} and {env_name('elasticsearch_password')} go together")
+    if settings.elasticsearch_ca_file and settings.elasticsearch_ca_fingerprint:
+        problems.append(
+            f"{env_name('elasticsearch_ca_file')} and {env_name('elasticsearch_ca_fingerprint')} are both set: "
+            "choose one way to trust the cluster"
+        )
+    nodes = [u.strip() for u in settings.elasticsearch_url.split(",") if u.strip()] or [""]
+    if any("@" in u.split("://", 1)[-1].split("/", 1)[0] for u in nodes):
+        # a URL is printed in messages and the settings' repr: credentials never go in it
+        problems.append(
+            f"{env_name('elasticsearch_url')} holds a user name or password: give them in "
+            f"{env_name('elasticsearch_username')} and {env_name('elasticsearch_password')} instead"
+        )
+    if settings.elasticsearch_cloud_id and "elasticsearch_url" in settings.model_fields_set:
+        problems.append(
+            f"{env_name('elasticsearch_cloud_id')} and {env_name('elasticsearch_url')} are both set: set one"
+        )
+    es_tls = [
+        n
+        for n in ("elasticsearch_ca_file", "elasticsearch_ca_fingerprint", "elasticsearch_client_cert")
+        if getattr(settings, n)
+    ]
+    if es_tls and not settings.elasticsearch_cloud_id and not all(u.lower().startswith("https://") for u in nodes):
+        problems.append(f"{', '.join(map(env_name, es_tls))} set but {env_name('elasticsearch_url')} is not https://")
+    return problems
