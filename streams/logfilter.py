@@ -11,13 +11,17 @@ how many were dropped: ``... (and 812 more like this in the last 30 s)``.
 
 A record's kind is its logger, level and message template (``record.msg``
 before its arguments are filled in): "Unable connect to node %r" is one kind
-whatever the node. Records below WARNING pass untouched, and so do the dead
+whatever the node. A template that is nothing but placeholders (``"%s"``)
+names no kind: then the filled-in message is the kind, so distinct lines
+logged that way (the start-up checks' mismatches) all pass. Records below
+WARNING pass untouched, and so do the dead
 letters' own warnings (``streams.delivery.deadletters``): each names a message.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 #: Seconds between two records of one kind let through (the default).
@@ -25,6 +29,14 @@ DEFAULT_INTERVAL = 30.0
 #: Loggers whose records always pass (each names one message).
 EXEMPT = ("streams.delivery.deadletters",)
 _MAX_KINDS = 10_000  # kinds remembered; the oldest half is forgotten beyond that
+_PLACEHOLDER = re.compile(r"%(\([^)]*\))?[-#0 +]*[\d.*]*[a-zA-Z%]")
+
+
+def _kind_text(record: logging.LogRecord) -> str:
+    template = str(record.msg)
+    if record.args and not any(c.isalpha() for c in _PLACEHOLDER.sub("", template)):
+        return record.getMessage()
+    return template
 
 
 class RepeatFilter(logging.Filter):
@@ -47,7 +59,7 @@ class RepeatFilter(logging.Filter):
     def _decide(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or record.name.startswith(EXEMPT):
             return True
-        kind = (record.name, record.levelno, str(record.msg))
+        kind = (record.name, record.levelno, _kind_text(record))
         now = self.clock()
         seen = self._kinds.get(kind)
         if seen is not None and now - seen[0] < self.interval:

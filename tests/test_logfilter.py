@@ -65,3 +65,14 @@ def test_one_filter_on_two_handlers_decides_once_per_record():
     logger.error("away")
     logger.error("away")
     assert [o.getvalue() for o in outs] == ["away\n", "away\n"]
+
+
+def test_lines_logged_through_a_bare_placeholder_are_kinds_of_their_own():
+    # the start-up checks log each mismatch as log.warning("%s", line): four different lines, all shown
+    now = [0.0]
+    log, out = _logger("newsstream.worker.test", lambda: now[0])
+    lines = [f"topic t{i} has replication factor 1, lower than the 3 asked" for i in range(4)]
+    for line in lines:
+        log.warning("%s", line)
+    log.warning("%s", lines[0])  # the same line again within the interval is a repeat
+    assert out.getvalue().splitlines() == [f"WARNING newsstream.worker.test: {line}" for line in lines]
