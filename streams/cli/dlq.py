@@ -69,6 +69,20 @@ def _selection(settings: Settings, stage, reason, since, ids, statuses=("open",)
     return Selection(stage=stage, reason=reason, since=_since(since), ids=list(ids or []), statuses=statuses)
 
 
+def _select(stage, reason, since, ids, statuses=("open",)):
+    """Settings, the selection and the letters it selects (and all letters' chains); fails in one line."""
+    from streams.delivery.replay import select
+
+    settings = load_settings()
+    require_kafka(settings)
+    selection = _selection(settings, stage, reason, since, ids, statuses)
+    try:
+        selected, everything = select(settings, selection)
+    except Exception as exc:
+        fail(f"cannot read {settings.topic_dlq} from {settings.kafka_bootstrap}: {exc}")
+    return settings, selection, selected, everything
+
+
 def _line(chain) -> str:
     d = chain.latest.letter
     origin = d.url or d.source or (f"key {d.key}" if d.key else f"{d.topic}[{d.partition}]@{d.offset}")
@@ -92,16 +106,10 @@ def dlq_show(
     A message that failed again after a replay is one letter with its
     attempts, not a letter per failure. Open letters only, unless --all.
     """
-    from streams.delivery.replay import counts_by_reason, select
+    from streams.delivery.replay import counts_by_reason
 
-    settings = load_settings()
-    require_kafka(settings)
     statuses = ("open", "replayed", "discarded") if show_all else ("open",)
-    selection = _selection(settings, stage, reason, since, letter_id, statuses)
-    try:
-        selected, everything = select(settings, selection)
-    except Exception as exc:
-        fail(f"cannot read {settings.topic_dlq} from {settings.kafka_bootstrap}: {exc}")
+    _, _, selected, everything = _select(stage, reason, since, letter_id, statuses)
     shown = selected[:limit]
     if as_json:
         for chain in shown:
@@ -144,15 +152,9 @@ def dlq_replay(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from streams.cli.common import err
-    from streams.delivery.replay import plan_replay, replay, select
+    from streams.delivery.replay import plan_replay, replay
 
-    settings = load_settings()
-    require_kafka(settings)
-    selection = _selection(settings, stage, reason, since, letter_id)
-    try:
-        selected, _ = select(settings, selection)
-    except Exception as exc:
-        fail(f"cannot read {settings.topic_dlq} from {settings.kafka_bootstrap}: {exc}")
+    settings, selection, selected, _ = _select(stage, reason, since, letter_id)
     plan = plan_replay(selected, selection, _known_stages(settings))
     verb = "would replay" if dry_run else "replaying"
     for chain in plan.send:
@@ -184,17 +186,11 @@ def dlq_discard(
     dry_run: bool = typer.Option(False, "--dry-run", help="say what would be discarded, record nothing"),
 ) -> None:
     """Mark open dead letters handled without replaying them (they stay on the topic, shown with --all)."""
-    from streams.delivery.replay import discard, select
+    from streams.delivery.replay import discard
 
     if not (stage or reason or since or letter_id):
         fail("say which letters to discard: --id, --reason, --stage or --since")
-    settings = load_settings()
-    require_kafka(settings)
-    selection = _selection(settings, stage, reason, since, letter_id)
-    try:
-        selected, _ = select(settings, selection)
-    except Exception as exc:
-        fail(f"cannot read {settings.topic_dlq} from {settings.kafka_bootstrap}: {exc}")
+    settings, _, selected, _ = _select(stage, reason, since, letter_id)
     if dry_run:
         for chain in selected:
             out.print(escape(f"would discard {_line(chain)}"), highlight=False)
