@@ -89,6 +89,7 @@ def fold_short_forms(groups: dict[str, Group], person_share: float = 0.0) -> dic
         words = _words(g.display)
         # an exact short form first; another spelling only when there is none
         targets = (index.get(tuple(words), set()) - {key}) or (index.get(_variant_words(words), set()) - {key})
+        targets = {k for k in targets if k in groups}  # a candidate may itself have been folded already
         if not targets:
             continue
         if len(targets) > 1:

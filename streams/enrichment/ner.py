@@ -21,7 +21,7 @@ import spacy
 from spacy.language import Language
 
 from streams.enrichment.exceptions import EnrichmentError
-from streams.enrichment.gazetteer import gazetteer
+from streams.enrichment.gazetteer import Gazetteer, gazetteer
 from streams.enrichment.names import KEEP_LABELS, ROLE_WORDS, clean_name, junk_reason
 from streams.enrichment.normalize import Mention
 
@@ -158,16 +158,18 @@ def _inner_capital(name: str) -> bool:
     return any(ch.isupper() for ch in name[1:]) and not _NAME_PREFIX.match(name)
 
 
-def _cue(doc, ent, label: str, name: str) -> str | None:
+def _cue(doc, ent, label: str, name: str, gaz: Gazetteer) -> str | None:
     """``"org"``, ``"team"`` or None: what the words around ``ent`` say (see
-    :class:`normalize.Rules`)."""
+    :class:`normalize.Rules`). A "person" is a team only when it is one word
+    that names a place ("Liverpool beat"): a player's name next to a score or
+    "beat" is a person ("Stefan Edberg (Sweden) beat ...", "C. Lewis 80")."""
     before = doc[ent.start - 1].lower_ if ent.start > 0 else ""
     after = doc[ent.end].lower_ if ent.end < len(doc) else ""
     if label == "PERSON" and (before in _ORG_BEFORE or _inner_capital(name)):
         return "org"
     if label in ("PERSON", "GPE") and after in _ORG_AFTER:
         return "org"
-    if label in ("GPE", "LOC", "PERSON") and (
+    if (label in ("GPE", "LOC") or (label == "PERSON" and " " not in name and gaz.place(name) is not None)) and (
         after in _RESULT_WORDS
         or before in _RESULT_WORDS
         or _SCORE_TOKEN.match(after)
@@ -261,7 +263,7 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
             continue
         if label in ("PERSON", "ORG") and _byline_or_credit(doc, ent):
             continue
-        cue = _cue(doc, ent, label, name) or _list_cue(doc, ents, i)
+        cue = _cue(doc, ent, label, name, gaz) or _list_cue(doc, ents, i)
         yield Mention(name, label, source, start + i, cue, _initial(doc, ent.start))
 
 

@@ -150,6 +150,19 @@ def test_fold_short_forms_goes_to_the_dominant_person():
     assert groups["tim cook"].mentions == 5 and groups["hosting cook"].mentions == 1
 
 
+def test_fold_short_forms_of_a_short_form_already_folded():
+    # "de Silva" folds into "Aravinda de Silva" first; "Silva", whose candidates
+    # were both, then goes to the one left (a KeyError once: a scoreboard's
+    # "Man of the Match: Aravinda de Silva" dead-lettered the article)
+    groups = _groups(
+        _m("Aravinda de Silva", "PERSON", pos=0),
+        _m("de Silva", "PERSON", pos=1),
+        _m("Silva", "PERSON", pos=2),
+    )
+    assert fold_short_forms(groups) == {"de silva": "aravinda de silva", "silva": "aravinda de silva"}
+    assert list(groups) == ["aravinda de silva"] and groups["aravinda de silva"].mentions == 3
+
+
 def test_fold_short_forms_keeps_a_place_named_like_a_person():
     groups = _groups(_m("George Washington", "PERSON"), _m("Washington", "GPE"), _m("Washington", "GPE"))
     assert fold_short_forms(groups) == {}
