@@ -279,9 +279,16 @@ class Counts:
 
 
 def score_doc(
-    preds: list[tuple[str, str]], golds: list[Gold], matcher: Matcher, errors: list | None = None
+    preds: list[tuple[str, str]],
+    golds: list[Gold],
+    matcher: Matcher,
+    errors: list | None = None,
+    exclusive: bool = True,
 ) -> dict[str, Counts]:
-    """Counts per type for one document; ``preds`` are ``(type, name)`` pairs."""
+    """Counts per type for one document; ``preds`` are ``(type, name)`` pairs.
+    ``exclusive=False`` drops the rule that a prediction equal to one gold
+    entity's name finds no other (for gold sets of distinct strings, where
+    "Brown" and "Kevin Brown" are two entries of one person)."""
     out = {t: Counts() for t in TYPES}
     uniq: dict[tuple[str, tuple[str, ...]], str] = {}
     for t, name in preds:
@@ -301,7 +308,11 @@ def score_doc(
             exact.setdefault((g.type, f), set()).add(k)
     for k, g in enumerate(golds):
         out[g.type].n_gold += 1
-        hits = [name for (t, w), name in uniq.items() if matcher.match(t, name, g) and k in exact.get((t, w), {k})]
+        hits = [
+            name
+            for (t, w), name in uniq.items()
+            if matcher.match(t, name, g) and (not exclusive or k in exact.get((t, w), {k}))
+        ]
         if hits:
             out[g.type].found += 1
             cw = g.canonical

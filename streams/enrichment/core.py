@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from streams.enrichment.datelines import dateline_mentions
 from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.fingerprint import simhash
 from streams.enrichment.gazetteer import country_from_tag, country_name, gazetteer
@@ -127,6 +128,8 @@ def _finish(
     mentions: list[Mention] = []
     for source, doc in docs.items():
         mentions.extend(doc_mentions(doc, source, _OFFSET[source]))
+    if "body" in docs:
+        mentions.extend(dateline_mentions(article.body or "", _OFFSET["body"] - 2))
     mentions.extend(field_mentions(article.authors, article.publisher, article.image_credit, _OFFSET["fields"]))
     entities = build_entities(mentions, gaz, rules)
 

@@ -63,6 +63,8 @@ _COMMENTS_START = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _FURNITURE = -12.0  # the value of a furniture line
+# A person's name alone on a line: two to four capitalised words ("Larry Fine", "Mona Eltahawy").
+_NAME_LINE = re.compile(r"^[A-Z][a-z'’\-]+(?:\s(?:[A-Z]\.|[A-Z][a-z'’\-]+|van|von|de|al|el|bin)){1,3}$")
 
 
 @dataclass(frozen=True)
@@ -221,13 +223,17 @@ def _trim_islands(lines: list[Line], values: list[float], start: int, end: int) 
     return (runs[first][0], runs[-1][1]) if runs else (start, end)
 
 
+def _is_comments_start(line: Line) -> bool:
+    return not line.bullet and line.words <= 25 and bool(_COMMENTS_START.match(line.text))
+
+
 def _segment(lines: list[Line], values: list[float], rules: Rules) -> tuple[int, int]:
     """The article's span of lines, ``(start, end)``; empty when there is no prose."""
     scored = _costs(values, rules)
     start, end = _best_segment(scored)
     # reader comments: the article ends where they begin; when the comments
     # outweigh the article, prefer the best run before the first comment marker
-    barriers = [l.index for l in lines if not l.bullet and l.words <= 25 and _COMMENTS_START.match(l.text)]
+    barriers = [l.index for l in lines if _is_comments_start(l)]
     before = [b for b in barriers if b > 0]
     if before:
         if start >= before[0]:
@@ -254,13 +260,34 @@ def _short_text(lines: list[Line]) -> tuple[int, int]:
     return (1 if first == 0 and len(lines) > 1 and not is_short_sentence(lines[0].text) else first), len(lines)
 
 
+def wire_start(lines: list[Line]) -> int | None:
+    """The index of a wire dateline among the first three lines ("LONDON
+    1996-08-30", "PARIS (AFP) - ..."), else None.
+
+    A page that opens with its headline and a dateline is agency copy as the
+    wire delivers it, not a page dump: there is no page furniture around it
+    to search away, and everything from the dateline on is the story
+    (results, lists and tables included)."""
+    for line in lines[:3]:
+        if not line.bullet and is_dateline(line.text):
+            return line.index
+    return None
+
+
 def article_span(text: str, rules: Rules = RULES) -> tuple[list[Line], list[float], int, int]:
     """``(lines, values, start, end)``: the page's lines, their values and the
-    article's span ``lines[start:end]`` (``start == end`` when there is none)."""
+    article's span ``lines[start:end]`` (``start == end`` when there is none).
+    Wire copy (:func:`wire_start`) is the span from its dateline to the end
+    or to where reader comments begin; its lines are all worth keeping but
+    furniture."""
     lines = split_lines(text)
     if not lines:
         return lines, [], 0, 0
     values = [_value(l, rules, flag) for l, flag in zip(lines, _introduced(lines))]
+    wire = wire_start(lines)
+    if wire is not None:
+        end = next((l.index for l in lines[wire + 1 :] if _is_comments_start(l)), len(lines))
+        return lines, [v if v <= _FURNITURE else max(v, 1.0) for v in values], wire, end
     start, end = _segment(lines, values, rules)
     if start >= end:
         start, end = _short_text(lines)
@@ -282,6 +309,9 @@ def extract_text(text: str, rules: Rules = RULES, title_rules: TitleRules = TITL
         return Extracted(body="")
     column = _column(lines, values)
     found = read_fields(lines, start, end, title_rules)
+    wire = wire_start(lines)
+    if wire == 2 and not found.fields.authors and _NAME_LINE.match(lines[1].text):
+        found.fields.authors = [lines[1].text]  # wire copy: headline, byline, dateline
     skip = set(found.skip)
     for line in lines[start:end]:
         m = CORRESPONDENT.match(line.text)
@@ -291,7 +321,7 @@ def extract_text(text: str, rules: Rules = RULES, title_rules: TitleRules = TITL
     authors = set(found.fields.authors)
     # the article's own column: where its prose (not a list of teasers) sits
     inner = _column(lines[start:end], [0.0 if l.bullet else values[l.index] for l in lines[start:end]])
-    if rules.column_ends and inner is not None:
+    if rules.column_ends and inner is not None and wire is None:
         start, end = _column_ends(lines, values, start, end, inner)
     for line in lines[start:end]:
         if line.index in skip or line.text in authors or RELATED_MARK.match(line.text):

@@ -253,3 +253,39 @@ def test_a_caption_above_its_photo_credit_is_not_the_title():
     content = page(HEADLINE, "Example News wire services", "November 19, 2019", *caption)
     assert text(content).title == HEADLINE
     assert _title_with_rules(content, captions=False) == "The council tram line in the old town"
+
+
+CYCLING = """CYCLING - TOUR OF FLANDERS FINAL STANDINGS.
+Ann Dupont
+GHENT, Belgium 2024-04-07
+Leading results of the 260-km final stage of the race
+between Bruges and Ghent on Sunday:
+1. Piet Janssens (Belgium) Team Nord 6 hours 12 mins 4 seconds
+2. Marco Bellini (Italy) Squadra Sud 5 seconds behind
+3. Lars Holm (Denmark) Team Nord same time
+Final overall placings:
+1. Piet Janssens (Belgium) Team Nord 24:36:54
+2. Lars Holm (Denmark) Team Nord 2 seconds behind
+"""
+
+
+def test_wire_copy_is_the_story_from_its_dateline_to_the_end():
+    # headline, byline, dateline: agency copy as the wire sends it. A ranked list
+    # after a lead-in with a colon, with no sentence and few numbers per row, is
+    # the story (it used to end after the first rank, leaving the other riders out)
+    article = text(CYCLING)
+    assert article.title == "CYCLING - TOUR OF FLANDERS FINAL STANDINGS."
+    assert article.authors == ["Ann Dupont"]
+    lines = article.body.split("\n\n")
+    assert lines[0] == "GHENT, Belgium 2024-04-07"
+    assert lines[-1] == "2. Lars Holm (Denmark) Team Nord 2 seconds behind"
+    assert "3. Lars Holm (Denmark) Team Nord same time" in lines
+    assert len(lines) == 9
+
+
+def test_a_short_wire_result_is_an_article():
+    # two lines of text and a score: rejected as "no article text" before
+    article = text(
+        "BASKETBALL - TOURNAMENT RESULT.\nBELGRADE 2024-03-01\nResult of a tournament on Friday:\nRed Star (Serbia) beat Partizan (Serbia) 92-90 (halftime 47-47)\n"
+    )
+    assert article.body.endswith("Red Star (Serbia) beat Partizan (Serbia) 92-90 (halftime 47-47)")
