@@ -51,9 +51,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import entities as E  # the sibling benchmark: matching, scoring, cross-validation
+from bench import entities as E  # the sibling benchmark: matching, scoring, cross-validation
 
 CONLL_TYPE = {"PER": "person", "ORG": "organization", "LOC": "place"}
 _DATELINE = re.compile(r"^[A-Z][\w .,'()/-]*\s\d{4}-\d{2}-\d{2}$")
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     from streams.enrichment import load_nlp
     from streams.enrichment.normalize import Rules
     from streams.parsing import ParseRejected, parse
-    from streams.records import RawArticle
+    from streams.records import ParsedArticle, RawArticle
 
     docs = read_conll(args.path)
     texts = [doc_text(d, args.paragraphs) for d in docs]
@@ -182,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     raw = E.raw_predictions(spacy.load(args.model), texts)
     nlp = load_nlp(args.model)
-    articles = []
+    articles: list[ParsedArticle | None] = []
     rejected = 0
     for t in texts:
         try:
