@@ -391,6 +391,7 @@ GRID: dict[str, tuple] = {
     # lists name people by surname alone ("Sampras beat Ivanisevic"), which GUM lacks
     "lone_person": ("keep", "org"),
     "team_cues": (True, False),
+    "missed_countries": (True, False),
 }
 #: A setting replaces the defaults only when it beats them by more than this
 #: micro F1 on the training folds: about two entities of the ~480, below which

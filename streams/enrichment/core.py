@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from streams.enrichment.datelines import dateline_mentions
 from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.fingerprint import simhash
-from streams.enrichment.gazetteer import country_from_tag, country_name, gazetteer
+from streams.enrichment.gazetteer import country_from_tag, country_name, fold, gazetteer
 from streams.enrichment.keywords import key_phrases, merge_tags
 from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp, word_tables
-from streams.enrichment.normalize import DEFAULT_RULES, Mention, Rules, build_entities
+from streams.enrichment.normalize import DEFAULT_RULES, PLACE_LABELS, Mention, Rules, build_entities
+from streams.enrichment.places import dateline_mentions, missed_countries
 from streams.records import EnrichedArticle, ParsedArticle
 
 __all__ = ["enrich", "enrich_batch", "iter_enrich", "load_nlp", "EnrichmentError"]
@@ -126,8 +126,16 @@ def _finish(
 ) -> EnrichedArticle:
     gaz = gazetteer()
     mentions: list[Mention] = []
+    missed: list[Mention] = []
     for source, doc in docs.items():
         mentions.extend(doc_mentions(doc, source, _OFFSET[source]))
+        if rules.missed_countries:
+            missed.extend(missed_countries(doc, source, _OFFSET[source], gaz))
+    # a name the model labelled otherwise somewhere ("Chad" the man), or a word of a
+    # person's name ("Michael Jordan" ... "Jordan scored"), is left to the model's votes
+    elsewhere = {fold(m.name) for m in mentions if m.label not in PLACE_LABELS}
+    elsewhere |= {fold(w) for m in mentions if m.label == "PERSON" for w in m.name.split()}
+    mentions.extend(m for m in missed if fold(m.name) not in elsewhere)
     if "body" in docs:
         mentions.extend(dateline_mentions(article.body or "", _OFFSET["body"] - 2))
     mentions.extend(field_mentions(article.authors, article.publisher, article.image_credit, _OFFSET["fields"]))

@@ -160,12 +160,12 @@ def _inner_capital(name: str) -> bool:
 
 def _cue(doc, ent, label: str, name: str, gaz: Gazetteer) -> str | None:
     """``"org"``, ``"team"`` or None: what the words around ``ent`` say (see
-    :class:`normalize.Rules`). A "person" is a team only when it is one word
-    that names a place ("Liverpool beat"): a player's name next to a score or
-    "beat" is a person ("Stefan Edberg (Sweden) beat ...", "C. Lewis 80")."""
+    :class:`normalize.Rules`). Only a one-word "person" is a platform after "on"
+    ("on Twitter", not "decided on Jack Kemp"), or a team when it names a place
+    ("Liverpool beat"; not "Stefan Edberg (Sweden) beat", "C. Lewis 80")."""
     before = doc[ent.start - 1].lower_ if ent.start > 0 else ""
     after = doc[ent.end].lower_ if ent.end < len(doc) else ""
-    if label == "PERSON" and (before in _ORG_BEFORE or _inner_capital(name)):
+    if label == "PERSON" and ((before in _ORG_BEFORE and " " not in name) or _inner_capital(name)):
         return "org"
     if label in ("PERSON", "GPE") and after in _ORG_AFTER:
         return "org"

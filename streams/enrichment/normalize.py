@@ -83,6 +83,8 @@ class Rules:
       or lines whose lower-case form is this common in English (wordfreq's
       Zipf scale) or more is a capitalised common word ("Editorial",
       "Volunteer"), not a name; None: keep.
+    * ``missed_countries``: a country's name the model left untagged, outside
+      any entity it found, is a GPE mention (:func:`places.missed_countries`).
     * ``lone_person``: a one-word PERSON that is no short form of a full
       name in the article ("Twitter", "Xi"): ``"keep"``, ``"org"`` (call it
       an organisation) or ``"drop"``.
@@ -95,6 +97,7 @@ class Rules:
     unknown_gpe_org: bool = False
     initial_zipf: float | None = None
     lone_person: str = "keep"
+    missed_countries: bool = True
 
 
 DEFAULT_RULES = Rules()

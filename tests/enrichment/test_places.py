@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streams.enrichment import enrich
-from streams.enrichment.datelines import dateline_mentions
+from streams.enrichment.places import dateline_mentions
 from streams.records import ParsedArticle
 
 
@@ -56,3 +56,30 @@ def test_players_next_to_scores_stay_persons(nlp):
     labels = {e["name"]: e["label"] for e in enrich(article, nlp).entities}
     for player in ("Stefan Edberg", "Bernd Karbacher", "Doug Flach"):
         assert labels.get(player) == "PERSON", (player, labels)
+
+
+def _entities(nlp, body: str) -> dict[str, tuple[str, str | None]]:
+    article = ParsedArticle(id="t", title="Results", body=body, content_type="text", language="en")
+    return {e["name"]: (e["label"], e["country"]) for e in enrich(article, nlp).entities}
+
+
+def test_a_country_the_model_leaves_untagged_is_a_place(nlp):
+    got = _entities(nlp, "CHISINAU 2024-03-01\n\nEngland beat Moldova 2-0 (halftime 1-0) in a qualifier on Saturday.")
+    assert got.get("England") == ("GPE", "GB")
+    assert got.get("Moldova", ("GPE", "MD"))[1] == "MD"
+
+
+def test_a_persons_name_is_not_made_a_country(nlp):
+    # "Jordan" here is Michael Jordan, whether or not the model tags each mention
+    got = _entities(
+        nlp,
+        "Michael Jordan scored 30 points as Chicago beat Utah on Friday.\n\n"
+        "Jordan said after the game that the team had played well.",
+    )
+    assert "Jordan" not in got or got["Jordan"][0] != "GPE"
+    assert got.get("Michael Jordan", ("",))[0] == "PERSON"
+
+
+def test_a_full_name_after_on_is_a_person(nlp):
+    got = _entities(nlp, "Dole decided on Jack Kemp as his running mate, aides said on Twitter on Friday.")
+    assert got.get("Jack Kemp", ("",))[0] == "PERSON"
