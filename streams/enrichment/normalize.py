@@ -85,6 +85,8 @@ class Rules:
       "Volunteer"), not a name; None: keep.
     * ``missed_countries``: a country's name the model left untagged, outside
       any entity it found, is a GPE mention (:func:`places.missed_countries`).
+    * ``table_teams``: an untagged name before a number in a row of results
+      or standings is a team, an ORG (:func:`tables.team_mentions`).
     * ``lone_person``: a one-word PERSON that is no short form of a full
       name in the article ("Twitter", "Xi"): ``"keep"``, ``"org"`` (call it
       an organisation) or ``"drop"``.
@@ -98,6 +100,7 @@ class Rules:
     initial_zipf: float | None = None
     lone_person: str = "keep"
     missed_countries: bool = True
+    table_teams: bool = True
 
 
 DEFAULT_RULES = Rules()

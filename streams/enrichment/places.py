@@ -31,6 +31,11 @@ _DATELINE = re.compile(
 )
 
 
+def is_dateline(text: str) -> bool:
+    """Whether ``text`` opens with a wire dateline ("BONN 1996-08-30")."""
+    return _DATELINE.match(text[:200]) is not None
+
+
 def _name(capitals: str) -> str:
     """ "NEW YORK" -> "New York", "AL-AIN" -> "Al-Ain"; a name already in mixed case is kept."""
     return capitals.title() if capitals.isupper() else capitals
