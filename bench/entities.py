@@ -365,7 +365,7 @@ class Ours:
         self.plans = [core._plan(a, nlp) if a is not None else ([], []) for a in articles]
         joined = [core._joined(texts) if texts else None for texts, _ in self.plans]
         it = iter(list(nlp.pipe([j[0] for j in joined if j], batch_size=core.PIPE_BATCH_TEXTS)))
-        self.docs = [core._split(next(it), j[1]) if j else {} for j in joined]
+        self.docs = [core._split(core._keep_text(next(it), j[0]), j[1]) if j else {} for j in joined]
 
     def predictions(self, rules) -> list[list[tuple[str, str]]]:
         out: list[list[tuple[str, str]]] = []

@@ -29,7 +29,7 @@ from streams.enrichment.gazetteer import country_from_tag, country_name, fold, g
 from streams.enrichment.keywords import key_phrases, merge_tags
 from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp, word_tables
 from streams.enrichment.normalize import DEFAULT_RULES, PLACE_LABELS, Mention, Rules, build_entities
-from streams.enrichment.places import dateline_mentions, missed_countries
+from streams.enrichment.places import TEXT_KEY, dateline_mentions, missed_countries
 from streams.enrichment.tables import team_mentions
 from streams.records import EnrichedArticle, ParsedArticle
 
@@ -110,6 +110,12 @@ def _joined(texts: list[tuple[str, str]]) -> tuple[str, list[tuple[str, int, int
         layout.append((source, pos, pos + len(text)))
         pos += len(text)
     return "".join(parts), layout
+
+
+def _keep_text(doc, text: str):
+    """``doc`` with the text it was made from kept for :func:`places.text_and_entities`."""
+    doc.user_data[TEXT_KEY] = text
+    return doc
 
 
 def _split(doc, layout: list[tuple[str, int, int]]) -> dict:
@@ -208,7 +214,7 @@ def iter_enrich(articles: list[ParsedArticle], nlp) -> Iterator[EnrichedArticle]
     stream: Iterator = iter(nlp.pipe(flat, batch_size=PIPE_BATCH_TEXTS)) if flat else iter(())
     tables = word_tables(nlp)
     for article, (_texts, notes), j in zip(articles, plans, joined):
-        docs = _split(next(stream), j[1]) if j is not None else {}
+        docs = _split(_keep_text(next(stream), j[0]), j[1]) if j is not None else {}
         yield _finish(article, docs, notes, tables)
 
 

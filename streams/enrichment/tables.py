@@ -10,7 +10,7 @@ a name has an initial) nor in a table of them (half its rows are), nor in
 a dateline, and not when it names a country or a nation in one (national
 sides are places, :mod:`places`), when it is a common English word
 ("Gold 380.50" in a commodities table), or when the article names a person
-so (a golfer's "Henke 68 70").
+so (a golfer's "Henke 68 70": see ``core._finish``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import re
 from streams.enrichment.frequency import zipf
 from streams.enrichment.gazetteer import Gazetteer
 from streams.enrichment.normalize import Mention
-from streams.enrichment.places import is_dateline
+from streams.enrichment.places import capitalised_words, is_dateline, text_and_entities
 
 #: The most words of a team's name ("Queens Park Rangers", "Red Star Belgrade").
 MAX_TEAM_WORDS = 4
@@ -28,68 +28,69 @@ MAX_TEAM_WORDS = 4
 #: word, not a team ("Gold", "Reading" lose; "Tranmere", "Surrey" stay).
 COMMON_WORD_ZIPF = 4.0
 _NUMBER = re.compile(r"^[\d.,:;%()/+\-–—]*\d[\d.,:;%()/+\-–—]*$")
-_NAME_WORD = re.compile(r"^[A-ZÀ-Þ][\w'’.\-]*$")
+_NUMBER_NEXT = re.compile(r"\s+[(]?\d")
+_INITIAL = re.compile(r"(?:^|[\s(])[A-Z]\.\s?[A-Z]")
 
 
-def _rows(tokens: list) -> list[list]:
-    """The lines of ``tokens`` (a line ends at a token with a newline in it or after it)."""
-    rows: list[list] = [[]]
-    for t in tokens:
-        if "\n" in t.text:
-            rows.append([])
-            continue
-        rows[-1].append(t)
-        if "\n" in t.whitespace_:
-            rows.append([])
-    return [r for r in rows if r]
-
-
-def is_data_row(row: list) -> bool:
-    """At least two numbers, and numbers for at least a third of the tokens (as
+def is_data_row(line: str) -> bool:
+    """At least two numbers, and numbers for at least a third of the words (as
     the parse stage's :func:`streams.parsing.textlines.is_data` reads a line)."""
-    numbers = sum(1 for t in row if _NUMBER.match(t.text))
-    return numbers >= 2 and 3 * numbers >= len(row)
+    words = line.split()
+    numbers = sum(1 for w in words if _NUMBER.match(w))
+    return numbers >= 2 and 3 * numbers >= len(words)
+
+
+def _rows(text: str) -> list[tuple[int, str]]:
+    """The non-empty lines of ``text`` with their offsets."""
+    out, pos = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            out.append((pos, line))
+        pos += len(line) + 1
+    return out
+
+
+def _team_rows(text: str, inside: bytearray, persons: bytearray) -> list[tuple[int, str]]:
+    """The data rows that name no people, of the blocks (runs of consecutive
+    data rows) where fewer than half the rows name people; a dateline is no
+    data row."""
+    out: list[tuple[int, str]] = []
+    block: list[tuple[int, str, bool]] = []
+    for row in [*_rows(text), None]:
+        if row is not None and is_data_row(row[1]) and not is_dateline(row[1]):
+            pos, line = row
+            block.append((pos, line, any(persons[pos : pos + len(line)]) or bool(_INITIAL.search(line))))
+            continue
+        if 2 * sum(1 for *_, people in block if people) < len(block):
+            out.extend((pos, line) for pos, line, people in block if not people)
+        block = []
+    return out
 
 
 def team_mentions(doc, source: str, start: int, gaz: Gazetteer) -> list[Mention]:
     """ORG mentions of the teams in the data rows of ``doc`` (a Doc or a Span
     of one), see the module docstring. ``source`` and ``start`` as for
-    :func:`ner.doc_mentions`."""
+    :func:`ner.doc_mentions`. Reads the text: an article without rows of
+    numbers costs one pass over its lines."""
+    text, inside = text_and_entities(doc)
+    if not any(is_data_row(line) for _, line in _rows(text)):
+        return []
+    persons = text_and_entities(doc, "PERSON")[1]
     out: list[Mention] = []
-    for row in _team_rows(_rows(list(doc))):
-        run: list = []
-        for t in [*row, None]:
-            if t is not None and not t.ent_type and _NAME_WORD.match(t.text) and not _NUMBER.match(t.text):
-                run.append(t)
+    for pos, line in _team_rows(text, inside, persons):
+        for run in capitalised_words(line):
+            word, at = run[-1]
+            end = at + len(word)
+            if (
+                len(run) > MAX_TEAM_WORDS
+                or not _NUMBER_NEXT.match(line, end)
+                or any(inside[pos + run[0][1] : pos + end])
+            ):
                 continue
-            if run and t is not None and _NUMBER.match(t.text) and len(run) <= MAX_TEAM_WORDS:
-                name = "".join(x.text_with_ws for x in run).strip()
-                if _is_team(name, gaz):
-                    out.append(Mention(name, "ORG", source, start + 200_000 + run[0].i, "team", run[0] is row[0]))
-            run = []
+            name = " ".join(w for w, _ in run)
+            if _is_team(name, gaz):
+                out.append(Mention(name, "ORG", source, start + 200_000 + pos + at, "team", run[0][1] == 0))
     return out
-
-
-def _team_rows(rows: list[list]) -> list[list]:
-    """The data rows that name no people, of the blocks (runs of consecutive
-    data rows) where fewer than half the rows name people; a dateline is no
-    data row."""
-    out: list[list] = []
-    block: list[list] = []
-    for row in [*rows, []]:
-        if row and is_data_row(row) and not is_dateline("".join(t.text_with_ws for t in row)):
-            block.append(row)
-            continue
-        if 2 * sum(1 for r in block if _names_people(r)) < len(block):
-            out.extend(r for r in block if not _names_people(r))
-        block = []
-    return out
-
-
-def _names_people(row: list) -> bool:
-    """A row of players, not teams: the model found a person in it, or it has a
-    name with an initial ("P. Simmons 4-38")."""
-    return any(t.ent_type_ == "PERSON" or (len(t.text) == 2 and t.text[1] == "." and t.text[0].isupper()) for t in row)
 
 
 def _is_team(name: str, gaz: Gazetteer) -> bool:
