@@ -48,6 +48,7 @@ from streams.parsing.textlines import (
     is_dateline,
     is_meta_line,
     split_lines,
+    wraps,
 )
 from streams.parsing.texttitle import TITLE_RULES, TitleRules
 
@@ -318,6 +319,7 @@ def extract_text(text: str, rules: Rules = RULES, title_rules: TitleRules = TITL
         if m and not m.group("name").strip() and line.index + 1 < end:
             skip.add(line.index + 1)  # the correspondent's name, on the next line
     body: list[str] = []
+    last: Line | None = None  # the line that ended the body so far
     authors = set(found.fields.authors)
     # the article's own column: where its prose (not a list of teasers) sits
     inner = _column(lines[start:end], [0.0 if l.bullet else values[l.index] for l in lines[start:end]])
@@ -334,6 +336,10 @@ def extract_text(text: str, rules: Rules = RULES, title_rules: TitleRules = TITL
             continue  # a short bullet: a menu or a teaser inside the span (a list item sits in the column)
         if line.text == found.fields.title:
             continue
-        body.append(fix_quotes(line.text))
+        if last is not None and wraps(last, line):
+            body[-1] += " " + fix_quotes(line.text)  # one paragraph: a wrapped line
+        else:
+            body.append(fix_quotes(line.text))
+        last = line
     found.fields.body = "\n\n".join(body)
     return found.fields

@@ -60,6 +60,8 @@ class Line:
     bullet: bool
     words: int
     index: int
+    #: whether an empty line came before it on the page
+    after_blank: bool = False
 
 
 def split_lines(text: str) -> list[Line]:
@@ -75,10 +77,12 @@ def split_lines(text: str) -> list[Line]:
     pieces: list[str] = []  # the last line's text, whitespace already collapsed, in pieces
     tail = ""  # the last two characters of that text
     pending_join = False
+    blank = False
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         expanded = raw.expandtabs(4).replace("\u00a0", " ")
         stripped = expanded.strip()
         if not stripped:
+            blank = True
             continue
         indent = len(expanded) - len(expanded.lstrip())
         bullet = False
@@ -103,7 +107,8 @@ def split_lines(text: str) -> list[Line]:
             continue
         if out:
             _complete(out[-1], pieces)
-        out.append(Line(stripped, indent, bullet, 0, len(out)))
+        out.append(Line(stripped, indent, bullet, 0, len(out), blank))
+        blank = False
         pieces = [" ".join(stripped.split())]
         tail = pieces[0][-2:]
         pending_join = bool(_OPEN_QUOTE_END.search(stripped))
@@ -156,6 +161,33 @@ def is_meta_line(text: str) -> bool:
         and bool(find_date(text))
         and not looks_like_sentence(text)
     )
+
+
+#: A line at least this long (characters) that ends in a word or a comma was
+#: wrapped mid-sentence when the next line goes on with a capitalised word.
+WRAP_MIN_CHARS = 40
+
+
+def wraps(line: Line, nxt: Line) -> bool:
+    """Whether ``nxt`` goes on with the sentence ``line`` broke off, as
+    hard-wrapped plain text does ("... Michael Bevan, Damien" /
+    "Flemming, Jason Gillespie ..."): the two lines are adjacent (no empty
+    line between, neither a list item), ``line`` ends in a word or a comma, and ``nxt``
+    starts with a lower-case word, or, after a line of at least
+    :data:`WRAP_MIN_CHARS`, a capitalised one. A heading, a short list item,
+    a row of data and a line ending in punctuation end where they end."""
+    a, b = line.text, nxt.text
+    if (
+        nxt.after_blank
+        or line.bullet
+        or nxt.bullet
+        or nxt.index != line.index + 1
+        or not (a[-1].isalpha() or a[-1] == ",")
+    ):
+        return False
+    if b[0].islower():
+        return True
+    return b[0].isupper() and len(a) >= WRAP_MIN_CHARS and not is_data(a) and not is_data(b)
 
 
 def is_data(text: str) -> bool:

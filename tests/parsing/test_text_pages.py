@@ -280,7 +280,9 @@ def test_wire_copy_is_the_story_from_its_dateline_to_the_end():
     assert lines[0] == "GHENT, Belgium 2024-04-07"
     assert lines[-1] == "2. Lars Holm (Denmark) Team Nord 2 seconds behind"
     assert "3. Lars Holm (Denmark) Team Nord same time" in lines
-    assert len(lines) == 9
+    # the lead-in wrapped over two lines is one paragraph; each rank its own
+    assert lines[1] == "Leading results of the 260-km final stage of the race between Bruges and Ghent on Sunday:"
+    assert len(lines) == 8
 
 
 def test_a_short_wire_result_is_an_article():
@@ -289,3 +291,52 @@ def test_a_short_wire_result_is_an_article():
         "BASKETBALL - TOURNAMENT RESULT.\nBELGRADE 2024-03-01\nResult of a tournament on Friday:\nRed Star (Serbia) beat Partizan (Serbia) 92-90 (halftime 47-47)\n"
     )
     assert article.body.endswith("Red Star (Serbia) beat Partizan (Serbia) 92-90 (halftime 47-47)")
+
+
+WRAPPED_WIRE = """CRICKET - AUSTRALIA WIN TOSS.
+COLOMBO 2024-08-30
+Australia won the toss and
+elected to bat against Sri Lanka in the third limited
+overs match on Friday.
+Teams:
+Australia - Ian Healy (captain), Michael Bevan, Damien
+Flemming, Jason Gillespie, Stuart Law, Ricky
+Ponting, Mark Waugh.
+May 13 Arrive in London
+May 14 Practice at Lord's
+Somerset 83 and 174 (P. Simmons 4-38), Leicestershire
+296 all out
+"""
+
+
+def test_hard_wrapped_lines_are_joined_into_their_paragraph():
+    # plain text wrapped mid-sentence: one paragraph, so a name broken over two
+    # lines ("Damien / Flemming") is one name for the enrich stage
+    paragraphs = text(WRAPPED_WIRE).body.split("\n\n")
+    assert paragraphs[:3] == [
+        "COLOMBO 2024-08-30",
+        "Australia won the toss and elected to bat against Sri Lanka in the third limited overs match on Friday.",
+        "Teams:",
+    ]
+    assert paragraphs[3] == (
+        "Australia - Ian Healy (captain), Michael Bevan, Damien Flemming, Jason Gillespie, Stuart Law, "
+        "Ricky Ponting, Mark Waugh."
+    )
+    # short items of a list and a row of data end where they end
+    assert paragraphs[4:] == [
+        "May 13 Arrive in London",
+        "May 14 Practice at Lord's",
+        "Somerset 83 and 174 (P. Simmons 4-38), Leicestershire",
+        "296 all out",
+    ]
+
+
+def test_paragraphs_apart_are_never_joined():
+    body = text(
+        "MARKETS - STOCKS RISE.\n"
+        "LONDON 2024-08-30\n\n"
+        "Stocks rose on Friday as investors bought the shares of banks and\n\n"
+        "Another paragraph starts here and it is long enough to be prose.\n\n"
+        "And a third paragraph so the page has an article in it at all."
+    ).body
+    assert body.count("\n\n") == 3, body
