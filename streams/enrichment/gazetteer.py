@@ -106,6 +106,11 @@ class Place:
     kind: str
     name: str
 
+    @property
+    def nation(self) -> bool:
+        """A country, or a nation inside a state (Scotland, Wales; not a US state)."""
+        return self.kind == "country" or (self.kind == "region" and self.code != "US")
+
 
 @functools.lru_cache(maxsize=1 << 16)
 def fold(name: str) -> str:

@@ -190,7 +190,7 @@ def group_mentions(
         if (
             m.cue is not None
             and (rules.cues if m.cue == "org" else rules.team_cues)
-            and not (place is not None and place.kind == "country")
+            and not (place is not None and place.nation)
         ):
             label = "ORG"
         g.names[m.name] += 1
@@ -205,7 +205,8 @@ def vote_label(votes: Mapping[str, float], place: Place | None = None, demonym: 
     """The label of a group from its weighted ``votes`` ``{label: weight}``.
 
     * a demonym ("Russian") is NORP whatever the model said;
-    * a country name is GPE unless every vote says PERSON ("Chad" the man);
+    * a country or nation name is GPE unless every vote says PERSON ("Chad"
+      the man; "Scotland" the side is a place, as news annotation has it);
     * otherwise the heaviest label wins; a place the gazetteer knows gets
       +0.5 for GPE (a tie-break); ties go to PERSON > ORG > GPE > LOC > NORP
       > FAC > others; a known place labelled LOC/FAC becomes GPE
@@ -219,7 +220,7 @@ def vote_label(votes: Mapping[str, float], place: Place | None = None, demonym: 
         return "NORP"
     if not votes:
         raise ValueError("no votes")
-    if place is not None and place.kind == "country" and set(votes) != {"PERSON"}:
+    if place is not None and place.nation and set(votes) != {"PERSON"}:
         return "GPE"
     scores = dict(votes)
     if place is not None:

@@ -125,7 +125,7 @@ def missed_countries(doc, source: str, start: int, gaz: Gazetteer) -> list[Menti
                 if any(inside[first[1] : end]) or not name:
                     continue
                 place = gaz.place(name)
-                if place is not None and (place.kind == "country" or (place.kind == "region" and place.code != "US")):
+                if place is not None and place.nation:
                     initial = first[1] == 0 or text[first[1] - 1] == "\n"
                     out.append(Mention(name, "GPE", source, start + 100_000 + first[1], None, initial))
                     i += n

@@ -156,6 +156,16 @@ def test_a_country_stays_a_place_whatever_the_cue():
     assert ents[0]["label"] == "GPE" and ents[0]["country"] == "FR"
 
 
+@pytest.mark.parametrize("nation", ["Scotland", "Northern Ireland", "Wales"])
+def test_a_nation_inside_a_state_stays_a_place_whatever_the_cue(nation):
+    # "Ukraine beat Northern Ireland 1-0": the national side is its nation
+    ents = build_entities([_m(nation, "GPE", cue="team"), _m(nation, "ORG", pos=1)])
+    assert ents[0]["label"] == "GPE" and ents[0]["country"] == "GB"
+    # a US state is not a nation: next to a score it is a team
+    ents = build_entities([_m("Texas", "GPE", cue="team")])
+    assert ents[0]["label"] == "ORG"
+
+
 def test_unknown_one_word_gpe_can_be_an_organisation():
     mentions = [_m("Kovrix", "GPE"), _m("Kovrix", "GPE", pos=1)]
     assert build_entities(mentions, rules=Rules(unknown_gpe_org=True))[0]["label"] == "ORG"
