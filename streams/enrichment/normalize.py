@@ -207,8 +207,9 @@ def vote_label(votes: Mapping[str, float], place: Place | None = None, demonym: 
     * a demonym ("Russian") is NORP whatever the model said;
     * a country or nation name is GPE unless every vote says PERSON ("Chad"
       the man; "Scotland" the side is a place, as news annotation has it);
-    * otherwise the heaviest label wins; a place the gazetteer knows gets
-      +0.5 for GPE (a tie-break); ties go to PERSON > ORG > GPE > LOC > NORP
+    * otherwise the heaviest label wins; for a place the gazetteer knows,
+      its GPE, LOC and FAC votes count as one GPE vote, +0.5 (a tie-break:
+      "Arbil" LOC once, GPE once, ORG twice is a place); ties go to PERSON > ORG > GPE > LOC > NORP
       > FAC > others; a known place labelled LOC/FAC becomes GPE
       (OntoNotes labels cities and countries GPE), and so does a country
       labelled NORP, but not a city: "Roman" (an adjective, and a town in
@@ -224,7 +225,9 @@ def vote_label(votes: Mapping[str, float], place: Place | None = None, demonym: 
         return "GPE"
     scores = dict(votes)
     if place is not None:
-        scores["GPE"] = scores.get("GPE", 0.0) + 0.5
+        # GPE, LOC and FAC votes all say "this place": pooled, they are not
+        # outvoted by an ORG that a single one of them would tie ("Arbil")
+        scores["GPE"] = sum(scores.pop(lab, 0.0) for lab in PLACE_LABELS) + 0.5
     label = max(scores, key=lambda lab: (scores[lab], -_PRIORITY.get(lab, 99)))
     if place is not None and (label in ("LOC", "FAC") or (label == "NORP" and place.kind == "country")):
         label = "GPE"

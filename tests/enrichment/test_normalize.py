@@ -109,6 +109,12 @@ def test_vote_label():
     assert vote_label({"GPE": 1, "PERSON": 1}, g.place("Moscow")) == "GPE"
     assert vote_label({"LOC": 1}, g.place("Astana")) == "GPE"
     assert vote_label({"PERSON": 2, "GPE": 1}, g.place("Washington")) == "PERSON"
+    # A known place's GPE, LOC and FAC votes are pooled: LOC 1 + GPE 1 beat ORG 2
+    # (each alone would tie it); an unknown name's votes are not
+    assert vote_label({"LOC": 1, "ORG": 1}, g.place("Arbil")) == "GPE"
+    assert vote_label({"LOC": 1, "GPE": 1, "ORG": 2}, g.place("Arbil")) == "GPE"
+    assert vote_label({"LOC": 1, "GPE": 1, "ORG": 2}) == "ORG"
+    assert vote_label({"ORG": 3, "LOC": 1, "GPE": 1}, g.place("Arbil")) == "ORG"
     with pytest.raises(ValueError):
         vote_label({})
 
