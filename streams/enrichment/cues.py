@@ -1,0 +1,103 @@
+"""What the words around an entity say about it: context cues that overrule
+the model's label ("on Twitter", "Liverpool 2-0"), names the model split
+("Braunau am Inn"), and bylines or credits written in the text.
+
+Pure functions of a spaCy Doc and an entity span (see :func:`ner.doc_mentions`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from streams.enrichment.gazetteer import Gazetteer
+
+#: Words before a name that make a "person" an organisation: "on Twitter", "at SpaceX".
+_ORG_BEFORE = frozenset({"on", "at", "via"})
+#: Words after a "person" or a place that make it a company or a platform:
+#: "Twitter users", "Alibaba shares", "an Alibaba spokesperson", "the Emirates fleet".
+_ORG_AFTER = frozenset(
+    """users user account accounts handle feed app platform website shares stock stocks shareholders
+    investors spokesperson spokesman spokeswoman ceo executives executive employees staffers founder
+    co-founder subsidiary headquarters fleet""".split()
+)
+#: Words next to a place that make it a team: "Liverpool beat", "against Liverpool".
+_RESULT_WORDS = frozenset(
+    """beat beats defeated defeat drew draw lost loses won wins edged thrashed routed
+    against vs vs. v v. versus""".split()
+)
+_SCORE_TOKEN = re.compile(r"^\d{1,3}(?:[-–:]\d{1,3})?$")
+_CREDIT_WORDS = frozenset({"image", "photo", "photograph", "picture", "credit", "source", "by"})
+_LINE_OPENERS = frozenset('.!?:;"“‘(•–—-')
+_NAME_PREFIX = re.compile(r"^(?:Mc|Mac|O'|O’|De|Di|Da|Du|La|Le|Van|Von|Fitz|St)[A-Z]")
+
+
+def _starts_line(doc, i: int) -> bool:
+    return i == 0 or "\n" in doc[i - 1].text or "\n" in doc[i - 1].whitespace_
+
+
+def initial(doc, i: int) -> bool:
+    return _starts_line(doc, i) or doc[i - 1].text in _LINE_OPENERS
+
+
+def _inner_capital(name: str) -> bool:
+    """ "SpaceX", "WeWork", "iPhone": a capital inside one word, not a name
+    prefix ("McDonald", "DeSantis", "O'Brien")."""
+    if " " in name or not name.isalpha() or name.isupper():
+        return False
+    return any(ch.isupper() for ch in name[1:]) and not _NAME_PREFIX.match(name)
+
+
+def context_cue(doc, ent, label: str, name: str, gaz: Gazetteer) -> str | None:
+    """``"org"``, ``"team"`` or None: what the words around ``ent`` say (see
+    :class:`normalize.Rules`). Only a one-word "person" is a platform after "on"
+    ("on Twitter", not "decided on Jack Kemp"), or a team when it names a place
+    ("Liverpool beat"; not "Stefan Edberg (Sweden) beat", "C. Lewis 80")."""
+    before = doc[ent.start - 1].lower_ if ent.start > 0 else ""
+    after = doc[ent.end].lower_ if ent.end < len(doc) else ""
+    if label == "PERSON" and ((before in _ORG_BEFORE and " " not in name) or _inner_capital(name)):
+        return "org"
+    if label in ("PERSON", "GPE") and after in _ORG_AFTER:
+        return "org"
+    if (label in ("GPE", "LOC") or (label == "PERSON" and " " not in name and gaz.place(name) is not None)) and (
+        after in _RESULT_WORDS
+        or before in _RESULT_WORDS
+        or _SCORE_TOKEN.match(after)
+        or (ent.start > 0 and _SCORE_TOKEN.match(doc[ent.start - 1].text))
+    ):
+        return "team"
+    return None
+
+
+#: Lower-case words inside a place's name: "Braunau am Inn", "Newcastle upon Tyne".
+_NAME_PARTICLES = frozenset({"am", "im", "an", "der", "upon", "sur", "sul"})
+
+
+def joined(doc, ent, nxt) -> bool:
+    """Whether ``ent`` and the next entity are one name split by a particle."""
+    if not 1 <= nxt.start - ent.end <= 2:
+        return False
+    return all(t.text in _NAME_PARTICLES and t.whitespace_ for t in doc[ent.end : nxt.start])
+
+
+def list_cue(doc, ents: list, i: int) -> str | None:
+    """``"org"`` for a "person" listed with organisations: "Facebook, Twitter
+    and Instagram" (a neighbour in the list, joined by a comma or "and", is an ORG)."""
+    ent = ents[i]
+    if ent.label_ != "PERSON" or " " in ent.text:
+        return None
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(ents) and ents[j].label_ == "ORG":
+            a, b = (ents[j], ent) if j < i else (ent, ents[j])
+            if not 1 <= b.start - a.end <= 2:
+                continue
+            if all(t.lower_ in (",", "and", "or") for t in doc[a.end : b.start]):
+                return "org"
+    return None
+
+
+def byline_or_credit(doc, ent) -> bool:
+    """A name that opens a line after "By", "Photo:", "Image:", "Credit:"."""
+    i = ent.start
+    if i >= 1 and doc[i - 1].text in (":", "/") and i >= 2:
+        return doc[i - 2].lower_ in _CREDIT_WORDS and _starts_line(doc, i - 2)
+    return i >= 1 and doc[i - 1].lower_ in _CREDIT_WORDS and _starts_line(doc, i - 1)
