@@ -1,6 +1,6 @@
 """What the words around an entity say about it: context cues that overrule
 the model's label ("on Twitter", "Liverpool 2-0"), names the model split
-("Braunau am Inn"), and bylines or credits written in the text.
+("Braunau am Inn", "Elizabeth I"), and bylines or credits written in the text.
 
 Pure functions of a spaCy Doc and an entity span (see :func:`ner.doc_mentions`).
 """
@@ -101,3 +101,30 @@ def byline_or_credit(doc, ent) -> bool:
     if i >= 1 and doc[i - 1].text in (":", "/") and i >= 2:
         return doc[i - 2].lower_ in _CREDIT_WORDS and _starts_line(doc, i - 2)
     return i >= 1 and doc[i - 1].lower_ in _CREDIT_WORDS and _starts_line(doc, i - 1)
+
+
+#: A regnal number after a name: "Henry VIII", "Pope John Paul II", "Charles III".
+_ROYAL = frozenset("king queen emperor empress pope tsar czar tsarina kaiser sultan shah pharaoh".split())
+_REGNAL = re.compile(r"^(?:I{1,3}|IV|VI{0,3}|IX|XI{0,3}|XIV|XVI{0,3})$")
+
+
+def regnal_end(doc, ent) -> int:
+    """The end of ``ent`` (a PERSON) with the regnal number the model left
+    after it ("Henry" + "VIII"), or ``ent.end``. "I" counts only after a
+    one-word name, and after a sovereign's title or before punctuation, "of"
+    or the end ("Queen Elizabeth I born", "Elizabeth I of England"; not
+    "... told Anna I would")."""
+    end = ent.end
+    if end >= len(doc) or not doc[end - 1].whitespace_ or not _REGNAL.match(doc[end].text):
+        return end
+    if doc[end].text == "I" and not (
+        len(ent) == 1
+        and (
+            (ent.start > 0 and doc[ent.start - 1].lower_ in _ROYAL)
+            or end + 1 == len(doc)
+            or doc[end + 1].is_punct
+            or doc[end + 1].lower_ in ("of", "'s", "’s")
+        )
+    ):
+        return end
+    return end + 1

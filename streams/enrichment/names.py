@@ -61,7 +61,8 @@ def clean_name(text: str, label: str) -> str:
     "Uchiyama") and a trailing credit word ("Ahmed Mohamed Image" -> "Ahmed
     Mohamed"), and for a PERSON the forms of address and offices in front
     of the name ("President Joe Biden" -> "Joe Biden", "Mr. Blinken" ->
-    "Blinken", "Secretary of State Antony Blinken" -> "Antony Blinken").
+    "Blinken", "Secretary of State Antony Blinken" -> "Antony Blinken",
+    "Belgian King Baudouin" -> "Baudouin").
     """
     name = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip(_QUOTES)
     name = _UNBALANCED.sub("", _BRACKETED.sub("", name)).strip(_QUOTES)
@@ -74,6 +75,8 @@ def clean_name(text: str, label: str) -> str:
     while len(words) > 1 and (words[-1][:1].islower() or _SCORE.match(words[-1]) or words[-1] in _CREDIT_TAIL):
         words.pop()
     if label == "PERSON":
+        if len(words) > 2 and words[1].casefold() in TITLE_WORDS and gazetteer().demonym(words[0]) is not None:
+            words.pop(0)  # "Belgian King Baudouin": the nationality before an office
         titled = False
         while len(words) > 1 and (words[0].casefold() in TITLE_WORDS or (titled and words[0].casefold() in CONNECTORS)):
             titled = True

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import spacy
 from spacy.language import Language
 
-from streams.enrichment.cues import byline_or_credit, context_cue, initial, joined, list_cue
+from streams.enrichment.cues import byline_or_credit, context_cue, initial, joined, list_cue, regnal_end
 from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.gazetteer import gazetteer
 from streams.enrichment.names import KEEP_LABELS, ROLE_WORDS, clean_name, junk_reason
@@ -154,6 +154,8 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
         if i + 1 < len(ents) and joined(doc, ent, ents[i + 1]):
             text = doc[ent.start : ents[i + 1].end].text  # "Braunau am Inn" is one name
             skip = i + 1
+        elif label == "PERSON" and (end := regnal_end(doc, ent)) > ent.end:
+            text = doc[ent.start : end].text
         name = clean_name(text, label)
         if not name:
             continue

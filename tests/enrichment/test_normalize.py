@@ -25,6 +25,8 @@ from streams.enrichment.normalize import Group, Mention, build_entities, corrobo
         ("President Joe Biden", "PERSON", "Joe Biden"),
         ("Mr. Blinken", "PERSON", "Blinken"),
         ("Secretary of State Antony Blinken", "PERSON", "Antony Blinken"),
+        ("Belgian King Baudouin", "PERSON", "Baudouin"),  # a nationality before an office
+        ("Belgian Baudouin", "PERSON", "Belgian Baudouin"),  # not without the office
         ("President", "PERSON", "President"),  # nothing left after: kept, junk_reason drops it
         ("Antony\nBlinken", "PERSON", "Antony Blinken"),
         ("", "ORG", ""),
