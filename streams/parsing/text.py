@@ -311,8 +311,11 @@ def extract_text(text: str, rules: Rules = RULES, title_rules: TitleRules = TITL
     column = _column(lines, values)
     found = read_fields(lines, start, end, title_rules)
     wire = wire_start(lines)
-    if wire == 2 and not found.fields.authors and _NAME_LINE.match(lines[1].text):
+    byline = wire == 2 and _NAME_LINE.match(lines[1].text) is not None
+    if byline and not found.fields.authors:
         found.fields.authors = [lines[1].text]  # wire copy: headline, byline, dateline
+    if wire == 1 or byline:
+        found.fields.title = lines[0].text  # whatever its case and punctuation
     skip = set(found.skip)
     for line in lines[start:end]:
         m = CORRESPONDENT.match(line.text)

@@ -340,3 +340,24 @@ def test_paragraphs_apart_are_never_joined():
         "And a third paragraph so the page has an article in it at all."
     ).body
     assert body.count("\n\n") == 3, body
+
+
+@pytest.mark.parametrize(
+    "headline",
+    [
+        "Italy's Dini meets Burundi negotiator Nyerere.",
+        "Aw Computer Systems Inc Q2 loss widens.",
+        "Britain condemns Iraq involvement in Arbil attack.",
+    ],
+)
+def test_the_line_before_a_wire_dateline_is_the_headline(headline):
+    # whatever its case and punctuation; a quote or a table row further down is not it
+    article = text(
+        f"{headline}\n"
+        "ROME 2024-08-31\n"
+        "Italian Foreign Minister Lamberto Dini met the mediator on Saturday, his office said.\n"
+        '" We condemn the attack on the town.\n'
+        "Shr loss $0.22 loss $0.07\n"
+    )
+    assert article.title == headline
+    assert article.body.startswith("ROME 2024-08-31\n\nItalian Foreign Minister")
