@@ -287,6 +287,13 @@ def build_entities(
             ):
                 del groups[key]
     fold_short_forms(groups, rules.person_share)
+    # a nation's name the model called a person that is no word of a person's
+    # full name in the article is the country ("Benin won 4-1"; not "Michael
+    # Jordan ... Jordan said")
+    person_words = {w for g in groups.values() if g.label == "PERSON" for w in g.display.split()[1:]}
+    for g in groups.values():
+        if g.label == "PERSON" and g.place is not None and g.place.nation and g.display not in person_words:
+            g.label = "GPE"
     if rules.fold_acronyms:
         fold_acronyms(groups)
     if rules.lone_person != "keep":

@@ -226,3 +226,17 @@ def test_build_entities():
         {"name": "Régis Genté", "label": "PERSON", "mentions": 1, "country": None},
         {"name": "Kyiv", "label": "GPE", "mentions": 1, "country": "UA"},
     ]
+
+
+def test_a_country_called_a_person_is_the_country_unless_a_name_uses_it():
+    ents = {e["name"]: e for e in build_entities([_m("Benin", "PERSON"), _m("Benin", "PERSON", pos=1)])}
+    assert ents["Benin"]["label"] == "GPE" and ents["Benin"]["country"] == "BJ"
+    # "Michael Jordan ... Jordan said": the man
+    ents = {
+        e["name"]: e
+        for e in build_entities(
+            [_m("Michael Jordan", "PERSON"), _m("Jordan", "PERSON", pos=1), _m("Liverpool", "PERSON", pos=2)]
+        )
+    }
+    assert ents.get("Jordan", {"label": "PERSON"})["label"] == "PERSON"
+    assert ents["Liverpool"]["label"] == "PERSON"  # a city, not a nation: left to the other rules
