@@ -123,6 +123,10 @@ def word_tables(nlp) -> dict | None:
     return _WORD_TABLES.get(id(nlp))
 
 
+#: An organisation's acronym in brackets inside its entity: "Kurdistan Democratic Party (KDP)".
+_ACRONYM = re.compile(r"\(\s*([A-Z][A-Z&]{1,9})\s*\)?\s*$")
+
+
 def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
     """Cleaned, non-junk mentions of the entities of ``doc`` (a Doc, or a Span
     of one: its entities, read with the words around them).
@@ -176,6 +180,10 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
             continue
         cue = context_cue(doc, ent, label, name, gaz) or list_cue(doc, ents, i)
         yield Mention(name, label, source, start + i, cue, initial(doc, ent.start))
+        acronym = _ACRONYM.search(text) if label == "ORG" else None
+        if acronym is not None:
+            # "the Organisation of Islamic Conference (OIC": the short name the article goes on to use
+            yield Mention(acronym.group(1), label, source, start + i, None, False)
 
 
 _ORG_WORDS = frozenset(

@@ -116,3 +116,27 @@ def test_load_nlp_missing_known_model_gives_the_pin(monkeypatch):
     finally:
         monkeypatch.undo()
         ner.load_nlp.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "want"),
+    [
+        (
+            "Ramos thanked the Organisation of Islamic Conference (OIC) on Saturday.",
+            3,
+            ["Organisation of Islamic Conference", "OIC"],
+        ),
+        (
+            "Ramos thanked the Organisation of Islamic Conference (OIC on Saturday.",
+            3,
+            ["Organisation of Islamic Conference", "OIC"],
+        ),
+        ("Ramos thanked the Islamic Conference (in Jeddah) on Saturday.", 3, ["Islamic Conference"]),
+    ],
+)
+def test_an_acronym_in_brackets_is_a_mention_of_its_own(nlp, text, entity, want):
+    # the entity as the model tags it (the bracket inside), set by hand
+    doc = nlp.make_doc(text)
+    end = next(i for i, t in enumerate(doc) if t.text in (")", "on")) + (1 if ")" in text else 0)
+    doc.ents = [Span(doc, entity - 1, end, label="ORG")]
+    assert [m.name for m in doc_mentions(doc, "body")] == want
