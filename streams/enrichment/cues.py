@@ -79,20 +79,28 @@ def joined(doc, ent, nxt) -> bool:
     return all(t.text in _NAME_PARTICLES and t.whitespace_ for t in doc[ent.end : nxt.start])
 
 
+def _listed(doc, a, b) -> bool:
+    """Whether entities ``a`` then ``b`` are neighbours in a list: one or two
+    tokens between them, each a comma, "and" or "or"."""
+    return 1 <= b.start - a.end <= 2 and all(t.lower_ in (",", "and", "or") for t in doc[a.end : b.start])
+
+
 def list_cue(doc, ents: list, i: int) -> str | None:
-    """``"org"`` for a "person" listed with organisations: "Facebook, Twitter
-    and Instagram" (a neighbour in the list, joined by a comma or "and", is an ORG)."""
+    """``"org"`` for a one-word "person" in a list of mostly organisations:
+    "Facebook, Twitter and Instagram" (the list: the entities around it
+    joined by commas, "and" or "or"; more of them ORG than PERSON). In a
+    list of players ("Irwin, McAteer, Harte, McLoughlin") a stray ORG does
+    not make organisations of the others."""
     ent = ents[i]
     if ent.label_ != "PERSON" or " " in ent.text:
         return None
-    for j in (i - 1, i + 1):
-        if 0 <= j < len(ents) and ents[j].label_ == "ORG":
-            a, b = (ents[j], ent) if j < i else (ent, ents[j])
-            if not 1 <= b.start - a.end <= 2:
-                continue
-            if all(t.lower_ in (",", "and", "or") for t in doc[a.end : b.start]):
-                return "org"
-    return None
+    lo = hi = i
+    while lo > 0 and i - lo < 30 and _listed(doc, ents[lo - 1], ents[lo]):
+        lo -= 1
+    while hi + 1 < len(ents) and hi - i < 30 and _listed(doc, ents[hi], ents[hi + 1]):
+        hi += 1
+    labels = [e.label_ for e in ents[lo : hi + 1]]
+    return "org" if labels.count("ORG") > labels.count("PERSON") else None
 
 
 def byline_or_credit(doc, ent) -> bool:

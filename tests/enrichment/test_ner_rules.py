@@ -140,3 +140,23 @@ def test_an_acronym_in_brackets_is_a_mention_of_its_own(nlp, text, entity, want)
     end = next(i for i, t in enumerate(doc) if t.text in (")", "on")) + (1 if ")" in text else 0)
     doc.ents = [Span(doc, entity - 1, end, label="ORG")]
     assert [m.name for m in doc_mentions(doc, "body")] == want
+
+
+def _listed_doc(nlp, text, labels):
+    """``text``'s capitalised words as entities with ``labels``, set by hand."""
+    doc = nlp.make_doc(text)
+    words = [i for i, t in enumerate(doc) if t.text[:1].isupper()]
+    doc.ents = [Span(doc, i, i + 1, label=lab) for i, lab in zip(words, labels, strict=True)]
+    return doc
+
+
+def test_a_list_of_mostly_organisations_makes_a_listed_person_one():
+    nlp = spacy.blank("en")
+    doc = _listed_doc(nlp, "posts on Facebook, Twitter and Instagram", ["ORG", "PERSON", "ORG"])
+    assert {m.name: m.cue for m in doc_mentions(doc, "body")}["Twitter"] == "org"
+    # a list of players with one stray ORG: the persons stay persons
+    doc = _listed_doc(
+        nlp, "team: Irwin, McAteer, Harte, McLoughlin, Houghton", ["PERSON", "PERSON", "ORG", "PERSON", "PERSON"]
+    )
+    cues = {m.name: m.cue for m in doc_mentions(doc, "body")}
+    assert cues["McAteer"] is None and cues["McLoughlin"] is None
