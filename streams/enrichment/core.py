@@ -145,8 +145,14 @@ def _finish(
     elsewhere = {fold(m.name) for m in mentions if m.label not in PLACE_LABELS}
     elsewhere |= {fold(w) for m in mentions if m.label == "PERSON" for w in m.name.split()}
     mentions.extend(m for m in missed if fold(m.name) not in elsewhere)
-    if "body" in docs:
-        mentions.extend(dateline_mentions(article.body or "", _OFFSET["body"] - 2))
+    dateline = dateline_mentions(article.body or "", _OFFSET["body"] - 2) if "body" in docs else []
+    if dateline:
+        # the dateline's place is read whole: the model's pieces of it go ("MEXICO" of "MEXICO CITY")
+        end = (article.body or "").find("\n")
+        body_doc = docs["body"]
+        pieces = {_OFFSET["body"] + i for i, e in enumerate(body_doc.ents) if e.end_char - body_doc.start_char <= end}
+        mentions = [m for m in mentions if m.source != "body" or m.position not in pieces]
+        mentions.extend(dateline)
     mentions.extend(field_mentions(article.authors, article.publisher, article.image_credit, _OFFSET["fields"]))
     entities = build_entities(mentions, gaz, rules)
 

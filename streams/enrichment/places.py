@@ -106,8 +106,8 @@ def missed_countries(doc, source: str, start: int, gaz: Gazetteer) -> list[Menti
     that are not inside any entity the model found: the longest name of up
     to :data:`_MAX_COUNTRY_WORDS` capitalised words that names a country or
     a nation within one ("Czech Republic", "U.S.", "ENGLAND", "Wales"; not
-    a US state: "Georgia", "Washington" are people as often), never across
-    a line break. ``source`` and ``start`` as for :func:`ner.doc_mentions`
+    a US state: "Georgia", "Washington" are people as often; not the first
+    word of a longer place's name: "MEXICO CITY"), never across a line break. ``source`` and ``start`` as for :func:`ner.doc_mentions`
     (the mentions come after the model's)."""
     text, inside = text_and_entities(doc)
     starts = _first_words(gaz)
@@ -125,9 +125,10 @@ def missed_countries(doc, source: str, start: int, gaz: Gazetteer) -> list[Menti
                 if any(inside[first[1] : end]) or not name:
                     continue
                 place = gaz.place(name)
-                if place is not None and place.nation:
-                    initial = first[1] == 0 or text[first[1] - 1] == "\n"
-                    out.append(Mention(name, "GPE", source, start + 100_000 + first[1], None, initial))
+                if place is not None and (place.nation or n > 1):
+                    if place.nation:  # not a city named for its country ("Mexico City", "Panama City")
+                        initial = first[1] == 0 or text[first[1] - 1] == "\n"
+                        out.append(Mention(name, "GPE", source, start + 100_000 + first[1], None, initial))
                     i += n
                     break
             else:

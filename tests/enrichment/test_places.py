@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from streams.enrichment import enrich
-from streams.enrichment.places import dateline_mentions
+from streams.enrichment.gazetteer import gazetteer
+from streams.enrichment.places import dateline_mentions, missed_countries
 from streams.records import ParsedArticle
 
 
@@ -83,3 +84,19 @@ def test_a_persons_name_is_not_made_a_country(nlp):
 def test_a_full_name_after_on_is_a_person(nlp):
     got = _entities(nlp, "Dole decided on Jack Kemp as his running mate, aides said on Twitter on Friday.")
     assert got.get("Jack Kemp", ("",))[0] == "PERSON"
+
+
+def test_the_model_pieces_of_a_dateline_place_go(nlp):
+    # the model tags "MEXICO" of "MEXICO CITY": the dateline's place is the city, not the country
+    got = _entities(
+        nlp,
+        "MEXICO CITY 2024-08-30\n\nA group of heavily-armed men attacked a military convoy in the western "
+        "state of Michoacan on Friday, killing one soldier, radio reports said.",
+    )
+    assert got.get("Mexico City") == ("GPE", "MX")
+    assert "Mexico" not in got and "MEXICO" not in got, got
+
+
+def test_a_city_named_for_its_country_is_not_the_country(nlp):
+    doc = nlp.make_doc("They flew from PANAMA CITY to Kuwait City and then on to Panama.")  # no entities
+    assert [m.name for m in missed_countries(doc, "body", 0, gazetteer())] == ["Panama"]
