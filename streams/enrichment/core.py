@@ -30,7 +30,7 @@ from streams.enrichment.keywords import key_phrases, merge_tags
 from streams.enrichment.ner import doc_mentions, field_mentions, load_nlp, word_tables
 from streams.enrichment.normalize import DEFAULT_RULES, PLACE_LABELS, Mention, Rules, build_entities
 from streams.enrichment.places import TEXT_KEY, dateline_mentions, missed_countries
-from streams.enrichment.tables import team_mentions
+from streams.enrichment.tables import initial_names, team_mentions
 from streams.records import EnrichedArticle, ParsedArticle
 
 __all__ = ["enrich", "enrich_batch", "iter_enrich", "load_nlp", "EnrichmentError"]
@@ -140,6 +140,7 @@ def _finish(
             missed.extend(missed_countries(doc, source, _OFFSET[source], gaz))
         if rules.table_teams:
             missed.extend(team_mentions(doc, source, _OFFSET[source], gaz))
+        mentions.extend(initial_names(doc, source, _OFFSET[source]))
     # a name the model labelled otherwise somewhere ("Chad" the man), or a word of a
     # person's name ("Michael Jordan" ... "Jordan scored"), is left to the model's votes
     elsewhere = {fold(m.name) for m in mentions if m.label not in PLACE_LABELS}

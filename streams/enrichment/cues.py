@@ -47,11 +47,17 @@ def _inner_capital(name: str) -> bool:
     return any(ch.isupper() for ch in name[1:]) and not _NAME_PREFIX.match(name)
 
 
+#: A person's initial and surname: "P. Simmons", "M. McCague", "T.O'Gorman" (one initial: "U.S. Steel" is none).
+INITIAL_NAME = re.compile(r"^[A-Z]\.\s?[A-Z][A-Za-z'’\-]*[a-z]$")
+
+
 def context_cue(doc, ent, label: str, name: str, gaz: Gazetteer) -> str | None:
-    """``"org"``, ``"team"`` or None: what the words around ``ent`` say (see
+    """``"person"``, ``"org"``, ``"team"`` or None: what the name and the words around ``ent`` say (see
     :class:`normalize.Rules`). Only a one-word "person" is a platform after "on"
     ("on Twitter", not "decided on Jack Kemp"), or a team when it names a place
     ("Liverpool beat"; not "Stefan Edberg (Sweden) beat", "C. Lewis 80")."""
+    if label != "PERSON" and INITIAL_NAME.match(name):
+        return "person"  # "H. Morris", "M. McCague": an initial and a surname
     before = doc[ent.start - 1].lower_ if ent.start > 0 else ""
     after = doc[ent.end].lower_ if ent.end < len(doc) else ""
     if label == "PERSON" and ((before in _ORG_BEFORE and " " not in name) or _inner_capital(name)):

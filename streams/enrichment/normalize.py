@@ -110,7 +110,7 @@ DEFAULT_RULES = Rules()
 class Mention:
     """One mention: cleaned ``name``, OntoNotes ``label``, ``source`` (one of
     the keys of :data:`SOURCE_WEIGHT`), ``position`` (order of appearance),
-    ``cue`` (``"org"`` or ``"team"`` when the context says so, see
+    ``cue`` (``"org"``, ``"team"`` or ``"person"`` when the context says so, see
     :class:`Rules`), ``initial`` (at the start of a sentence or line)."""
 
     name: str
@@ -189,10 +189,10 @@ def group_mentions(
         label = m.label
         if (
             m.cue is not None
-            and (rules.cues if m.cue == "org" else rules.team_cues)
+            and (rules.team_cues if m.cue == "team" else rules.cues)
             and not (place is not None and place.nation)
         ):
-            label = "ORG"
+            label = "PERSON" if m.cue == "person" else "ORG"
         g.names[m.name] += 1
         g.votes[label] += SOURCE_WEIGHT.get(m.source, 1.0)
         g.sources.add(m.source)

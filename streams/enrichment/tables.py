@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from spacy.lang.en.stop_words import STOP_WORDS
+
 from streams.enrichment.frequency import zipf
 from streams.enrichment.gazetteer import Gazetteer
 from streams.enrichment.normalize import Mention
@@ -90,6 +92,26 @@ def team_mentions(doc, source: str, start: int, gaz: Gazetteer) -> list[Mention]
             name = " ".join(w for w, _ in run)
             if _is_team(name, gaz):
                 out.append(Mention(name, "ORG", source, start + 200_000 + pos + at, "team", run[0][1] == 0))
+    return out
+
+
+#: An untagged initial and surname in the text: "(A. Dale 69, H. Morris 69)". Not
+#: after a letter or a dot ("U.S. Steel"), nor a surname that is a function word ("A. The").
+_INITIAL_NAME = re.compile(r"(?<![\w.])[A-Z]\.\s?[A-Z][A-Za-z'’\-]*[a-z]\b")
+
+
+def initial_names(doc, source: str, start: int) -> list[Mention]:
+    """PERSON mentions of the initials and surnames ("P. Simmons") in ``doc``
+    (a Doc or a Span of one) that the model left untagged, as scorecards and
+    results name players. ``source`` and ``start`` as for
+    :func:`ner.doc_mentions`."""
+    text, inside = text_and_entities(doc)
+    out: list[Mention] = []
+    for m in _INITIAL_NAME.finditer(text):
+        surname = m.group().split(".", 1)[1].strip()
+        if any(inside[m.start() : m.end()]) or surname.lower() in STOP_WORDS:
+            continue
+        out.append(Mention(m.group(), "PERSON", source, start + 300_000 + m.start(), None, False))
     return out
 
 

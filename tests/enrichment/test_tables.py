@@ -44,3 +44,24 @@ def test_no_teams_in_rows_of_players_or_prose(nlp):
         "Bradford said the club would sign 2 players this week."
     )
     assert [m.name for m in team_mentions(doc, "body", 0, gazetteer())] == []
+
+
+def test_an_initial_and_surname_is_a_person(nlp):
+    # a scorecard names players by initial and surname, tagged or not, as persons;
+    # "U.S. Steel" and a sentence's "Group A. The" are not names
+    article = ParsedArticle(
+        id="t",
+        title="Cricket scores",
+        body=(
+            "Close of play scores in county matches on Friday:\n\n"
+            "Chester-le-Street: Glamorgan 259 and 207 (A. Dale 69, H. Morris 69; D. Blenkiron 4-43), "
+            "Durham 114 (S. Watkin 4-28) and 81-3.\n\n"
+            "Shares of U.S. Steel rose in Group A. The index fell."
+        ),
+        content_type="text",
+        language="en",
+    )
+    labels = {e["name"]: e["label"] for e in enrich(article, nlp).entities}
+    for player in ("A. Dale", "H. Morris", "D. Blenkiron", "S. Watkin"):
+        assert labels.get(player) == "PERSON", (player, labels)
+    assert not [n for n in labels if n.startswith(("S. Steel", "A. The"))], labels
