@@ -142,3 +142,30 @@ def regnal_end(doc, ent) -> int:
     ):
         return end
     return end + 1
+
+
+def nation_after(doc, ent, gaz: Gazetteer) -> bool:
+    """Whether ``ent`` is followed by a nation in brackets, as results name
+    athletes and clubs: "Magali Faure (France)", "Red Star (Yugoslavia)"
+    (the model sometimes takes the opening bracket into the entity)."""
+    k = ent.end - 1 if ent[-1].text == "(" else ent.end
+    if k >= len(doc) or doc[k].text != "(":
+        return False
+    for j in range(k + 2, min(k + 6, len(doc))):
+        if doc[j].text == ")":
+            place = gaz.place(doc[k + 1 : j].text)
+            return place is not None and place.nation
+    return False
+
+
+def bracket_side(labels: list[str]) -> str | None:
+    """The label of a document's "name (nation)" entries when at least three
+    of them, and twice as many as the other side, agree (``"PERSON"`` for a
+    table of athletes, ``"ORG"`` for one of clubs): the same construction
+    names the same kind of thing, and the model's odd one out is wrong."""
+    persons, orgs = labels.count("PERSON"), labels.count("ORG")
+    if persons >= 3 and persons >= 2 * orgs:
+        return "PERSON"
+    if orgs >= 3 and orgs >= 2 * persons:
+        return "ORG"
+    return None

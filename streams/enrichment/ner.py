@@ -20,7 +20,16 @@ from collections.abc import Iterator
 import spacy
 from spacy.language import Language
 
-from streams.enrichment.cues import byline_or_credit, context_cue, initial, joined, list_cue, regnal_end
+from streams.enrichment.cues import (
+    bracket_side,
+    byline_or_credit,
+    context_cue,
+    initial,
+    joined,
+    list_cue,
+    nation_after,
+    regnal_end,
+)
 from streams.enrichment.exceptions import EnrichmentError
 from streams.enrichment.gazetteer import gazetteer
 from streams.enrichment.names import KEEP_LABELS, ROLE_WORDS, clean_name, junk_reason
@@ -145,6 +154,8 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
     orths = None  # the doc's token texts as hashes (spaCy's ORTH array), read once
     has_tags = doc.has_annotation("TAG")
     ents = [e for e in doc.ents if lo <= e.start and e.end <= hi]
+    bracketed = {i for i, e in enumerate(ents) if e.label_ in ("PERSON", "ORG") and nation_after(doc, e, gaz)}
+    side = bracket_side([ents[i].label_ for i in bracketed])
     skip = -1
     for i, ent in enumerate(ents):
         if i == skip:
@@ -178,7 +189,10 @@ def doc_mentions(doc, source: str, start: int = 0) -> Iterator[Mention]:
             continue
         if label in ("PERSON", "ORG") and byline_or_credit(doc, ent):
             continue
-        cue = context_cue(doc, ent, label, name, gaz) or list_cue(doc, ents, i)
+        if side is not None and i in bracketed and label != side:
+            cue: str | None = side.lower()  # "Ainars Kiksis (Latvia)" among athletes
+        else:
+            cue = context_cue(doc, ent, label, name, gaz) or list_cue(doc, ents, i)
         yield Mention(name, label, source, start + i, cue, initial(doc, ent.start))
         acronym = _ACRONYM.search(text) if label == "ORG" else None
         if acronym is not None:

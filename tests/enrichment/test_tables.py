@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from spacy.tokens import Span
+
 from streams.enrichment import enrich
 from streams.enrichment.gazetteer import gazetteer
+from streams.enrichment.ner import doc_mentions
 from streams.enrichment.tables import team_mentions
 from streams.records import ParsedArticle
 
@@ -65,3 +68,34 @@ def test_an_initial_and_surname_is_a_person(nlp):
     for player in ("A. Dale", "H. Morris", "D. Blenkiron", "S. Watkin"):
         assert labels.get(player) == "PERSON", (player, labels)
     assert not [n for n in labels if n.startswith(("S. Steel", "A. The"))], labels
+
+
+def test_names_with_a_nation_in_brackets_share_their_kind(nlp):
+    # a results table names athletes "Name (Nation)": the one the model calls an
+    # organisation among them is an athlete too; a table of clubs keeps its clubs
+    def mentions(text, labels):
+        doc = nlp.make_doc(text)
+        spans, i = [], 0
+        for lab in labels:
+            while doc[i].text[:1].islower() or not doc[i].text[:1].isalpha():
+                i += 1
+            end = i
+            while doc[end].text != "(":
+                end += 1
+            spans.append(Span(doc, i, end, label=lab))
+            i = end + 3
+        doc.ents = spans
+        return {m.name: m.cue for m in doc_mentions(doc, "body")}
+
+    athletes = (
+        "Florian Rousseau (France) beat Ainars Kiksis (Latvia), Magali Faure (France), "
+        "Jens Fiedler (Germany) and Gary Neiwand (Australia)"
+    )
+    got = mentions(athletes, ["PERSON", "ORG", "PERSON", "PERSON", "PERSON"])
+    assert got["Ainars Kiksis"] == "person" and got["Magali Faure"] is None
+    # two against two: no side is taken
+    got = mentions(athletes, ["PERSON", "ORG", "ORG", "PERSON", "ORG"])
+    assert got["Ainars Kiksis"] is None
+    clubs = "results: Red Star (Serbia) beat Dinamo (Russia), and Olimpija (Slovenia) beat Cibona (Croatia)"
+    got = mentions(clubs, ["ORG", "ORG", "PERSON", "ORG"])
+    assert got["Olimpija"] == "org" and got["Red Star"] is None
