@@ -48,7 +48,8 @@ def _inner_capital(name: str) -> bool:
 
 
 #: A person's initial and surname: "P. Simmons", "M. McCague", "T.O'Gorman" (one initial: "U.S. Steel" is none).
-INITIAL_NAME = re.compile(r"^[A-Z]\.\s?[A-Z][A-Za-z'’\-]*[a-z]$")
+INITIAL_SURNAME = r"[A-Z]\.\s?[A-Z][A-Za-z'’\-]*[a-z]"
+INITIAL_NAME = re.compile(f"^{INITIAL_SURNAME}$")
 
 
 def context_cue(doc, ent, label: str, name: str, gaz: Gazetteer) -> str | None:
@@ -146,7 +147,7 @@ def regnal_end(doc, ent) -> int:
 
 def nation_after(doc, ent, gaz: Gazetteer) -> bool:
     """Whether ``ent`` is followed by a nation in brackets, as results name
-    athletes and clubs: "Magali Faure (France)", "Red Star (Yugoslavia)"
+    athletes and clubs: "Magali Faure (France)", "Red Star (Serbia)"
     (the model sometimes takes the opening bracket into the entity)."""
     k = ent.end - 1 if ent[-1].text == "(" else ent.end
     if k >= len(doc) or doc[k].text != "(":

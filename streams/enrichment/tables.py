@@ -19,6 +19,7 @@ import re
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from streams.enrichment.cues import INITIAL_SURNAME
 from streams.enrichment.frequency import zipf
 from streams.enrichment.gazetteer import Gazetteer
 from streams.enrichment.normalize import Mention
@@ -97,7 +98,7 @@ def team_mentions(doc, source: str, start: int, gaz: Gazetteer) -> list[Mention]
 
 #: An untagged initial and surname in the text: "(A. Dale 69, H. Morris 69)". Not
 #: after a letter or a dot ("U.S. Steel"), nor a surname that is a function word ("A. The").
-_INITIAL_NAME = re.compile(r"(?<![\w.])[A-Z]\.\s?[A-Z][A-Za-z'’\-]*[a-z]\b")
+_INITIAL_NAME = re.compile(rf"(?<![\w.]){INITIAL_SURNAME}\b")
 
 
 def initial_names(doc, source: str, start: int) -> list[Mention]:
