@@ -35,7 +35,7 @@ after a name, as results and tables do); the rest are ``tables``.
 Cross-validation over our rules (:data:`bench.entities.GRID`) by
 ``--folds`` folds of documents, as in :mod:`bench.entities`.
 
-    .venv/bin/python bench/entities_conll.py PATH [--folds K] [--paragraphs] [--errors N] [--quick]
+    .venv/bin/python bench/entities_conll.py PATH [--folds K] [--paragraphs] [--errors N [--errors-in prose]] [--quick]
 
 Prints tables; asserts nothing.
 """
@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--paragraphs", action="store_true", help="an empty line between sentences")
     ap.add_argument("--errors", type=int, default=0, help="print the N most frequent errors of ours")
+    ap.add_argument("--errors-in", choices=("all", "prose", "tables"), default="all", help="documents of --errors")
     ap.add_argument("--quick", action="store_true", help="our shipped rules only, no cross-validation")
     args = ap.parse_args(argv)
 
@@ -218,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.errors:
         matcher = E.Matcher(True)
         counts: dict[tuple[str, str, str], int] = {}
-        for p, g in zip(product.predictions(grid[0]), golds):
+        for p, g, is_p in zip(product.predictions(grid[0]), golds, prose):
+            if args.errors_in != "all" and is_p != (args.errors_in == "prose"):
+                continue
             errs: list = []
             E.score_doc(p, g, matcher, errs, exclusive=False)
             for kind, t, what in errs:
